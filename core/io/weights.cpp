@@ -1,0 +1,132 @@
+#include "core/io/weights.h"
+
+#include "core/error.h"
+#include "core/io/safetensors.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace attnscope {
+
+const char* dtype_name(DType t) {
+    switch (t) {
+    case DType::F64: return "F64";
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::BOOL: return "BOOL";
+    }
+    return "?";
+}
+
+int dtype_size(DType t) {
+    switch (t) {
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::BOOL: return 1;
+    }
+    return 1;
+}
+
+float half_to_float(uint16_t h) {
+    const uint32_t sign = (h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { // subnormal: normalise
+            int e = -1;
+            do {
+                ++e;
+                mant <<= 1;
+            } while ((mant & 0x400u) == 0);
+            bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+float bf16_to_float(uint16_t b) {
+    const uint32_t bits = static_cast<uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+template <typename T>
+static void convert_plain(const void* src, int64_t n, float* dst) {
+    const auto* p = static_cast<const uint8_t*>(src);
+    for (int64_t i = 0; i < n; ++i) {
+        T v;
+        std::memcpy(&v, p + i * sizeof(T), sizeof(T)); // unaligned-safe
+        dst[i] = static_cast<float>(v);
+    }
+}
+
+void convert_to_f32(DType dtype, const void* src, int64_t count, float* dst) {
+    const auto* p = static_cast<const uint8_t*>(src);
+    switch (dtype) {
+    case DType::F32: std::memcpy(dst, src, static_cast<size_t>(count) * 4); return;
+    case DType::F64: convert_plain<double>(src, count, dst); return;
+    case DType::F16:
+    case DType::BF16:
+        for (int64_t i = 0; i < count; ++i) {
+            uint16_t v;
+            std::memcpy(&v, p + i * 2, 2);
+            dst[i] = dtype == DType::F16 ? half_to_float(v) : bf16_to_float(v);
+        }
+        return;
+    case DType::I64: convert_plain<int64_t>(src, count, dst); return;
+    case DType::I32: convert_plain<int32_t>(src, count, dst); return;
+    case DType::I16: convert_plain<int16_t>(src, count, dst); return;
+    case DType::I8: convert_plain<int8_t>(src, count, dst); return;
+    case DType::U8:
+    case DType::BOOL: convert_plain<uint8_t>(src, count, dst); return;
+    }
+}
+
+Tensor load_checked(const WeightSource& src, const std::string& name, const Shape& expected) {
+    const TensorInfo info = src.info(name);
+    if (info.shape != expected)
+        throw Error(ErrorKind::Mismatch, std::filesystem::path(src.path()).filename().string(), "tensor '" + name + "'",
+                    "shape " + shape_str(info.shape) + " does not match the configuration, expected " +
+                        shape_str(expected));
+    return src.load(name);
+}
+
+std::unique_ptr<WeightSource> open_weights(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorKind::Io, path, "", "cannot open");
+    char head[8] = {};
+    in.read(head, 8);
+    const auto got = in.gcount();
+    if (got >= 1 && head[0] == '{') return std::make_unique<ShardedSafeTensors>(path);
+    if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+        throw Error(ErrorKind::Unsupported, path, "", "torch .pth (zip) checkpoints are not supported yet; convert to safetensors");
+    if (got >= 2 && static_cast<uint8_t>(head[0]) == 0x80 && head[1] == 0x02)
+        throw Error(ErrorKind::Unsupported, path, "", "legacy torch .pth checkpoints are not supported yet; convert to safetensors");
+    return std::make_unique<SafeTensorsFile>(path);
+}
+
+} // namespace attnscope

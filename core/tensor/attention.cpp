@@ -1,0 +1,33 @@
+#include "core/tensor/attention.h"
+
+#include "core/tensor/ops.h"
+
+namespace attnscope {
+
+void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk,
+                          const float* v, int64_t ldv, float scale, const float* key_bias, float* out,
+                          int64_t ldo, AttentionRecorder& recorder, Site site, int layer,
+                          std::vector<float>& scratch) {
+    const int64_t per_head = static_cast<int64_t>(s.n_q) * s.n_k;
+    float* probs = recorder.acquire(site, layer, s.n_heads, s.n_q, s.n_k); // (heads, n_q, n_k)
+    if (!probs) {
+        scratch.resize(static_cast<size_t>(per_head) * s.n_heads);
+        probs = scratch.data();
+    }
+    for (int h = 0; h < s.n_heads; ++h) {
+        const int64_t col = static_cast<int64_t>(h) * s.head_dim;
+        float* p = probs + h * per_head; // (n_q, n_k)
+        // scores = (q_h · k_hᵀ) · scale
+        ops::gemm(s.n_q, s.n_k, s.head_dim, scale, q + col, ldq, k + col, ldk, /*b_transposed=*/true, 0.0f, p,
+                  s.n_k);
+        if (key_bias) {
+            for (int i = 0; i < s.n_q; ++i) ops::add_inplace(p + static_cast<int64_t>(i) * s.n_k, key_bias, s.n_k);
+        }
+        ops::softmax_rows(p, s.n_q, s.n_k);
+        // out_h = p · v_h
+        ops::gemm(s.n_q, s.head_dim, s.n_k, 1.0f, p, s.n_k, v + col, ldv, /*b_transposed=*/false, 0.0f, out + col,
+                  ldo);
+    }
+}
+
+} // namespace attnscope

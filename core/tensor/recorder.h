@@ -1,0 +1,56 @@
+// AttentionRecorder: where every attention site hands its softmax probabilities.
+//
+// The attention kernel asks the recorder for a buffer of [heads, q, k] floats *before* it computes
+// the scores, writes scores into it, and runs the softmax in place. So a recorded map is written
+// exactly once and never copied; a site the recorder does not want gets nullptr and the kernel uses
+// its own scratch buffer. This is the one explicit softmax: no fused kernel can hide it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+enum class Site { Encoder, DecoderSelf, DecoderCross };
+const char* site_name(Site site); // "encoder", "decoder_self", "decoder_cross"
+
+struct AttentionMap {
+    Site site = Site::Encoder;
+    int layer = 0;
+    int n_heads = 0, n_q = 0, n_k = 0;
+    std::vector<float> probs; // (n_heads, n_q, n_k); each row sums to 1
+
+    const float* head(int h) const { return probs.data() + static_cast<size_t>(h) * n_q * n_k; }
+    float at(int h, int q, int k) const { return probs[(static_cast<size_t>(h) * n_q + q) * n_k + k]; }
+};
+
+class AttentionRecorder {
+public:
+    virtual ~AttentionRecorder() = default;
+    // A buffer for (n_heads, n_q, n_k) probabilities, or nullptr when this site is not wanted.
+    virtual float* acquire(Site site, int layer, int n_heads, int n_q, int n_k) = 0;
+};
+
+// Records nothing (benchmarks of the bare forward pass).
+class NullRecorder final : public AttentionRecorder {
+public:
+    float* acquire(Site, int, int, int, int) override { return nullptr; }
+};
+
+// Keeps every map it is asked for, in the order the model produced them.
+class RecordAll final : public AttentionRecorder {
+public:
+    // skip_encoder: leave out the (large) encoder maps, e.g. for DETR at high resolution.
+    explicit RecordAll(bool skip_encoder = false) : skip_encoder_(skip_encoder) {}
+    float* acquire(Site site, int layer, int n_heads, int n_q, int n_k) override;
+
+    std::vector<AttentionMap> take() { return std::move(maps_); }
+    const std::vector<AttentionMap>& maps() const { return maps_; }
+
+private:
+    bool skip_encoder_;
+    std::vector<AttentionMap> maps_;
+};
+
+} // namespace attnscope

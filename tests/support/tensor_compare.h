@@ -1,0 +1,17 @@
+// Helpers shared by the tests: max |a − b| with a printed report, fixture paths.
+#pragma once
+
+#include "core/tensor/tensor.h"
+
+#include <string>
+
+namespace attnscope::testing {
+
+// Max absolute difference; prints "label: maxdiff = … over N values" (llm.c style).
+double max_abs_diff(const float* a, const float* b, int64_t n, const std::string& label);
+double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& label);
+
+std::string fixture(const std::string& rel);      // tests/fixtures/<rel>
+std::string shared_path(const std::string& rel);  // ../shared/<rel> ("" when ../shared is absent)
+
+} // namespace attnscope::testing

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages AttnScope needs to build and test (sourced by test.sh / attnscope.sh).
+# As root it runs apt-get; otherwise it prints the exact command to run.
+ATTNSCOPE_PACKAGES=(
+  build-essential cmake pkg-config
+  qt6-base-dev qt6-svg-dev libqt6svg6-dev
+  libeigen3-dev libopencv-dev nlohmann-json3-dev libopenblas-dev libqcustomplot-dev
+  dataset-fashion-mnist
+)
+
+attnscope_install_deps() {
+  local missing=()
+  for p in "${ATTNSCOPE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "attnscope: installing missing packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+      { apt-get update -qq && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
+      { echo "attnscope: apt-get failed for: ${missing[*]}" >&2; return 1; }
+  else
+    echo "attnscope: not root; please run:  sudo apt-get install ${missing[*]}" >&2
+    return 1
+  fi
+}
+
+attnscope_build() {
+  local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null &&
+    cmake --build "$root/build" -j"$(nproc)"
+}
