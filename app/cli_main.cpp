@@ -1,3 +1,180 @@
+// attnscope-cli: info / run / bench. Scripts depend on this contract (README "CLI").
+// Errors: non-zero exit and one line naming what is wrong.
 #include "core/error.h"
+#include "core/image/decode.h"
+#include "core/io/npy.h"
+#include "core/models/loader.h"
+#include "core/session.h"
+#include "core/tensor/ops.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
-int main() { std::puts("attnscope-cli"); return 0; }
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace attnscope;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kUsage = R"(usage:
+  attnscope-cli info  --model PATH [--heads N] [--config FILE]
+  attnscope-cli run   --model PATH (--image IMG | --input-npy X.npy) --out DIR [--top-k 5] [--threads N]
+  attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
+PATH: a Hugging Face or timm model folder, a .safetensors file, or a model.safetensors.index.json.
+)";
+
+struct Args {
+    std::string command;
+    std::map<std::string, std::string> values;
+    bool flag(const std::string& k) const { return values.count(k) != 0; }
+    std::string get(const std::string& k, const std::string& fallback = "") const {
+        auto it = values.find(k);
+        return it == values.end() ? fallback : it->second;
+    }
+    int get_int(const std::string& k, int fallback) const {
+        if (!flag(k)) return fallback;
+        try {
+            size_t used = 0;
+            const int v = std::stoi(get(k), &used);
+            if (used != get(k).size()) throw std::invalid_argument("trailing");
+            return v;
+        } catch (...) {
+            throw Error(ErrorKind::Argument, "", k, "expects an integer, got '" + get(k) + "'");
+        }
+    }
+    std::string require(const std::string& k) const {
+        if (!flag(k) || get(k).empty()) throw Error(ErrorKind::Argument, "", k, "is required");
+        return get(k);
+    }
+};
+
+Args parse(int argc, char** argv) {
+    static const char* switches[] = {"--no-record"};
+    Args a;
+    if (argc < 2) throw Error(ErrorKind::Argument, "", "", "missing command (info, run, bench)");
+    a.command = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string k = argv[i];
+        if (k.rfind("--", 0) != 0) throw Error(ErrorKind::Argument, "", k, "unexpected argument");
+        if (std::find(std::begin(switches), std::end(switches), k) != std::end(switches)) {
+            a.values[k] = "1";
+            continue;
+        }
+        if (i + 1 >= argc) throw Error(ErrorKind::Argument, "", k, "needs a value");
+        a.values[k] = argv[++i];
+    }
+    return a;
+}
+
+std::unique_ptr<Model> open_model(const Args& a) {
+    LoadOptions o;
+    o.heads_override = a.get_int("--heads", 0);
+    o.config_path = a.get("--config");
+    return load_model(a.require("--model"), o);
+}
+
+int cmd_info(const Args& a) {
+    auto model = open_model(a);
+    json j = model_summary_json(model->info());
+    j["preprocessing"] = preprocess_json(model->preprocess());
+    std::puts(j.dump(2).c_str());
+    return 0;
+}
+
+// The input tensor: --input-npy as is, or --image preprocessed as the model's authors did.
+RunResult run_model(const Model& model, const Args& a, AttentionRecorder& rec, Tensor& input) {
+    if (a.flag("--input-npy")) {
+        input = read_npy(a.get("--input-npy"));
+        if (input.dim() == 4 && input.size(0) == 1) input.shape.erase(input.shape.begin());
+        return run_on_tensor(model, input, rec);
+    }
+    const ImageRGB8 img = decode_image_file(a.require("--image"));
+    return run_on_image(model, img, rec, nullptr, &input);
+}
+
+int cmd_run(const Args& a) {
+    ops::set_num_threads(a.get_int("--threads", 0));
+    auto model = open_model(a);
+    const std::string out = a.require("--out");
+    if (!a.flag("--image") && !a.flag("--input-npy")) throw Error(ErrorKind::Argument, "", "--image", "or --input-npy is required");
+    RecordAll rec;
+    Tensor input;
+    RunResult r = run_model(*model, a, rec, input);
+    r.attention = rec.take();
+    write_run_folder(out, *model, r, input, a.get_int("--top-k", 5));
+    for (const Prediction& p : top_k(r, model->info(), std::min(3, a.get_int("--top-k", 5))))
+        std::printf("%6.4f  %s\n", p.prob, p.label.c_str());
+    std::printf("wrote %s (%zu attention maps)\n", out.c_str(), r.attention.size());
+    return 0;
+}
+
+long peak_rss_kb() {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+int cmd_bench(const Args& a) {
+    const int threads = a.get_int("--threads", 2);
+    ops::set_num_threads(threads);
+    const int runs = std::max(1, a.get_int("--runs", 10));
+    auto model = open_model(a);
+    const ModelInfo& info = model->info();
+    Tensor input;
+    if (a.flag("--image")) {
+        NullRecorder none;
+        run_model(*model, a, none, input);
+    } else {
+        input = Tensor({3, info.image_h, info.image_w});
+        std::mt19937 rng(1);
+        std::normal_distribution<float> nd;
+        for (float& v : input.data) v = nd(rng);
+    }
+    const bool record = !a.flag("--no-record");
+    std::vector<double> ms;
+    size_t n_maps = 0;
+    for (int i = 0; i <= runs; ++i) { // first run is warm-up
+        RecordAll rec;
+        NullRecorder none;
+        const auto t0 = std::chrono::steady_clock::now();
+        RunResult r = run_on_tensor(*model, input, record ? static_cast<AttentionRecorder&>(rec) : none);
+        const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        n_maps = rec.maps().size();
+        if (i > 0) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    json j = {{"model", info.architecture}, {"family", info.family}, {"input", input.shape}, {"threads", threads},
+              {"runs", runs}, {"record_attention", record}, {"attention_maps", n_maps},
+              {"median_ms", ms[ms.size() / 2]}, {"min_ms", ms.front()}, {"peak_rss_mb", peak_rss_kb() / 1024.0}};
+    std::puts(j.dump().c_str());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const Args a = parse(argc, argv);
+        if (a.command == "info") return cmd_info(a);
+        if (a.command == "run") return cmd_run(a);
+        if (a.command == "bench") return cmd_bench(a);
+        if (a.command == "--help" || a.command == "-h" || a.command == "help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench)");
+    } catch (const Error& e) {
+        std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
+        if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "attnscope-cli: internal error: %s\n", e.what());
+        return 3;
+    }
+}

@@ -1,0 +1,87 @@
+#include "core/models/loader.h"
+
+#include "core/error.h"
+#include "core/io/weights.h"
+#include "core/models/vit.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::optional<json> read_json_if_exists(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return std::nullopt;
+    std::ifstream in(p);
+    if (!in) throw Error(ErrorKind::Io, p.string(), "", "cannot open");
+    try {
+        json j = json::parse(in);
+        if (!j.is_object()) throw Error(ErrorKind::Format, p.filename().string(), "", "is not a JSON object");
+        return j;
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Format, p.filename().string(), "", std::string("invalid JSON: ") + e.what());
+    }
+}
+
+// The weights file inside a model folder.
+fs::path weights_in_folder(const fs::path& dir) {
+    for (const char* name : {"model.safetensors", "model.safetensors.index.json"})
+        if (fs::exists(dir / name)) return dir / name;
+    std::vector<fs::path> found;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".safetensors") found.push_back(e.path());
+    if (found.size() == 1) return found[0];
+    if (found.size() > 1)
+        throw Error(ErrorKind::Argument, dir.string(), "", "several .safetensors files and no model.safetensors; open one of them directly");
+    for (const char* name : {"pytorch_model.bin", "model.pth"})
+        if (fs::exists(dir / name)) return dir / name;
+    throw Error(ErrorKind::Missing, dir.string(), "model.safetensors", "no weights file in the model folder");
+}
+
+std::string sample_names(const WeightSource& w) {
+    std::string s;
+    int n = 0;
+    for (const std::string& k : w.names()) {
+        if (n++ == 4) break;
+        s += (s.empty() ? "" : ", ") + k;
+    }
+    return s;
+}
+
+} // namespace
+
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
+    std::error_code ec;
+    const fs::path p(path);
+    if (!fs::exists(p, ec)) throw Error(ErrorKind::Io, path, "", "no such file or folder");
+    const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
+    const fs::path weights = fs::is_directory(p, ec) ? weights_in_folder(p) : p;
+
+    std::optional<json> config;
+    if (!options.config_path.empty()) {
+        config = read_json_if_exists(options.config_path);
+        if (!config) throw Error(ErrorKind::Io, options.config_path, "", "config file not found");
+    } else {
+        config = read_json_if_exists(dir / "config.json");
+    }
+    const std::optional<json> preprocessor = read_json_if_exists(dir / "preprocessor_config.json");
+
+    std::shared_ptr<const WeightSource> w = open_weights(weights.string());
+    if (is_vit_checkpoint(*w)) {
+        VitOptions vo;
+        vo.heads_override = options.heads_override;
+        return load_vit(w, config ? &*config : nullptr, preprocessor ? &*preprocessor : nullptr, vo);
+    }
+    throw Error(ErrorKind::Unsupported, weights.filename().string(), "",
+                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2); first names: " + sample_names(*w));
+}
+
+} // namespace attnscope

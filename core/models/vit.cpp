@@ -1,0 +1,588 @@
+// ViT family forward pass. One file shape: config, weights (checkpoint keys in comments), load, forward.
+//
+// Sequence layout: [CLS, DIST?, REG×n_reg, patches (grid_h × grid_w, row-major)].
+// Block (pre-LN): x += ls1 ⊙ proj(MHA(LN1(x))); x += ls2 ⊙ fc2(GELU(fc1(LN2(x)))); then final LN.
+#include "core/models/vit.h"
+
+#include "core/error.h"
+#include "core/image/preprocess.h"
+#include "core/models/labels.h"
+#include "core/tensor/attention.h"
+#include "core/tensor/ops.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+namespace attnscope {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
+
+struct VitConfig {
+    VitNaming naming = VitNaming::Timm;
+    std::string prefix;        // "vit.", "deit.", "dinov2.", "" — HF only
+    int n_embd = 0;            // D
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_mlp = 0;             // MLP hidden (SwiGLU: the gated width)
+    int patch = 0;
+    int n_dist = 0, n_reg = 0; // distillation token, register tokens
+    int n_pos_prefix = 1;      // rows of the position table before the patch grid (CLS, DIST)
+    int pos_grid_h = 0, pos_grid_w = 0;
+    bool layer_scale = false, swiglu = false, fc_norm = false;
+    float ln_eps = 1e-6f;
+    VitHead head = VitHead::None;
+    int n_labels = 0;
+};
+
+struct VitBlock {
+    Tensor ln1_w, ln1_b;   // timm blocks.{il}.norm1 · HF encoder.layer.{il}.layernorm_before · DINOv2 .norm1
+    Tensor qkv_w, qkv_b;   // [3D, D] / [3D] timm blocks.{il}.attn.qkv · HF attention.attention.{query,key,value} stacked
+    Tensor proj_w, proj_b; // [D, D] timm attn.proj · HF attention.output.dense
+    Tensor ls1;            // [D] timm ls1.gamma · HF layer_scale1.lambda1 (DINOv2 only)
+    Tensor ln2_w, ln2_b;   // timm norm2 · HF layernorm_after · DINOv2 norm2
+    Tensor fc1_w, fc1_b;   // [M, D] timm mlp.fc1 · HF intermediate.dense · DINOv2 mlp.fc1 (SwiGLU mlp.w12 [2M, D])
+    Tensor fc2_w, fc2_b;   // [D, M] timm mlp.fc2 · HF output.dense · DINOv2 mlp.fc2 (SwiGLU mlp.w3)
+    Tensor ls2;            // [D] timm ls2.gamma · HF layer_scale2.lambda1
+};
+
+struct VitWeights {
+    Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token
+    Tensor dist;           // [1, 1, D] dist_token · embeddings.distillation_token
+    Tensor reg;            // [1, R, D] register_tokens · embeddings.register_tokens
+    Tensor pos;            // [1, n_pos_prefix + Gh·Gw, D] pos_embed · embeddings.position_embeddings
+    Tensor patch_w, patch_b; // [D, 3, P, P] / [D] patch_embed.proj · embeddings.patch_embeddings.projection
+    std::vector<VitBlock> blocks;
+    Tensor norm_w, norm_b; // [D] norm · layernorm (timm fc_norm when global_pool='avg')
+    Tensor head_w, head_b; // [C, D] head · classifier · cls_classifier ([C, 2D] for DINOv2 classifier)
+    Tensor dist_w, dist_b; // [C, D] head_dist · distillation_classifier
+};
+
+// ---- names --------------------------------------------------------------------------------
+
+struct Names {
+    const VitConfig& c;
+    std::string emb(const std::string& hf, const std::string& timm) const {
+        return c.naming == VitNaming::Timm ? timm : c.prefix + "embeddings." + hf;
+    }
+    std::string blk(int il, const std::string& hf, const std::string& dinov2, const std::string& timm) const {
+        const std::string i = std::to_string(il);
+        switch (c.naming) {
+        case VitNaming::HF: return c.prefix + "encoder.layer." + i + "." + hf;
+        case VitNaming::HFDinov2: return c.prefix + "encoder.layer." + i + "." + dinov2;
+        case VitNaming::Timm: return "blocks." + i + "." + timm;
+        }
+        return {};
+    }
+    std::string top(const std::string& hf, const std::string& timm) const {
+        return c.naming == VitNaming::Timm ? timm : c.prefix + hf;
+    }
+};
+
+std::string file_name(const WeightSource& w) { return fs::path(w.path()).filename().string(); }
+
+bool has_any(const WeightSource& w, std::initializer_list<const char*> keys) {
+    for (const char* k : keys)
+        if (w.has(k)) return true;
+    return false;
+}
+
+// Detects naming and HF prefix from the tensor names.
+void detect_naming(const WeightSource& w, VitConfig& c) {
+    if (w.has("cls_token") && w.has("patch_embed.proj.weight")) {
+        c.naming = VitNaming::Timm;
+        return;
+    }
+    for (const char* p : {"vit.", "deit.", "dinov2.", ""}) {
+        if (!w.has(std::string(p) + "embeddings.cls_token")) continue;
+        c.prefix = p;
+        c.naming = w.has(c.prefix + "encoder.layer.0.norm1.weight") ? VitNaming::HFDinov2 : VitNaming::HF;
+        return;
+    }
+    throw Error(ErrorKind::Unsupported, file_name(w), "", "not a ViT-family checkpoint (no cls_token / patch embedding)");
+}
+
+int count_layers(const WeightSource& w, const Names& n) {
+    int il = 0;
+    while (w.has(n.blk(il, "layernorm_before.weight", "norm1.weight", "norm1.weight"))) ++il;
+    return il;
+}
+
+bool is_perfect_square(int64_t v, int& root) {
+    root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(v))));
+    return static_cast<int64_t>(root) * root == v;
+}
+
+int json_int(const json* j, const char* key, int fallback) {
+    if (!j || !j->contains(key)) return fallback;
+    const json& v = (*j)[key];
+    if (v.is_number_integer()) return v.get<int>();
+    if (v.is_array() && !v.empty() && v.back().is_number_integer()) return v.back().get<int>(); // [h, w] → w
+    return fallback;
+}
+
+} // namespace
+
+int heads_from_architecture(const std::string& name, int hidden) {
+    std::string s = name;
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const bool dinov2 = s.find("dinov2") != std::string::npos;
+    struct Size { const char* tag; int heads; };
+    static const Size sizes[] = {{"tiny", 3}, {"small", 6}, {"base", 12}, {"large", 16}, {"huge", 16},
+                                 {"vitt", 3}, {"vits", 6}, {"vitb", 12}, {"vitl", 16}, {"vith", 16},
+                                 {"vit_t", 3}, {"vit_s", 6}, {"vit_b", 12}, {"vit_l", 16}, {"vit_h", 16}};
+    if (s.find("giant") != std::string::npos || s.find("vitg") != std::string::npos) return dinov2 ? 24 : 16;
+    for (const Size& z : sizes)
+        if (s.find(z.tag) != std::string::npos) return z.heads;
+    (void)hidden;
+    return 0;
+}
+
+bool is_vit_checkpoint(const WeightSource& w) {
+    if (w.has("cls_token") && w.has("patch_embed.proj.weight")) return true;
+    for (const char* p : {"vit.", "deit.", "dinov2.", ""})
+        if (w.has(std::string(p) + "embeddings.cls_token") &&
+            w.has(std::string(p) + "embeddings.patch_embeddings.projection.weight"))
+            return true;
+    return false;
+}
+
+// PyTorch upsample_bicubic2d, align_corners=False, A = −0.75, indices clamped at the border.
+std::vector<float> interpolate_bicubic_tokens(const float* grid, int in_h, int in_w, int channels, int out_h,
+                                              int out_w) {
+    auto taps = [](int in, int out, int d, int idx[4], float wts[4]) {
+        const float scale = static_cast<float>(in) / static_cast<float>(out);
+        const float src = scale * (static_cast<float>(d) + 0.5f) - 0.5f;
+        const float fl = std::floor(src);
+        const float t = src - fl;
+        constexpr float A = -0.75f;
+        auto near = [&](float x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
+        auto far = [&](float x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
+        wts[0] = far(t + 1.0f);
+        wts[1] = near(t);
+        wts[2] = near(1.0f - t);
+        wts[3] = far(2.0f - t);
+        for (int k = 0; k < 4; ++k) idx[k] = std::clamp(static_cast<int>(fl) - 1 + k, 0, in - 1);
+    };
+    std::vector<float> out(static_cast<size_t>(out_h) * out_w * channels, 0.0f);
+    for (int oy = 0; oy < out_h; ++oy) {
+        int iy[4];
+        float wy[4];
+        taps(in_h, out_h, oy, iy, wy);
+        for (int ox = 0; ox < out_w; ++ox) {
+            int ix[4];
+            float wx[4];
+            taps(in_w, out_w, ox, ix, wx);
+            float* o = out.data() + (static_cast<size_t>(oy) * out_w + ox) * channels;
+            for (int a = 0; a < 4; ++a) {
+                // PyTorch interpolates along x for each of the 4 rows, then along y.
+                for (int ch = 0; ch < channels; ++ch) {
+                    float row = 0.0f;
+                    for (int b = 0; b < 4; ++b)
+                        row += wx[b] * grid[(static_cast<size_t>(iy[a]) * in_w + ix[b]) * channels + ch];
+                    o[ch] += wy[a] * row;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+class VitModel final : public Model {
+public:
+    VitModel(VitConfig c, VitWeights w, ModelInfo info, PreprocessSpec spec)
+        : c_(std::move(c)), w_(std::move(w)), info_(std::move(info)), spec_(std::move(spec)) {}
+    const ModelInfo& info() const override { return info_; }
+    const PreprocessSpec& preprocess() const override { return spec_; }
+    void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
+                 const CancelFlag* cancel) const override;
+
+private:
+    void embed(const Tensor& input, int gh, int gw, float* x) const;
+    void head(const float* xn, int n_tok, RunResult& result) const;
+
+    VitConfig c_;
+    VitWeights w_;
+    ModelInfo info_;
+    PreprocessSpec spec_;
+};
+
+// Patch embedding + prefix tokens + position embeddings → x (n_tok, D).
+void VitModel::embed(const Tensor& input, int gh, int gw, float* x) const {
+    const int D = c_.n_embd, P = c_.patch, n_patch = gh * gw;
+    const int64_t H = input.size(1), W = input.size(2), K = 3LL * P * P;
+    // im2col: cols (n_patch, 3·P·P) in (c, ky, kx) order, token t = gy·gw + gx
+    std::vector<float> cols(static_cast<size_t>(n_patch) * K);
+    for (int gy = 0; gy < gh; ++gy)
+        for (int gx = 0; gx < gw; ++gx) {
+            float* dst = cols.data() + (static_cast<int64_t>(gy) * gw + gx) * K;
+            for (int ch = 0; ch < 3; ++ch)
+                for (int ky = 0; ky < P; ++ky) {
+                    const float* src = input.ptr() + (ch * H + gy * P + ky) * W + gx * P;
+                    std::copy(src, src + P, dst + (ch * P + ky) * P);
+                }
+        }
+    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    float* patches = x + static_cast<int64_t>(n_prefix_tok) * D; // (n_patch, D)
+    ops::linear(cols.data(), n_patch, K, w_.patch_w.ptr(), w_.patch_b.ptr(), D, patches);
+
+    // position embeddings of the patch grid, resized when the grid differs
+    const float* pos = w_.pos.ptr();
+    const float* pos_grid = pos + static_cast<int64_t>(c_.n_pos_prefix) * D;
+    std::vector<float> resized;
+    if (gh != c_.pos_grid_h || gw != c_.pos_grid_w) {
+        resized = interpolate_bicubic_tokens(pos_grid, c_.pos_grid_h, c_.pos_grid_w, D, gh, gw);
+        pos_grid = resized.data();
+    }
+    ops::add_inplace(patches, pos_grid, static_cast<int64_t>(n_patch) * D);
+
+    // prefix: CLS (+pos row 0), DIST (+pos row 1), registers (no position embedding)
+    for (int i = 0; i < D; ++i) x[i] = w_.cls.data[i] + (c_.n_pos_prefix > 0 ? pos[i] : 0.0f);
+    if (c_.n_dist) {
+        float* xd = x + D;
+        for (int i = 0; i < D; ++i) xd[i] = w_.dist.data[i] + (c_.n_pos_prefix > 1 ? pos[D + i] : 0.0f);
+    }
+    if (c_.n_reg)
+        std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(1 + c_.n_dist) * D);
+}
+
+void VitModel::head(const float* xn, int n_tok, RunResult& result) const {
+    const int D = c_.n_embd;
+    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    std::vector<float> mean_patch;
+    if (c_.head == VitHead::ClsMeanPatch || c_.head == VitHead::MeanPatch) {
+        mean_patch.assign(static_cast<size_t>(D), 0.0f);
+        for (int t = n_prefix_tok; t < n_tok; ++t)
+            for (int i = 0; i < D; ++i) mean_patch[i] += xn[static_cast<int64_t>(t) * D + i];
+        for (float& v : mean_patch) v /= static_cast<float>(n_tok - n_prefix_tok);
+    }
+    result.features = Tensor({D}, std::vector<float>(xn, xn + D)); // normed CLS
+    const int C = c_.n_labels;
+    switch (c_.head) {
+    case VitHead::None: result.logits = Tensor(); return;
+    case VitHead::Cls:
+        result.logits = Tensor({C});
+        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    case VitHead::ClsDist: {
+        result.logits = Tensor({C});
+        Tensor d({C});
+        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        ops::linear(xn + D, 1, D, w_.dist_w.ptr(), w_.dist_b.ptr(), C, d.ptr());
+        for (int i = 0; i < C; ++i) result.logits.data[i] = (result.logits.data[i] + d.data[i]) * 0.5f;
+        return;
+    }
+    case VitHead::ClsMeanPatch: {
+        std::vector<float> cat(xn, xn + D);
+        cat.insert(cat.end(), mean_patch.begin(), mean_patch.end());
+        result.logits = Tensor({C});
+        ops::linear(cat.data(), 1, 2LL * D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    }
+    case VitHead::MeanPatch: {
+        // timm global_pool='avg': fc_norm(mean of patch tokens) → head (xn is the un-normed sequence here)
+        std::vector<float> pooled(static_cast<size_t>(D));
+        ops::layer_norm(mean_patch.data(), 1, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, pooled.data());
+        result.logits = Tensor({C});
+        ops::linear(pooled.data(), 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    }
+    }
+}
+
+void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
+                       const CancelFlag* cancel) const {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (input.dim() != 3 || input.size(0) != 3)
+        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
+    const int P = c_.patch, D = c_.n_embd, M = c_.n_mlp;
+    const int gh = static_cast<int>(input.size(1)) / P, gw = static_cast<int>(input.size(2)) / P;
+    if (gh < 1 || gw < 1)
+        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
+                                                          std::to_string(P) + "-pixel patch");
+    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    const int T = n_prefix_tok + gh * gw;
+    const int64_t TD = static_cast<int64_t>(T) * D;
+
+    std::vector<float> x(TD);                                    // (T, D) residual stream
+    std::vector<float> h(TD);                                    // (T, D) normed
+    std::vector<float> qkv(static_cast<size_t>(T) * 3 * D);      // (T, 3D)
+    std::vector<float> ctx(TD);                                  // (T, D) attention output per head
+    std::vector<float> a(TD);                                    // (T, D) projection
+    std::vector<float> m(static_cast<size_t>(T) * (c_.swiglu ? 2 * M : M)); // (T, M) or (T, 2M)
+    std::vector<float> scratch;                                  // probs when not recorded
+    embed(input, gh, gw, x.data());
+
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D / c_.n_heads));
+    const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
+    for (int il = 0; il < c_.n_layers; ++il) {
+        if (cancel && cancel->load()) throw Error(ErrorKind::Cancelled, "", "", "forward pass cancelled");
+        const VitBlock& b = w_.blocks[static_cast<size_t>(il)];
+        // self-attention
+        ops::layer_norm(x.data(), T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c_.ln_eps, h.data());
+        ops::linear(h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, qkv.data());
+        multi_head_attention(shape, qkv.data(), 3LL * D, qkv.data() + D, 3LL * D, qkv.data() + 2 * D, 3LL * D, scale,
+                             nullptr, ctx.data(), D, recorder, Site::Encoder, il, scratch);
+        ops::linear(ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, a.data());
+        if (c_.layer_scale) ops::add_scaled_rows_inplace(x.data(), a.data(), b.ls1.ptr(), T, D);
+        else ops::add_inplace(x.data(), a.data(), TD);
+        // MLP
+        ops::layer_norm(x.data(), T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c_.ln_eps, h.data());
+        if (c_.swiglu) {
+            ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), 2LL * M, m.data()); // [a | b]
+            for (int t = 0; t < T; ++t) {
+                float* row = m.data() + static_cast<int64_t>(t) * 2 * M;
+                ops::silu(row, M);
+                for (int i = 0; i < M; ++i) row[i] *= row[M + i];
+                if (t > 0) std::copy(row, row + M, m.data() + static_cast<int64_t>(t) * M); // compact to (T, M)
+            }
+        } else {
+            ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, m.data());
+            ops::gelu_erf(m.data(), static_cast<int64_t>(T) * M);
+        }
+        ops::linear(m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, a.data());
+        if (c_.layer_scale) ops::add_scaled_rows_inplace(x.data(), a.data(), b.ls2.ptr(), T, D);
+        else ops::add_inplace(x.data(), a.data(), TD);
+    }
+    // final norm on all tokens (timm avg-pool models norm after pooling instead)
+    if (c_.fc_norm) h = x;
+    else ops::layer_norm(x.data(), T, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, h.data());
+    head(h.data(), T, result);
+
+    result.layout = TokenLayout{1, c_.n_dist, c_.n_reg, gh, gw, P};
+    result.timings_ms["forward"] =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+
+namespace {
+
+// Fills sizes, head count, token counts and head kind from the weights and configs.
+VitConfig configure(const WeightSource& w, const json* config, const VitOptions& opt) {
+    const std::string file = file_name(w);
+    VitConfig c;
+    detect_naming(w, c);
+    const Names n{c};
+    const TensorInfo cls = w.info(n.emb("cls_token", "cls_token"));
+    if (cls.shape.size() != 3 || cls.shape[0] != 1 || cls.shape[1] != 1)
+        throw Error(ErrorKind::Mismatch, file, "tensor '" + cls.name + "'", "expected [1, 1, D], found " + shape_str(cls.shape));
+    c.n_embd = static_cast<int>(cls.shape[2]);
+    const TensorInfo pw = w.info(n.emb("patch_embeddings.projection.weight", "patch_embed.proj.weight"));
+    if (pw.shape.size() != 4 || pw.shape[0] != c.n_embd || pw.shape[1] != 3 || pw.shape[2] != pw.shape[3])
+        throw Error(ErrorKind::Mismatch, file, "tensor '" + pw.name + "'",
+                    "expected [" + std::to_string(c.n_embd) + ", 3, P, P], found " + shape_str(pw.shape));
+    c.patch = static_cast<int>(pw.shape[2]);
+    c.n_layers = count_layers(w, n);
+    if (c.n_layers == 0) throw Error(ErrorKind::Missing, file, "tensor '" + n.blk(0, "layernorm_before.weight", "norm1.weight", "norm1.weight") + "'", "no transformer blocks found");
+    c.n_dist = w.has(n.emb("distillation_token", "dist_token")) ? 1 : 0;
+    const std::string reg_key = n.emb("register_tokens", "register_tokens");
+    if (w.has(reg_key)) c.n_reg = static_cast<int>(w.info(reg_key).shape.at(1));
+    c.layer_scale = w.has(n.blk(0, "-", "layer_scale1.lambda1", "ls1.gamma"));
+    c.swiglu = w.has(n.blk(0, "-", "mlp.weights_in.weight", "mlp.w12.weight"));
+    const std::string fc1 = c.swiglu ? n.blk(0, "-", "mlp.weights_in.weight", "mlp.w12.weight")
+                                     : n.blk(0, "intermediate.dense.weight", "mlp.fc1.weight", "mlp.fc1.weight");
+    c.n_mlp = static_cast<int>(w.info(fc1).shape.at(0)) / (c.swiglu ? 2 : 1);
+
+    // position table: [1, prefix + Gh·Gw, D]
+    const TensorInfo pos = w.info(n.emb("position_embeddings", "pos_embed"));
+    const int64_t n_pos = pos.shape.size() == 3 ? pos.shape[1] : 0;
+    int root = 0;
+    if (is_perfect_square(n_pos - 1 - c.n_dist, root)) c.n_pos_prefix = 1 + c.n_dist;
+    else if (is_perfect_square(n_pos, root)) c.n_pos_prefix = 0; // timm no_embed_class
+    else throw Error(ErrorKind::Mismatch, file, "tensor '" + pos.name + "'", "position table " + shape_str(pos.shape) + " is not a square patch grid plus prefix tokens");
+    c.pos_grid_h = c.pos_grid_w = root;
+
+    // eps and heads from the config, the architecture name, or the override
+    const bool timm_cfg = config && config->contains("architecture");
+    std::string arch;
+    if (timm_cfg && (*config)["architecture"].is_string()) arch = (*config)["architecture"].get<std::string>();
+    else if (config && config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty())
+        arch = (*config)["architectures"][0].get<std::string>();
+    if (c.naming == VitNaming::Timm) c.ln_eps = 1e-6f;
+    else c.ln_eps = c.naming == VitNaming::HFDinov2 ? 1e-6f : 1e-12f;
+    if (config && config->contains("layer_norm_eps") && (*config)["layer_norm_eps"].is_number())
+        c.ln_eps = (*config)["layer_norm_eps"].get<float>();
+    c.n_heads = opt.heads_override;
+    if (!c.n_heads) c.n_heads = json_int(config, "num_attention_heads", 0);
+    if (!c.n_heads && timm_cfg && config->contains("model_args")) c.n_heads = json_int(&(*config)["model_args"], "num_heads", 0);
+    if (!c.n_heads && !arch.empty()) c.n_heads = heads_from_architecture(arch, c.n_embd);
+    if (!c.n_heads)
+        throw Error(ErrorKind::Missing, file, "num_heads",
+                    "cannot tell the number of attention heads (no config, architecture name unknown); pass --heads N");
+    if (c.n_embd % c.n_heads != 0)
+        throw Error(ErrorKind::Mismatch, file, "num_heads", "hidden size " + std::to_string(c.n_embd) + " is not divisible by " + std::to_string(c.n_heads) + " heads");
+    if (config && config->contains("num_hidden_layers") && json_int(config, "num_hidden_layers", c.n_layers) != c.n_layers)
+        throw Error(ErrorKind::Mismatch, "config.json", "num_hidden_layers", "says " + std::to_string(json_int(config, "num_hidden_layers", 0)) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
+    if (config && config->contains("hidden_size") && json_int(config, "hidden_size", c.n_embd) != c.n_embd)
+        throw Error(ErrorKind::Mismatch, "config.json", "hidden_size", "says " + std::to_string(json_int(config, "hidden_size", 0)) + " but cls_token has width " + std::to_string(c.n_embd));
+
+    // classification head
+    const std::string head = c.naming == VitNaming::Timm ? "head.weight" : (c.n_dist ? "cls_classifier.weight" : "classifier.weight");
+    c.fc_norm = c.naming == VitNaming::Timm && w.has("fc_norm.weight");
+    if (w.has(head)) {
+        const TensorInfo hi = w.info(head);
+        c.n_labels = static_cast<int>(hi.shape.at(0));
+        if (c.fc_norm) c.head = VitHead::MeanPatch;
+        else if (c.n_dist && w.has(c.naming == VitNaming::Timm ? "head_dist.weight" : "distillation_classifier.weight")) c.head = VitHead::ClsDist;
+        else if (hi.shape.at(1) == 2LL * c.n_embd) c.head = VitHead::ClsMeanPatch;
+        else c.head = VitHead::Cls;
+    }
+    return c;
+}
+
+Tensor vec(const WeightSource& w, const std::string& key, int d) { return load_checked(w, key, {d}); }
+Tensor mat(const WeightSource& w, const std::string& key, int rows, int cols) { return load_checked(w, key, {rows, cols}); }
+
+VitBlock load_block(const WeightSource& w, const VitConfig& c, int il) {
+    const Names n{c};
+    const int D = c.n_embd, M = c.n_mlp;
+    VitBlock b;
+    b.ln1_w = vec(w, n.blk(il, "layernorm_before.weight", "norm1.weight", "norm1.weight"), D);
+    b.ln1_b = vec(w, n.blk(il, "layernorm_before.bias", "norm1.bias", "norm1.bias"), D);
+    if (c.naming == VitNaming::Timm) {
+        b.qkv_w = mat(w, n.blk(il, "", "", "attn.qkv.weight"), 3 * D, D);
+        b.qkv_b = vec(w, n.blk(il, "", "", "attn.qkv.bias"), 3 * D);
+    } else {
+        b.qkv_w = Tensor({3 * D, D});
+        b.qkv_b = Tensor({3 * D});
+        int part = 0;
+        for (const char* qkv : {"query", "key", "value"}) {
+            const std::string base = std::string("attention.attention.") + qkv;
+            Tensor wt = mat(w, n.blk(il, base + ".weight", base + ".weight", ""), D, D);
+            Tensor bs = vec(w, n.blk(il, base + ".bias", base + ".bias", ""), D);
+            std::copy(wt.data.begin(), wt.data.end(), b.qkv_w.data.begin() + static_cast<int64_t>(part) * D * D);
+            std::copy(bs.data.begin(), bs.data.end(), b.qkv_b.data.begin() + static_cast<int64_t>(part) * D);
+            ++part;
+        }
+    }
+    b.proj_w = mat(w, n.blk(il, "attention.output.dense.weight", "attention.output.dense.weight", "attn.proj.weight"), D, D);
+    b.proj_b = vec(w, n.blk(il, "attention.output.dense.bias", "attention.output.dense.bias", "attn.proj.bias"), D);
+    b.ln2_w = vec(w, n.blk(il, "layernorm_after.weight", "norm2.weight", "norm2.weight"), D);
+    b.ln2_b = vec(w, n.blk(il, "layernorm_after.bias", "norm2.bias", "norm2.bias"), D);
+    if (c.swiglu) {
+        b.fc1_w = mat(w, n.blk(il, "", "mlp.weights_in.weight", "mlp.w12.weight"), 2 * M, D);
+        b.fc1_b = vec(w, n.blk(il, "", "mlp.weights_in.bias", "mlp.w12.bias"), 2 * M);
+        b.fc2_w = mat(w, n.blk(il, "", "mlp.weights_out.weight", "mlp.w3.weight"), D, M);
+        b.fc2_b = vec(w, n.blk(il, "", "mlp.weights_out.bias", "mlp.w3.bias"), D);
+    } else {
+        b.fc1_w = mat(w, n.blk(il, "intermediate.dense.weight", "mlp.fc1.weight", "mlp.fc1.weight"), M, D);
+        b.fc1_b = vec(w, n.blk(il, "intermediate.dense.bias", "mlp.fc1.bias", "mlp.fc1.bias"), M);
+        b.fc2_w = mat(w, n.blk(il, "output.dense.weight", "mlp.fc2.weight", "mlp.fc2.weight"), D, M);
+        b.fc2_b = vec(w, n.blk(il, "output.dense.bias", "mlp.fc2.bias", "mlp.fc2.bias"), D);
+    }
+    if (c.layer_scale) {
+        b.ls1 = vec(w, n.blk(il, "", "layer_scale1.lambda1", "ls1.gamma"), D);
+        b.ls2 = vec(w, n.blk(il, "", "layer_scale2.lambda1", "ls2.gamma"), D);
+    }
+    return b;
+}
+
+VitWeights load_weights(const WeightSource& w, const VitConfig& c) {
+    const Names n{c};
+    const int D = c.n_embd, P = c.patch, C = c.n_labels;
+    VitWeights v;
+    v.cls = load_checked(w, n.emb("cls_token", "cls_token"), {1, 1, D});
+    if (c.n_dist) v.dist = load_checked(w, n.emb("distillation_token", "dist_token"), {1, 1, D});
+    if (c.n_reg) v.reg = load_checked(w, n.emb("register_tokens", "register_tokens"), {1, c.n_reg, D});
+    v.pos = load_checked(w, n.emb("position_embeddings", "pos_embed"), {1, c.n_pos_prefix + c.pos_grid_h * c.pos_grid_w, D});
+    v.patch_w = load_checked(w, n.emb("patch_embeddings.projection.weight", "patch_embed.proj.weight"), {D, 3, P, P});
+    v.patch_b = vec(w, n.emb("patch_embeddings.projection.bias", "patch_embed.proj.bias"), D);
+    for (int il = 0; il < c.n_layers; ++il) v.blocks.push_back(load_block(w, c, il));
+    const std::string norm = c.fc_norm ? "fc_norm" : n.top("layernorm", "norm");
+    v.norm_w = vec(w, norm + ".weight", D);
+    v.norm_b = vec(w, norm + ".bias", D);
+    if (c.head != VitHead::None) {
+        const std::string head = c.naming == VitNaming::Timm ? "head" : (c.n_dist ? "cls_classifier" : "classifier");
+        const int in = c.head == VitHead::ClsMeanPatch ? 2 * D : D;
+        v.head_w = mat(w, head + ".weight", C, in);
+        v.head_b = vec(w, head + ".bias", C);
+        if (c.head == VitHead::ClsDist) {
+            const std::string dh = c.naming == VitNaming::Timm ? "head_dist" : "distillation_classifier";
+            v.dist_w = mat(w, dh + ".weight", C, D);
+            v.dist_b = vec(w, dh + ".bias", C);
+        }
+    }
+    return v;
+}
+
+int64_t count_params(const VitWeights& v) {
+    int64_t n = v.cls.numel() + v.dist.numel() + v.reg.numel() + v.pos.numel() + v.patch_w.numel() + v.patch_b.numel() +
+                v.norm_w.numel() + v.norm_b.numel() + v.head_w.numel() + v.head_b.numel() + v.dist_w.numel() + v.dist_b.numel();
+    for (const VitBlock& b : v.blocks)
+        for (const Tensor* t : {&b.ln1_w, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ls1, &b.ln2_w,
+                                &b.ln2_b, &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b, &b.ls2})
+            n += t->numel();
+    return n;
+}
+
+std::string family_of(const VitConfig& c) {
+    if (c.n_dist) return "deit-distilled";
+    if (c.naming == VitNaming::HFDinov2 || c.layer_scale) return c.n_reg ? "dinov2-registers" : "dinov2";
+    if (c.head == VitHead::None) return "dino";
+    return "vit";
+}
+
+// Default preprocessing when neither preprocessor_config.json nor pretrained_cfg is given.
+PreprocessSpec default_spec(const VitConfig& c) {
+    PreprocessSpec s;
+    const int size = c.pos_grid_h * c.patch;
+    s.resize_h = s.resize_w = s.crop_h = s.crop_w = size;
+    if (c.naming == VitNaming::Timm || c.naming == VitNaming::HFDinov2) { // timm eval / DINO: ImageNet stats
+        s.resize = PreprocessSpec::Resize::ShortestEdge;
+        s.shortest_edge = static_cast<int>(std::floor(size / 0.875));
+        s.resample = Resample::Bicubic;
+        s.center_crop = true;
+        s.crop_rounding = PreprocessSpec::CropRounding::Round;
+        s.mean = {0.485f, 0.456f, 0.406f};
+        s.std = {0.229f, 0.224f, 0.225f};
+    }
+    return s;
+}
+
+} // namespace
+
+std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
+                                const VitOptions& options) {
+    const VitConfig c = configure(*w, config, options);
+    VitWeights weights = load_weights(*w, c);
+    ModelInfo info;
+    info.family = family_of(c);
+    info.format = c.naming == VitNaming::Timm ? "timm" : "hf";
+    info.source = w->path();
+    info.hidden = c.n_embd;
+    info.n_layers = c.n_layers;
+    info.n_heads = c.n_heads;
+    info.mlp = c.n_mlp;
+    info.patch_size = c.patch;
+    info.image_h = c.pos_grid_h * c.patch;
+    info.image_w = c.pos_grid_w * c.patch;
+    info.n_labels = c.n_labels;
+    info.n_params = count_params(weights);
+    if (config && config->contains("architecture") && (*config)["architecture"].is_string())
+        info.architecture = (*config)["architecture"].get<std::string>();
+    else if (config && config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty())
+        info.architecture = (*config)["architectures"][0].get<std::string>();
+    else
+        info.architecture = info.family + " (inferred from tensor names)";
+    info.labels = load_labels(config, fs::path(w->path()).parent_path().string(), c.n_labels);
+
+    PreprocessSpec spec = default_spec(c);
+    if (preprocessor) spec = spec_from_hf_preprocessor(*preprocessor, "preprocessor_config.json");
+    else if (config && config->contains("pretrained_cfg") && (*config)["pretrained_cfg"].is_object())
+        spec = spec_from_timm_pretrained_cfg((*config)["pretrained_cfg"], "config.json");
+    return std::make_unique<VitModel>(c, std::move(weights), std::move(info), spec);
+}
+
+} // namespace attnscope

@@ -1,0 +1,135 @@
+#include "core/session.h"
+
+#include "core/error.h"
+#include "core/image/preprocess.h"
+#include "core/io/npy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+} // namespace
+
+RunResult run_on_tensor(const Model& model, const Tensor& input, AttentionRecorder& recorder, const CancelFlag* cancel) {
+    RunResult r;
+    r.geometry.orig_w = r.geometry.resized_w = r.geometry.input_w = static_cast<int>(input.size(2));
+    r.geometry.orig_h = r.geometry.resized_h = r.geometry.input_h = static_cast<int>(input.size(1));
+    model.forward(input, recorder, r, cancel);
+    return r;
+}
+
+RunResult run_on_image(const Model& model, const ImageRGB8& image, AttentionRecorder& recorder, const CancelFlag* cancel,
+                       Tensor* input_out) {
+    const auto t0 = std::chrono::steady_clock::now();
+    PreprocessGeometry geometry;
+    Tensor input = preprocess(image, model.preprocess(), &geometry);
+    const double pre_ms = ms_since(t0);
+    RunResult r = run_on_tensor(model, input, recorder, cancel);
+    r.geometry = geometry;
+    r.timings_ms["preprocess"] = pre_ms;
+    if (input_out) *input_out = std::move(input);
+    return r;
+}
+
+std::vector<Prediction> top_k(const RunResult& result, const ModelInfo& info, int k) {
+    std::vector<Prediction> out;
+    if (result.logits.dim() != 1 || result.logits.numel() == 0) return out;
+    const std::vector<float>& z = result.logits.data;
+    const float mx = *std::max_element(z.begin(), z.end());
+    double sum = 0.0;
+    for (float v : z) sum += std::exp(static_cast<double>(v - mx));
+    std::vector<int> idx(z.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::min<int>(k, static_cast<int>(z.size()));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return z[a] > z[b]; });
+    for (int i = 0; i < k; ++i) {
+        Prediction p;
+        p.index = idx[i];
+        p.logit = z[idx[i]];
+        p.prob = static_cast<float>(std::exp(static_cast<double>(p.logit - mx)) / sum);
+        p.label = idx[i] < static_cast<int>(info.labels.size()) ? info.labels[idx[i]] : std::string();
+        if (p.label.empty()) p.label = "class " + std::to_string(idx[i]);
+        out.push_back(p);
+    }
+    return out;
+}
+
+json model_summary_json(const ModelInfo& info) {
+    return {{"family", info.family},       {"format", info.format},     {"architecture", info.architecture},
+            {"source", info.source},       {"hidden", info.hidden},     {"layers", info.n_layers},
+            {"heads", info.n_heads},       {"mlp", info.mlp},           {"patch_size", info.patch_size},
+            {"image_size", {info.image_h, info.image_w}},               {"num_labels", info.n_labels},
+            {"parameters", info.n_params}};
+}
+
+json preprocess_json(const PreprocessSpec& s) {
+    static const char* resize_names[] = {"none", "exact", "shortest_edge", "shortest_edge_max_longest"};
+    json j = {{"resize", resize_names[static_cast<int>(s.resize)]},
+              {"resample", resample_name(s.resample)},
+              {"rescale", s.rescale},
+              {"mean", s.mean},
+              {"std", s.std},
+              {"center_crop", s.center_crop}};
+    if (s.resize == PreprocessSpec::Resize::Exact) j["size"] = {s.resize_h, s.resize_w};
+    if (s.shortest_edge) j["shortest_edge"] = s.shortest_edge;
+    if (s.longest_edge) j["longest_edge"] = s.longest_edge;
+    if (s.center_crop) {
+        j["crop_size"] = {s.crop_h, s.crop_w};
+        j["crop_rounding"] = s.crop_rounding == PreprocessSpec::CropRounding::Floor ? "floor" : "round";
+    }
+    return j;
+}
+
+json layout_json(const TokenLayout& l) {
+    return {{"tokens", l.n_tokens()}, {"cls", l.n_cls},       {"distillation", l.n_dist}, {"registers", l.n_reg},
+            {"grid", {l.grid_h, l.grid_w}}, {"patch_size", l.patch_size}};
+}
+
+void write_run_folder(const std::string& dir, const Model& model, const RunResult& result, const Tensor& input,
+                      int top_k_count, const json& extra) {
+    std::error_code ec;
+    fs::create_directories(fs::path(dir) / "attention", ec);
+    if (ec) throw Error(ErrorKind::Io, dir, "", "cannot create output folder: " + ec.message());
+    const ModelInfo& info = model.info();
+    json j;
+    j["model"] = model_summary_json(info);
+    j["preprocessing"] = preprocess_json(model.preprocess());
+    j["input_shape"] = input.shape;
+    j["geometry"] = {{"original", {result.geometry.orig_h, result.geometry.orig_w}},
+                     {"resized", {result.geometry.resized_h, result.geometry.resized_w}},
+                     {"crop_origin", {result.geometry.crop_y, result.geometry.crop_x}},
+                     {"input", {result.geometry.input_h, result.geometry.input_w}}};
+    j["layout"] = layout_json(result.layout);
+    j["predictions"] = json::array();
+    for (const Prediction& p : top_k(result, info, top_k_count))
+        j["predictions"].push_back({{"index", p.index}, {"label", p.label}, {"prob", p.prob}, {"logit", p.logit}});
+    j["timings_ms"] = result.timings_ms;
+    json files = json::array();
+    write_npy((fs::path(dir) / "input.npy").string(), input);
+    if (!result.logits.empty()) write_npy((fs::path(dir) / "logits.npy").string(), result.logits);
+    if (!result.features.empty()) write_npy((fs::path(dir) / "features.npy").string(), result.features);
+    if (!result.boxes.empty()) write_npy((fs::path(dir) / "boxes.npy").string(), result.boxes);
+    for (const AttentionMap& m : result.attention) {
+        char name[64];
+        std::snprintf(name, sizeof name, "%s_layer%02d.npy", site_name(m.site), m.layer);
+        write_npy((fs::path(dir) / "attention" / name).string(), m.probs.data(), {m.n_heads, m.n_q, m.n_k});
+        files.push_back(std::string("attention/") + name);
+    }
+    j["attention_files"] = files;
+    j.update(extra);
+    write_file_atomic((fs::path(dir) / "result.json").string(), j.dump(2) + "\n");
+}
+
+} // namespace attnscope
