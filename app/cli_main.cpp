@@ -1,5 +1,6 @@
 // attnscope-cli: info / run / bench. Scripts depend on this contract (README "CLI").
 // Errors: non-zero exit and one line naming what is wrong.
+#include "app/blas_env.h"
 #include "core/error.h"
 #include "core/image/decode.h"
 #include "core/io/npy.h"
@@ -159,6 +160,7 @@ int cmd_bench(const Args& a) {
 } // namespace
 
 int main(int argc, char** argv) {
+    ensure_fast_blas(argv);
     try {
         const Args a = parse(argc, argv);
         if (a.command == "info") return cmd_info(a);

@@ -13,6 +13,21 @@ void set_num_threads(int n_threads) {
 
 int num_threads() { return openblas_get_num_threads(); }
 
+std::string blas_core_name() { return openblas_get_corename(); }
+
+std::string preferred_blas_coretype() {
+    std::string core = blas_core_name();
+    std::transform(core.begin(), core.end(), core.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    for (const char* good : {"skylakex", "cooperlake", "sapphirerapids", "haswell", "zen"})
+        if (core == good) return "";
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return "";
+}
+
 void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
           bool b_transposed, float beta, float* c, int64_t ldc) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),

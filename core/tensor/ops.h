@@ -3,12 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace attnscope::ops {
 
 // Threads used by the BLAS (0 = leave the library default).
 void set_num_threads(int n_threads);
 int num_threads();
+
+// The kernel family OpenBLAS picked at load time ("Prescott", "SkylakeX", …), and the one this
+// CPU should use when OpenBLAS did not recognise it ("" when the pick is fine). OpenBLAS reads
+// OPENBLAS_CORETYPE only at load time, so the app re-executes itself with it set (app/blas_env).
+std::string blas_core_name();
+std::string preferred_blas_coretype();
 
 // y[n, out] = x[n, in] · wᵀ (+ b), w is an nn.Linear weight [out, in]. b may be null.
 // ldy: row stride of y (defaults to out) so results can be written into a wider buffer.

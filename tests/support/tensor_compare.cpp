@@ -32,3 +32,36 @@ std::string shared_path(const std::string& rel) {
 }
 
 } // namespace attnscope::testing
+
+#include "core/io/safetensors.h"
+
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace attnscope::testing {
+
+void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors) {
+    nlohmann::json header = nlohmann::json::object();
+    std::string data;
+    for (const auto& [name, t] : tensors) {
+        const size_t begin = data.size();
+        data.append(reinterpret_cast<const char*>(t.ptr()), static_cast<size_t>(t.numel()) * 4);
+        header[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
+    }
+    std::string h = header.dump();
+    h.append((8 - h.size() % 8) % 8, ' ');
+    const uint64_t n = h.size();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << h << data;
+}
+
+std::map<std::string, Tensor> read_all(const std::string& safetensors_path) {
+    SafeTensorsFile f(safetensors_path);
+    std::map<std::string, Tensor> out;
+    for (const std::string& k : f.names()) out[k] = f.load(k);
+    return out;
+}
+
+} // namespace attnscope::testing

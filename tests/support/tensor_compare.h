@@ -15,3 +15,12 @@ std::string fixture(const std::string& rel);      // tests/fixtures/<rel>
 std::string shared_path(const std::string& rel);  // ../shared/<rel> ("" when ../shared is absent)
 
 } // namespace attnscope::testing
+
+#include <map>
+
+namespace attnscope::testing {
+// Writes a F32 safetensors file (for tests that build or tamper with checkpoints).
+void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors);
+// Copies every tensor of a checkpoint into a map (to tamper with and write back).
+std::map<std::string, Tensor> read_all(const std::string& safetensors_path);
+} // namespace attnscope::testing

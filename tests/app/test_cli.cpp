@@ -1,0 +1,90 @@
+// The attnscope-cli contract (scripts depend on it): files, shapes, JSON fields, error lines.
+#include "core/io/npy.h"
+#include "tests/support/tensor_compare.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace attnscope;
+using namespace attnscope::testing;
+namespace fs = std::filesystem;
+
+namespace {
+struct Out {
+    int code;
+    QString out, err;
+};
+Out cli(const QStringList& args) {
+    QProcess p;
+    p.start(ATTNSCOPE_CLI, args);
+    p.waitForFinished(120000);
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp;
+
+private slots:
+    void run_writes_the_contract() {
+        const QString out = tmp.path() + "/run";
+        const Out r = cli({"run", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--top-k", "3"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path d = out.toStdString();
+        const nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "result.json"));
+        QCOMPARE(j["predictions"].size(), size_t(3));
+        for (const char* k : {"index", "label", "prob", "logit"}) QVERIFY(j["predictions"][0].contains(k));
+        QVERIFY(j["model"]["heads"].get<int>() > 0);
+        QVERIFY(j.contains("preprocessing"));
+        QVERIFY(j["timings_ms"].contains("forward"));
+        const Tensor input = read_npy((d / "input.npy").string());
+        QCOMPARE(input.dim(), 3);
+        const Tensor logits = read_npy((d / "logits.npy").string());
+        QVERIFY(max_abs_diff(logits, read_npy(fixture("vit/hf_vit/logits.npy")), "cli logits") <= 1e-4);
+        // the best prediction's logit is the max of logits.npy
+        QCOMPARE(j["predictions"][0]["logit"].get<float>(), *std::max_element(logits.data.begin(), logits.data.end()));
+        const int layers = j["model"]["layers"].get<int>();
+        for (int il = 0; il < layers; ++il) {
+            char name[64];
+            std::snprintf(name, sizeof name, "attention/encoder_layer%02d.npy", il);
+            const Tensor a = read_npy((d / name).string());
+            QCOMPARE(a.dim(), 3);
+            QCOMPARE(a.size(0), static_cast<int64_t>(j["model"]["heads"].get<int>()));
+            QCOMPARE(a.size(1), static_cast<int64_t>(j["layout"]["tokens"].get<int>()));
+        }
+    }
+
+    void info_prints_json() {
+        const Out r = cli({"info", "--model", fx("vit/timm_vit")});
+        QCOMPARE(r.code, 0);
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), QString("timm"));
+    }
+
+    void errors_are_one_line_and_nonzero() {
+        const Out missing = cli({"run", "--model", tmp.path() + "/nope", "--input-npy", "x.npy", "--out", tmp.path()});
+        QVERIFY(missing.code != 0);
+        QVERIFY2(missing.err.contains("nope: no such file or folder"), qPrintable(missing.err));
+        QCOMPARE(missing.err.trimmed().count('\n'), 0);
+
+        std::ofstream(tmp.path().toStdString() + "/broken.png") << "this is not an image";
+        const Out img = cli({"run", "--model", fx("vit/hf_vit"), "--image", tmp.path() + "/broken.png", "--out", tmp.path() + "/o"});
+        QVERIFY(img.code != 0);
+        QVERIFY2(img.err.contains("broken.png"), qPrintable(img.err));
+
+        const Out bad = cli({"bench", "--model", fx("vit/hf_vit"), "--runs", "many"});
+        QVERIFY(bad.code != 0);
+        QVERIFY(bad.err.contains("--runs: expects an integer"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
