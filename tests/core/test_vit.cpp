@@ -23,7 +23,7 @@ class TestVit : public QObject {
 private slots:
     void matches_reference_data() {
         QTest::addColumn<QString>("name");
-        for (const char* c : {"hf_vit", "timm_vit", "timm_vit_f16", "deit_distilled", "dinov2_reg", "dino_timm"})
+        for (const char* c : {"hf_vit", "timm_vit", "timm_vit_f16", "timm_vit_bf16", "deit_distilled", "dinov2_reg", "dino_timm"})
             QTest::newRow(c) << QString(c);
     }
     void matches_reference() {
