@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace attnscope::ops {
@@ -62,9 +63,45 @@ void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const floa
     }
 }
 
+namespace {
+
+// expf to ~1 ulp (Cephes polynomial on a ln2 range reduction), written so loops vectorise.
+inline float fast_exp(float x) {
+    x = std::min(std::max(x, -87.3f), 88.7f);
+    constexpr float kRound = 12582912.0f; // 1.5·2²³: adding and subtracting rounds to nearest, vectorisable
+    const float n = (x * 1.44269504088896341f + kRound) - kRound;
+    float r = x - n * 0.693359375f; // ln2 split in two for an exact product
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    return p * std::bit_cast<float>(bits);
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7) — the formula PyTorch's vectorised
+// CPU erf uses, so GELU agrees with torch's own kernel.
+inline float fast_erf(float x) {
+    const float ax = std::fabs(x);
+    const float t = 1.0f / (0.3275911f * ax + 1.0f);
+    float r = 1.061405429f;
+    r = r * t - 1.453152027f;
+    r = r * t + 1.421413741f;
+    r = r * t - 0.284496736f;
+    r = r * t + 0.254829592f;
+    const float y = 1.0f - r * t * fast_exp(-ax * ax);
+    return std::copysign(y, x);
+}
+
+} // namespace
+
 void gelu_erf(float* x, int64_t n) {
     constexpr float inv_sqrt2 = 0.70710678118654752440f;
-    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * inv_sqrt2));
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * inv_sqrt2));
 }
 
 void relu(float* x, int64_t n) {
@@ -72,7 +109,7 @@ void relu(float* x, int64_t n) {
 }
 
 void silu(float* x, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + fast_exp(-x[i]));
 }
 
 void softmax_rows(float* x, int64_t n_rows, int64_t n_cols) {
@@ -82,7 +119,7 @@ void softmax_rows(float* x, int64_t n_rows, int64_t n_cols) {
         for (int64_t j = 1; j < n_cols; ++j) mx = std::max(mx, row[j]);
         float sum = 0.0f;
         for (int64_t j = 0; j < n_cols; ++j) {
-            row[j] = std::exp(row[j] - mx);
+            row[j] = fast_exp(row[j] - mx);
             sum += row[j];
         }
         const float inv = 1.0f / sum;
