@@ -1,6 +1,7 @@
 // attnscope-cli: info / run / bench. Scripts depend on this contract (README "CLI").
 // Errors: non-zero exit and one line naming what is wrong.
 #include "app/blas_env.h"
+#include "app/cli_args.h"
 #include "core/error.h"
 #include "core/image/decode.h"
 #include "core/io/npy.h"
@@ -20,6 +21,8 @@
 
 using namespace attnscope;
 using json = nlohmann::json;
+using cli::Args;
+using cli::open_model;
 
 namespace {
 
@@ -29,56 +32,6 @@ const char* kUsage = R"(usage:
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
 PATH: a Hugging Face or timm model folder, a .safetensors file, or a model.safetensors.index.json.
 )";
-
-struct Args {
-    std::string command;
-    std::map<std::string, std::string> values;
-    bool flag(const std::string& k) const { return values.count(k) != 0; }
-    std::string get(const std::string& k, const std::string& fallback = "") const {
-        auto it = values.find(k);
-        return it == values.end() ? fallback : it->second;
-    }
-    int get_int(const std::string& k, int fallback) const {
-        if (!flag(k)) return fallback;
-        try {
-            size_t used = 0;
-            const int v = std::stoi(get(k), &used);
-            if (used != get(k).size()) throw std::invalid_argument("trailing");
-            return v;
-        } catch (...) {
-            throw Error(ErrorKind::Argument, "", k, "expects an integer, got '" + get(k) + "'");
-        }
-    }
-    std::string require(const std::string& k) const {
-        if (!flag(k) || get(k).empty()) throw Error(ErrorKind::Argument, "", k, "is required");
-        return get(k);
-    }
-};
-
-Args parse(int argc, char** argv) {
-    static const char* switches[] = {"--no-record"};
-    Args a;
-    if (argc < 2) throw Error(ErrorKind::Argument, "", "", "missing command (info, run, bench)");
-    a.command = argv[1];
-    for (int i = 2; i < argc; ++i) {
-        std::string k = argv[i];
-        if (k.rfind("--", 0) != 0) throw Error(ErrorKind::Argument, "", k, "unexpected argument");
-        if (std::find(std::begin(switches), std::end(switches), k) != std::end(switches)) {
-            a.values[k] = "1";
-            continue;
-        }
-        if (i + 1 >= argc) throw Error(ErrorKind::Argument, "", k, "needs a value");
-        a.values[k] = argv[++i];
-    }
-    return a;
-}
-
-std::unique_ptr<Model> open_model(const Args& a) {
-    LoadOptions o;
-    o.heads_override = a.get_int("--heads", 0);
-    o.config_path = a.get("--config");
-    return load_model(a.require("--model"), o);
-}
 
 int cmd_info(const Args& a) {
     auto model = open_model(a);
@@ -162,7 +115,7 @@ int cmd_bench(const Args& a) {
 int main(int argc, char** argv) {
     ensure_fast_blas(argv);
     try {
-        const Args a = parse(argc, argv);
+        const Args a = cli::parse(argc, argv);
         if (a.command == "info") return cmd_info(a);
         if (a.command == "run") return cmd_run(a);
         if (a.command == "bench") return cmd_bench(a);
