@@ -198,11 +198,13 @@ def make_decoder_inputs():
     blocks[:, :8] = (255, 0, 0)
     blocks[:4, 8:] = (0, 255, 0)
     blocks[4:, 8:] = (0, 0, 255)
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(blocks).save(out("exif_orient6.jpg"), format="JPEG", quality=95, exif=exif.tobytes())
-    shown = ImageOps.exif_transpose(Image.open(out("exif_orient6.jpg"))).convert("RGB")
-    expect("exif_orient6.npy", "exif_orient6.jpg", np.asarray(shown), "EXIF orientation 6 applied")
+    for orientation in range(2, 9):  # every EXIF orientation, as ImageOps.exif_transpose (HF load_image) applies it
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        name = f"exif_orient{orientation}"
+        Image.fromarray(blocks).save(out(name + ".jpg"), format="JPEG", quality=95, exif=exif.tobytes())
+        shown = ImageOps.exif_transpose(Image.open(out(name + ".jpg"))).convert("RGB")
+        expect(name + ".npy", name + ".jpg", np.asarray(shown), f"EXIF orientation {orientation} applied")
     # greyscale, RGBA (alpha dropped like convert('RGB')), palette
     grey = rng.integers(0, 256, (5, 7), dtype=np.uint8)
     Image.fromarray(grey, "L").save(out("grey_7x5.png"))
