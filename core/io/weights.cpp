@@ -1,6 +1,7 @@
 #include "core/io/weights.h"
 
 #include "core/error.h"
+#include "core/io/pth.h"
 #include "core/io/safetensors.h"
 
 #include <cstring>
@@ -118,14 +119,11 @@ Tensor load_checked(const WeightSource& src, const std::string& name, const Shap
 std::unique_ptr<WeightSource> open_weights(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorKind::Io, path, "", "cannot open");
-    char head[8] = {};
-    in.read(head, 8);
-    const auto got = in.gcount();
+    char head[16] = {};
+    in.read(head, sizeof head);
+    const auto got = static_cast<size_t>(in.gcount());
     if (got >= 1 && head[0] == '{') return std::make_unique<ShardedSafeTensors>(path);
-    if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
-        throw Error(ErrorKind::Unsupported, path, "", "torch .pth (zip) checkpoints are not supported yet; convert to safetensors");
-    if (got >= 2 && static_cast<uint8_t>(head[0]) == 0x80 && head[1] == 0x02)
-        throw Error(ErrorKind::Unsupported, path, "", "legacy torch .pth checkpoints are not supported yet; convert to safetensors");
+    if (is_torch_save_file(reinterpret_cast<const uint8_t*>(head), got)) return std::make_unique<PthFile>(path);
     return std::make_unique<SafeTensorsFile>(path);
 }
 

@@ -38,10 +38,13 @@ fs::path weights_in_folder(const fs::path& dir) {
     std::vector<fs::path> found;
     for (const auto& e : fs::directory_iterator(dir))
         if (e.path().extension() == ".safetensors") found.push_back(e.path());
+    if (found.empty())
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().extension() == ".pth" || e.path().extension() == ".pt") found.push_back(e.path());
     if (found.size() == 1) return found[0];
     if (found.size() > 1)
-        throw Error(ErrorKind::Argument, dir.string(), "", "several .safetensors files and no model.safetensors; open one of them directly");
-    for (const char* name : {"pytorch_model.bin", "model.pth"})
+        throw Error(ErrorKind::Argument, dir.string(), "", "several checkpoint files and no model.safetensors; open one of them directly");
+    for (const char* name : {"pytorch_model.bin", "model.pth", "checkpoint.pth"})
         if (fs::exists(dir / name)) return dir / name;
     throw Error(ErrorKind::Missing, dir.string(), "model.safetensors", "no weights file in the model folder");
 }
