@@ -1,4 +1,158 @@
 #include "core/image/decode.h"
+
+#include "core/error.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 namespace attnscope {
-ImageRGB8 decode_image_file(const std::string&) { return {}; }
+namespace {
+
+uint32_t be16(const std::string& b, size_t i) { return (uint8_t(b[i]) << 8) | uint8_t(b[i + 1]); }
+uint32_t be32(const std::string& b, size_t i) { return (be16(b, i) << 16) | be16(b, i + 2); }
+uint32_t le16(const std::string& b, size_t i) { return uint8_t(b[i]) | (uint8_t(b[i + 1]) << 8); }
+uint32_t le32(const std::string& b, size_t i) { return le16(b, i) | (le16(b, i + 2) << 16); }
+bool starts(const std::string& b, size_t at, const char* sig, size_t n) {
+    return b.size() >= at + n && std::memcmp(b.data() + at, sig, n) == 0;
 }
+
+// Walks JPEG marker segments up to the first SOS. Returns the SOS offset (0 if none); fills w/h from SOFn.
+size_t jpeg_scan(const std::string& b, int& w, int& h) {
+    size_t pos = 2;
+    while (pos + 4 <= b.size()) {
+        if (uint8_t(b[pos]) != 0xFF) return 0;
+        const uint8_t m = uint8_t(b[pos + 1]);
+        if (m == 0xFF) { ++pos; continue; } // fill byte
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { pos += 2; continue; }
+        if (m == 0xDA) return pos;
+        const size_t len = be16(b, pos + 2);
+        const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof && pos + 9 <= b.size()) {
+            h = static_cast<int>(be16(b, pos + 5));
+            w = static_cast<int>(be16(b, pos + 7));
+        }
+        pos += 2 + len;
+    }
+    return 0;
+}
+
+void webp_size(const std::string& b, ImageHeader& h) {
+    if (starts(b, 12, "VP8X", 4) && b.size() >= 30) {
+        h.width = static_cast<int>((le32(b, 24) & 0xFFFFFF) + 1);
+        h.height = static_cast<int>((le32(b, 27) & 0xFFFFFF) + 1);
+    } else if (starts(b, 12, "VP8L", 4) && b.size() >= 25) {
+        const uint32_t v = le32(b, 21);
+        h.width = static_cast<int>((v & 0x3FFF) + 1);
+        h.height = static_cast<int>(((v >> 14) & 0x3FFF) + 1);
+    } else if (starts(b, 12, "VP8 ", 4) && b.size() >= 30) {
+        h.width = static_cast<int>(le16(b, 26) & 0x3FFF);
+        h.height = static_cast<int>(le16(b, 28) & 0x3FFF);
+    }
+}
+
+std::string dims(int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+void check_size(int64_t w, int64_t h, const std::string& name, const char* when) {
+    if (w > kMaxImageSide || h > kMaxImageSide || w * h * 3 > kMaxImageBytes)
+        throw Error(ErrorKind::Unsupported, name, "",
+                    std::string(when) + " " + dims(w, h) + " pixels: refusing images larger than " +
+                        std::to_string(kMaxImageSide) + " pixels on a side or 1 GiB of RGB data");
+}
+
+} // namespace
+
+ImageHeader sniff_image_header(const std::string& b) {
+    ImageHeader h;
+    if (starts(b, 0, "\x89PNG\r\n\x1a\n", 8)) {
+        h.format = "png";
+        if (b.size() >= 24 && starts(b, 12, "IHDR", 4)) {
+            h.width = static_cast<int>(std::min<uint32_t>(be32(b, 16), INT32_MAX));
+            h.height = static_cast<int>(std::min<uint32_t>(be32(b, 20), INT32_MAX));
+        }
+    } else if (starts(b, 0, "\xFF\xD8\xFF", 3)) {
+        h.format = "jpeg";
+        jpeg_scan(b, h.width, h.height);
+    } else if (starts(b, 0, "BM", 2) && b.size() >= 26) {
+        h.format = "bmp";
+        h.width = std::abs(static_cast<int32_t>(le32(b, 18)));
+        h.height = std::abs(static_cast<int32_t>(le32(b, 22)));
+    } else if (starts(b, 0, "GIF87a", 6) || starts(b, 0, "GIF89a", 6)) {
+        h.format = "gif";
+        if (b.size() >= 10) h.width = static_cast<int>(le16(b, 6)), h.height = static_cast<int>(le16(b, 8));
+    } else if (starts(b, 0, "RIFF", 4) && starts(b, 8, "WEBP", 4)) {
+        h.format = "webp";
+        webp_size(b, h);
+    } else if (starts(b, 0, "II*\0", 4) || starts(b, 0, "MM\0*", 4)) {
+        h.format = "tiff";
+    } else if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') {
+        h.format = "pnm";
+    }
+    return h;
+}
+
+ImageRGB8 image_from_pixels(const uint8_t* data, int width, int height, size_t stride, PixelLayout layout) {
+    const int n = layout == PixelLayout::Grey ? 1 : (layout == PixelLayout::RGB || layout == PixelLayout::BGR) ? 3 : 4;
+    const bool bgr = layout == PixelLayout::BGR || layout == PixelLayout::BGRA;
+    ImageRGB8 im;
+    im.width = width;
+    im.height = height;
+    im.data.resize(static_cast<size_t>(width) * height * 3);
+    for (int y = 0; y < height; ++y) {
+        const uint8_t* s = data + y * stride;
+        uint8_t* d = &im.data[static_cast<size_t>(y) * width * 3];
+        for (int x = 0; x < width; ++x, s += n, d += 3) {
+            if (n == 1) { d[0] = d[1] = d[2] = s[0]; continue; }
+            d[0] = s[bgr ? 2 : 0];
+            d[1] = s[1];
+            d[2] = s[bgr ? 0 : 2];
+        }
+    }
+    return im;
+}
+
+ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) {
+    if (bytes.empty()) throw Error(ErrorKind::Format, name, "", "empty file, not an image");
+    const ImageHeader head = sniff_image_header(bytes);
+    if (head.format.empty())
+        throw Error(ErrorKind::Format, name, "", "not a recognised image format (PNG, JPEG, BMP, WebP, TIFF, PNM)");
+    check_size(head.width, head.height, name, (head.format + " header says").c_str());
+    if (head.format == "jpeg") { // libjpeg pads a cut-off scan with grey and only warns: require the EOI marker
+        int w = 0, h = 0;
+        const size_t sos = jpeg_scan(bytes, w, h);
+        const size_t eoi = bytes.rfind("\xFF\xD9");
+        if (sos == 0 || eoi == std::string::npos || eoi < sos)
+            throw Error(ErrorKind::Format, name, "", "truncated or corrupt JPEG (no image data end marker)");
+    }
+    cv::Mat mat;
+    try { // IMREAD_COLOR: 8-bit BGR, grey replicated, alpha dropped, 16-bit → high byte, EXIF orientation applied
+        const cv::Mat buf(1, static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX)), CV_8U,
+                          const_cast<char*>(bytes.data()));
+        mat = cv::imdecode(buf, cv::IMREAD_COLOR);
+    } catch (const cv::Exception& e) {
+        throw Error(ErrorKind::Format, name, "", "cannot decode " + head.format + " image: " + e.msg);
+    }
+    if (mat.empty() || mat.type() != CV_8UC3)
+        throw Error(ErrorKind::Format, name, "",
+                    "cannot decode " + head.format + " image (truncated, corrupt or unsupported variant)");
+    check_size(mat.cols, mat.rows, name, "decoded image is");
+    return image_from_pixels(mat.data, mat.cols, mat.rows, mat.step[0], PixelLayout::BGR);
+}
+
+ImageRGB8 decode_image_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(ErrorKind::Io, path, "", "is a directory, not an image file");
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(ErrorKind::Io, path, "", std::string("cannot open image file: ") + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw Error(ErrorKind::Io, path, "", "read error");
+    return decode_image_bytes(std::move(ss).str(), path);
+}
+
+} // namespace attnscope

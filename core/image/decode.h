@@ -1,6 +1,34 @@
-// TEMPORARY stub until the image module lands.
+// Image decoding: content sniffing (never the extension), EXIF orientation, any 8/16-bit grey, RGB(A) or
+// palette input → 8-bit RGB as PIL's Image.open(...).convert("RGB") gives it (alpha dropped, not composited).
 #pragma once
+
 #include "core/image/image.h"
+
+#include <cstddef>
+#include <string>
+
 namespace attnscope {
+
+// Refused before decoding (header sizes) and again after: more than kMaxImageSide pixels on a side, or a
+// decoded RGB buffer above kMaxImageBytes.
+inline constexpr int kMaxImageSide = 20000;
+inline constexpr int64_t kMaxImageBytes = int64_t(1) << 30;
+
+// What the first bytes say. width/height are 0 when the header does not tell (or is not parsed: TIFF, …).
+struct ImageHeader {
+    std::string format; // "png", "jpeg", "bmp", "gif", "webp", "tiff", "pnm", "" (unknown)
+    int width = 0, height = 0;
+};
+ImageHeader sniff_image_header(const std::string& bytes);
+
+// Decode an in-memory file. name_for_errors is the file named in every Error (Format: empty, truncated,
+// corrupt, unsupported; Unsupported: absurd size).
+ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name_for_errors);
+// Reads the file (Error(Io) naming it when it cannot) and decodes it.
 ImageRGB8 decode_image_file(const std::string& path);
-}
+
+// Wrap caller-owned pixels (e.g. a cv::Mat or QImage buffer) as RGB8. stride = bytes per row.
+enum class PixelLayout { Grey, RGB, BGR, RGBA, BGRA };
+ImageRGB8 image_from_pixels(const uint8_t* data, int width, int height, size_t stride, PixelLayout layout);
+
+} // namespace attnscope
