@@ -199,18 +199,19 @@ std::string distance_scatter_png(const std::vector<std::vector<double>>& v, cons
     const int L = static_cast<int>(v.size()), pw = 420, ph = 300, left = 70, top = 34, right = 90;
     for (const auto& l : v)
         for (double d : l) y_max = std::max(y_max, d);
-    y_max = y_max > 0 ? std::ceil(y_max / 20.0) * 20.0 : 1.0;
+    const double step = y_max > 200 ? 50.0 : y_max > 1 ? 20.0 : 0.2;
+    y_max = y_max > 0 ? std::ceil(y_max / step) * step : 1.0;
     cv::Mat m(top + ph + 50, left + pw + right, CV_8UC3, kWhite);
     cv::rectangle(m, {left, top}, {left + pw, top + ph}, kInk);
     auto px = [&](double layer) { return left + static_cast<int>(std::lround((layer + 0.5) * pw / std::max(1, L))); };
     auto py = [&](double d) { return top + ph - static_cast<int>(std::lround(d / y_max * ph)); };
-    for (double t = 0; t <= y_max + 1e-9; t += y_max / 5) {
+    for (double t = 0; t <= y_max + 1e-9; t += step) {
         cv::line(m, {left - 4, py(t)}, {left, py(t)}, kInk);
         text(m, fmt(t), {left - 8 - text_width(fmt(t), 0.35), py(t) + 4}, 0.35);
     }
     for (int l = 0; l < L; ++l) {
         cv::line(m, {px(l), top + ph}, {px(l), top + ph + 4}, kInk);
-        text(m, std::to_string(l + 1), {px(l) - text_width(std::to_string(l + 1), 0.35) / 2, top + ph + 16}, 0.35);
+        text(m, std::to_string(l), {px(l) - text_width(std::to_string(l), 0.35) / 2, top + ph + 16}, 0.35);
     }
     int n_heads = 0;
     for (const auto& l : v) n_heads = std::max<int>(n_heads, static_cast<int>(l.size()));
