@@ -24,12 +24,19 @@ using json = nlohmann::json;
 using cli::Args;
 using cli::open_model;
 
+namespace attnscope::cli {
+int cmd_analyze(const Args& a); // app/cli_analyze.cpp
+int cmd_dataset(const Args& a);
+} // namespace attnscope::cli
+
 namespace {
 
 const char* kUsage = R"(usage:
   attnscope-cli info  --model PATH [--heads N] [--config FILE]
   attnscope-cli run   --model PATH (--image IMG | --input-npy X.npy) --out DIR [--top-k 5] [--threads N]
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
+  attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6]
+  attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
 PATH: a Hugging Face or timm model folder, a .safetensors file, or a model.safetensors.index.json.
 )";
 
@@ -119,11 +126,13 @@ int main(int argc, char** argv) {
         if (a.command == "info") return cmd_info(a);
         if (a.command == "run") return cmd_run(a);
         if (a.command == "bench") return cmd_bench(a);
+        if (a.command == "analyze") return cli::cmd_analyze(a);
+        if (a.command == "dataset") return cli::cmd_dataset(a);
         if (a.command == "--help" || a.command == "-h" || a.command == "help") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);
