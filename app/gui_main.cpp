@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
     MainWindow w;
     if (!shot.isEmpty()) {
-        w.resize(1360, 860); // a fixed size makes screenshots reproducible
+        w.resize(1060, 680); // a fixed size makes screenshots reproducible
         const QString viewId = cli.value("view");
         View* v = viewId.isEmpty() ? nullptr : w.view(viewId);
         if (!viewId.isEmpty() && !v) {
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
                 if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) dock->raise();
                 QApplication::processEvents();
                 err = exportView(v->canvas(), w.document()->selectionCaption(), shot);
-            } else if (!w.grab().save(shot)) {
+            } else if (!w.grab().save(shot, "PNG", 0)) { // 0: smallest file
                 err = "cannot write " + shot;
             }
             if (!err.isEmpty()) std::fprintf(stderr, "attnscope: %s\n", qPrintable(err));

@@ -42,6 +42,7 @@ Document::Document(QObject* parent) : QObject(parent) {}
 void Document::setModel(std::shared_ptr<const Model> model, const QString& path) {
     model_ = std::move(model);
     modelPath_ = path;
+    freshModel_ = true;
     result_.reset();
     emit modelChanged();
     emit resultChanged();
@@ -60,6 +61,12 @@ void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) 
     result_ = std::move(result);
     input_ = std::move(input);
     const Selection old = sel_;
+    if (freshModel_ && result_ && !result_->attention.empty()) {
+        // A new model opens on its last layer, heads averaged, CLS query: the most telling map.
+        const Site site = result_->attention.front().site;
+        sel_ = Selection{site, layerCount(site) - 1, 0, Fusion::Mean, 0};
+        freshModel_ = false;
+    }
     sel_ = clamp(sel_);
     emit resultChanged();
     if (!(old == sel_)) emit selectionChanged();

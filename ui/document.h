@@ -94,6 +94,7 @@ private:
     std::shared_ptr<const RunResult> result_;
     Tensor input_;
     Selection sel_;
+    bool freshModel_ = false; // next result picks the default selection
     DisplayOptions display_;
 };
 

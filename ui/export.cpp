@@ -19,6 +19,10 @@ void paintComposite(QPainter& p, QWidget* canvas, const QString& caption) {
     const QSize sz = canvas->size();
     p.fillRect(QRect(0, 0, sz.width(), sz.height() + kCaption), canvas->palette().window());
     p.setPen(canvas->palette().color(QPalette::Text));
+    QFont f = p.font(); // shrink a long caption (down to 70%) before eliding it
+    const double fit = double(sz.width() - 16) / std::max(1, p.fontMetrics().horizontalAdvance(caption));
+    if (fit < 1.0) f.setPointSizeF(f.pointSizeF() * std::max(0.7, fit));
+    p.setFont(f);
     p.drawText(QRect(8, 0, sz.width() - 16, kCaption), Qt::AlignVCenter | Qt::AlignLeft,
                p.fontMetrics().elidedText(caption, Qt::ElideMiddle, sz.width() - 16));
     canvas->render(&p, QPoint(0, kCaption), QRegion(), QWidget::DrawChildren);
@@ -39,7 +43,7 @@ QString exportView(QWidget* canvas, const QString& caption, const QString& path)
     if (!file.open(QIODevice::WriteOnly)) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
     bool ok = true;
     if (suffix == "png") {
-        ok = renderWithCaption(canvas, caption).save(&file, "PNG");
+        ok = renderWithCaption(canvas, caption).save(&file, "PNG", 0); // 0: smallest file
     } else if (suffix == "svg") {
         QSvgGenerator gen;
         gen.setOutputDevice(&file);

@@ -160,7 +160,11 @@ void MainWindow::createStatusBar() {
     connect(cancelButton_, &QToolButton::clicked, runner_, &RunController::cancel);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancelButton_);
-    for (QLabel* l : {modelLabel_, tokensLabel_, timeLabel_}) statusBar()->addPermanentWidget(l);
+    for (QLabel* l : {modelLabel_, tokensLabel_, timeLabel_}) {
+        l->setFrameStyle(QFrame::StyledPanel | QFrame::Sunken);
+        l->setContentsMargins(4, 0, 4, 0);
+        statusBar()->addPermanentWidget(l);
+    }
 }
 
 void MainWindow::updateStatus() {

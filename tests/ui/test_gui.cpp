@@ -114,6 +114,10 @@ private slots:
 
     void fusionIsMeanOverHeads() {
         openFixture();
+        // A fresh model opens on its last layer with heads averaged.
+        QCOMPARE(doc()->selection().layer, 2);
+        QCOMPARE(doc()->selection().fusion, Fusion::Mean);
+        find<QSpinBox>("layerSpin")->setValue(0);
         find<QComboBox>("headCombo")->setCurrentIndex(doc()->headCount()); // "mean of heads"
         QCOMPARE(doc()->selection().fusion, Fusion::Mean);
         const auto shown = w_->view("overlay")->shownValues();
@@ -128,6 +132,7 @@ private slots:
 
     void clickPatchAndKeys() {
         openFixture();
+        find<QComboBox>("headCombo")->setCurrentIndex(0);
         auto* canvas = find<OverlayCanvas>("overlayCanvas");
         const QRectF g = canvas->gridRect();
         QVERIFY(!g.isEmpty());
