@@ -1,0 +1,108 @@
+// attnscope: the desktop GUI.
+//   attnscope [--model PATH] [--image IMG] [--screenshot OUT.png [--view NAME]]
+// --screenshot loads, runs, renders the main window (or the named view, with its caption) to a PNG
+// and exits; it works under QT_QPA_PLATFORM=offscreen. With no model/image the demo opens:
+// $ATTNSCOPE_DEMO_MODEL / $ATTNSCOPE_DEMO_IMAGE, else the installed resources, else an empty window.
+#include "app/blas_env.h"
+#include "ui/export.h"
+#include "ui/main_window.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QTimer>
+
+#include <cstdio>
+
+using namespace attnscope::ui;
+
+namespace {
+
+// Where bundled resources may live: installed (<prefix>/share/attnscope/resources), beside the
+// binary, then the source tree of a development build.
+QStringList resourceDirs() {
+    const QString exe = QCoreApplication::applicationDirPath();
+    return {exe + "/../share/attnscope/resources", exe + "/resources", QStringLiteral(ATTNSCOPE_SOURCE_RESOURCES)};
+}
+
+QString demoModel() {
+    if (qEnvironmentVariableIsSet("ATTNSCOPE_DEMO_MODEL")) return qEnvironmentVariable("ATTNSCOPE_DEMO_MODEL");
+    for (const QString& d : resourceDirs())
+        if (QFileInfo::exists(d + "/models/demo-vit")) return QDir::cleanPath(d + "/models/demo-vit");
+    return {};
+}
+
+QString demoImage() {
+    if (qEnvironmentVariableIsSet("ATTNSCOPE_DEMO_IMAGE")) return qEnvironmentVariable("ATTNSCOPE_DEMO_IMAGE");
+    for (const QString& d : resourceDirs()) {
+        const QFileInfoList imgs = QDir(d + "/images").entryInfoList({"*.png", "*.jpg", "*.jpeg"}, QDir::Files, QDir::Name);
+        if (!imgs.isEmpty()) return imgs.first().absoluteFilePath();
+    }
+    return {};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    attnscope::ensure_fast_blas(argv);
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("AttnScope");
+    QApplication::setApplicationName("AttnScope");
+    QApplication::setApplicationVersion(ATTNSCOPE_VERSION);
+
+    QCommandLineParser cli;
+    cli.setApplicationDescription("AttnScope: look inside vision transformers");
+    cli.addHelpOption();
+    cli.addVersionOption();
+    cli.addOption({"model", "Model folder or checkpoint file.", "PATH"});
+    cli.addOption({"image", "Image file.", "IMG"});
+    cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit.", "OUT.png"});
+    cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix).", "NAME"});
+    cli.process(app);
+
+    QString model = cli.value("model"), image = cli.value("image");
+    if (!cli.isSet("model") && !cli.isSet("image")) {
+        model = demoModel();
+        image = demoImage();
+    }
+    const QString shot = cli.value("screenshot");
+
+    MainWindow w;
+    if (!shot.isEmpty()) {
+        w.resize(1060, 680); // a fixed size makes screenshots reproducible
+        const QString viewId = cli.value("view");
+        View* v = viewId.isEmpty() ? nullptr : w.view(viewId);
+        if (!viewId.isEmpty() && !v) {
+            std::fprintf(stderr, "attnscope: unknown view '%s' (overlay, model, matrix)\n", qPrintable(viewId));
+            return 2;
+        }
+        if (model.isEmpty() || image.isEmpty()) {
+            std::fprintf(stderr, "attnscope: --screenshot needs --model and --image (or the demo)\n");
+            return 2;
+        }
+        auto save = [&w, v, shot] {
+            QApplication::processEvents();
+            QString err;
+            if (v) {
+                if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) dock->raise();
+                QApplication::processEvents();
+                err = exportView(v->canvas(), w.document()->selectionCaption(), shot);
+            } else if (!w.grab().save(shot, "PNG", 0)) { // 0: smallest file
+                err = "cannot write " + shot;
+            }
+            if (!err.isEmpty()) std::fprintf(stderr, "attnscope: %s\n", qPrintable(err));
+            QApplication::exit(err.isEmpty() ? 0 : 1);
+        };
+        QObject::connect(w.runner(), &RunController::finished, &w, [save] { QTimer::singleShot(50, save); });
+        QObject::connect(w.runner(), &RunController::failed, &w, [](const QString& m) {
+            std::fprintf(stderr, "attnscope: %s\n", qPrintable(m));
+            QApplication::exit(1);
+        });
+    }
+    w.show();
+    if (!model.isEmpty()) w.openPath(model);
+    if (!image.isEmpty()) w.openPath(image);
+    return app.exec();
+}

@@ -1,0 +1,38 @@
+// The ONLY bridge between core data (ImageRGB8, float maps) and Qt images: colormaps, map → QImage.
+#pragma once
+
+#include "core/image/image.h"
+
+#include <QImage>
+#include <QString>
+#include <QStringList>
+
+#include <array>
+#include <vector>
+
+namespace attnscope::ui {
+
+enum class Colormap { Viridis, Inferno, Magma, Cividis, Jet, Grey };
+
+QStringList colormapNames();                       // "viridis", "inferno", ... in enum order
+Colormap colormapFromName(const QString& name);    // unknown → Viridis
+QString colormapName(Colormap cm);
+const std::array<QRgb, 256>& colormapLut(Colormap cm); // opaque colours, index 0 = low
+
+// Min and max of n values (0, 1 when empty).
+std::pair<float, float> valueRange(const float* v, size_t n);
+
+// w × h row-major values → ARGB32 image, value lo → LUT[0], hi → LUT[255], alpha applied to all.
+QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colormap cm, int alpha = 255);
+inline QImage mapToImage(const std::vector<float>& v, int w, int h, float lo, float hi, Colormap cm,
+                         int alpha = 255) {
+    return mapToImage(v.data(), w, h, lo, hi, cm, alpha);
+}
+// A colour-bar strip: vertical has the high end on top.
+QImage colorBarImage(Colormap cm, int w, int h, bool vertical = true);
+
+// Pixels both ways (deep copies).
+QImage toQImage(const ImageRGB8& img);
+ImageRGB8 fromQImage(const QImage& img);
+
+} // namespace attnscope::ui

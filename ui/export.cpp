@@ -1,0 +1,88 @@
+#include "ui/export.h"
+
+#include "core/io/npy.h"
+
+#include <QFileInfo>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QSaveFile>
+#include <QSvgGenerator>
+#include <QWidget>
+
+#include <exception>
+
+namespace attnscope::ui {
+namespace {
+constexpr int kCaption = 28;
+
+void paintComposite(QPainter& p, QWidget* canvas, const QString& caption) {
+    const QSize sz = canvas->size();
+    p.fillRect(QRect(0, 0, sz.width(), sz.height() + kCaption), canvas->palette().window());
+    p.setPen(canvas->palette().color(QPalette::Text));
+    QFont f = p.font(); // shrink a long caption (down to 70%) before eliding it
+    const double fit = double(sz.width() - 16) / std::max(1, p.fontMetrics().horizontalAdvance(caption));
+    if (fit < 1.0) f.setPointSizeF(f.pointSizeF() * std::max(0.7, fit));
+    p.setFont(f);
+    p.drawText(QRect(8, 0, sz.width() - 16, kCaption), Qt::AlignVCenter | Qt::AlignLeft,
+               p.fontMetrics().elidedText(caption, Qt::ElideMiddle, sz.width() - 16));
+    canvas->render(&p, QPoint(0, kCaption), QRegion(), QWidget::DrawChildren);
+}
+} // namespace
+
+QImage renderWithCaption(QWidget* canvas, const QString& caption) {
+    QImage img(canvas->width(), canvas->height() + kCaption, QImage::Format_RGB32);
+    QPainter p(&img);
+    paintComposite(p, canvas, caption);
+    return img;
+}
+
+QString exportView(QWidget* canvas, const QString& caption, const QString& path) {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    const QSize full(canvas->width(), canvas->height() + kCaption);
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
+    bool ok = true;
+    if (suffix == "png") {
+        ok = renderWithCaption(canvas, caption).save(&file, "PNG", 0); // 0: smallest file
+    } else if (suffix == "svg") {
+        QSvgGenerator gen;
+        gen.setOutputDevice(&file);
+        gen.setSize(full);
+        gen.setViewBox(QRect(QPoint(0, 0), full));
+        gen.setTitle(caption);
+        gen.setDescription(QObject::tr("AttnScope export"));
+        QPainter p(&gen);
+        paintComposite(p, canvas, caption);
+        ok = p.end();
+    } else if (suffix == "pdf") {
+        QPdfWriter pdf(&file);
+        pdf.setTitle(caption);
+        pdf.setCreator("AttnScope");
+        pdf.setResolution(96);
+        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
+        pdf.setPageSize(QPageSize(QSizeF(full.width() * 72.0 / 96, full.height() * 72.0 / 96), QPageSize::Point));
+        QPainter p(&pdf);
+        paintComposite(p, canvas, caption);
+        ok = p.end();
+    } else {
+        file.cancelWriting();
+        return QObject::tr("%1: unknown format (use .png, .svg or .pdf)").arg(path);
+    }
+    if (!ok) {
+        file.cancelWriting();
+        return QObject::tr("%1: rendering failed").arg(path);
+    }
+    if (!file.commit()) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
+    return {};
+}
+
+QString exportNpy(const std::vector<float>& values, const std::vector<int64_t>& shape, const QString& path) {
+    try {
+        write_file_atomic(path.toStdString(), npy_bytes(values.data(), Shape(shape.begin(), shape.end())));
+    } catch (const std::exception& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+} // namespace attnscope::ui

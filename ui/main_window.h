@@ -1,0 +1,74 @@
+// The main window: actions, menus, docks (one per registered View), status bar, drag & drop.
+// Everything else lives in Document (state), RunController (work), the views and Settings.
+#pragma once
+
+#include "ui/document.h"
+#include "ui/run_controller.h"
+#include "ui/views/view.h"
+
+#include <QMainWindow>
+
+class QLabel;
+class QMenu;
+class QMessageBox;
+class QProgressBar;
+class QToolButton;
+
+namespace attnscope::ui {
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    Document* document() const { return doc_; }
+    RunController* runner() const { return runner_; }
+    View* view(const QString& id) const;     // "overlay", "model", "matrix"
+    QList<View*> views() const { return views_; }
+    QString lastError() const { return lastError_; }
+
+    // Open a path by what it is: a folder / .safetensors / .json / .pth / .bin is a model, else an image.
+    void openPath(const QString& path);
+    static bool looksLikeModel(const QString& path);
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+    void dragEnterEvent(QDragEnterEvent* e) override;
+    void dropEvent(QDropEvent* e) override;
+
+private:
+    void createActions();
+    void createViews();
+    void createStatusBar();
+    void readSettings();
+    void writeSettings();
+    void updateStatus();
+    void updateRecentMenu();
+    void showError(const QString& message);
+    void openImageDialog();
+    void openModelDialog();
+    void paste();
+    void rerunClicked();
+    void exportViewDialog();
+    void copyImage();
+    void exportMapDialog();
+    void exportRunDialog();
+    View* activeView() const;
+
+    Document* doc_;
+    RunController* runner_;
+    QList<View*> views_;
+    QMenu* viewMenu_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QLabel* modelLabel_ = nullptr;
+    QLabel* tokensLabel_ = nullptr;
+    QLabel* timeLabel_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QToolButton* cancelButton_ = nullptr;
+    QMessageBox* errorBox_ = nullptr;
+    QString lastError_;
+    double lastForwardMs_ = -1;
+};
+
+} // namespace attnscope::ui

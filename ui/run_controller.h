@@ -1,0 +1,61 @@
+// Model loading and inference off the GUI thread. One job at a time on a QThread; the job gets an
+// atomic cancel flag (core's CancelFlag) and posts its outcome back to this object (the context),
+// which updates the Document. A request made while busy cancels the running job and follows it.
+#pragma once
+
+#include "core/models/model.h"
+#include "ui/document.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QString>
+
+#include <memory>
+#include <optional>
+
+class QThread;
+
+namespace attnscope::ui {
+
+class RunController : public QObject {
+    Q_OBJECT
+public:
+    explicit RunController(Document* doc, QObject* parent = nullptr);
+    ~RunController() override; // cancels and waits for the worker
+
+    void openModel(const QString& path);          // load, then run when an image is present
+    void openImageFile(const QString& path);      // decode, then run when a model is present
+    void openImage(ImageRGB8 image, const QString& name); // e.g. pasted pixels
+    void rerun();
+    void cancel();
+    bool busy() const { return thread_ != nullptr; }
+    // Test seam: the worker waits this long (polling the cancel flag) before it runs the model.
+    void setRunDelayForTesting(int ms) { runDelayMs_ = ms; }
+
+signals:
+    void busyChanged(bool busy, const QString& what);
+    void failed(const QString& message);
+    void finished(double forwardMs);  // a run completed and the document holds its result
+    void modelLoaded(const QString& path);
+    void cancelled();
+
+private:
+    struct Job {
+        QString modelPath;                 // non-empty: load this model
+        QString imagePath;                 // non-empty: decode this image file
+        std::optional<ImageRGB8> image;    // or use these pixels
+        QString imageName;
+    };
+    struct Outcome;
+    void submit(Job job);
+    void start(Job job);
+    void deliver(const std::shared_ptr<Outcome>& out);
+
+    Document* doc_;
+    QThread* thread_ = nullptr;
+    std::shared_ptr<CancelFlag> cancel_;
+    std::optional<Job> pending_;
+    int runDelayMs_ = 0;
+};
+
+} // namespace attnscope::ui

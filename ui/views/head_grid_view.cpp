@@ -1,0 +1,147 @@
+#include "ui/views/head_grid_view.h"
+
+#include <QKeyEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QVBoxLayout>
+
+namespace attnscope::ui {
+namespace {
+constexpr int kLeft = 34, kTop = 22, kRight = 64, kBottom = 8, kGap = 3;
+}
+
+HeadGridCanvas::HeadGridCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
+    setObjectName("headGridCanvas");
+    setFocusPolicy(Qt::StrongFocus);
+    setMinimumSize(240, 200);
+    setToolTip(tr("Each cell: one layer (row) and head (column), query as selected, scaled to its own range. "
+                  "Click to select · ←/→ head · ↑/↓ layer"));
+    connect(doc_, &Document::resultChanged, this, &HeadGridCanvas::rebuild);
+    connect(doc_, &Document::selectionChanged, this, [this] {
+        const Selection& s = doc_->selection();
+        if (s.site != basis_.site || s.query != basis_.query) rebuild();
+        else update();
+    });
+    connect(doc_, &Document::displayChanged, this, &HeadGridCanvas::recolour);
+}
+
+void HeadGridCanvas::rebuild() {
+    basis_ = doc_->selection();
+    maps_.clear();
+    layers_ = doc_->layerCount(basis_.site);
+    const AttentionMap* m0 = doc_->map(basis_.site, 0);
+    heads_ = m0 ? m0->n_heads : 0;
+    for (int l = 0; l < layers_; ++l)
+        for (int h = 0; h < heads_; ++h) {
+            Selection s = basis_;
+            s.layer = l;
+            s.head = h;
+            s.fusion = Fusion::None;
+            maps_.push_back(doc_->queryMap(s));
+        }
+    recolour();
+}
+
+void HeadGridCanvas::recolour() {
+    thumbs_.clear();
+    for (const QueryMap& q : maps_) {
+        const bool spatial = !q.grid.empty();
+        const auto& v = spatial ? q.grid : q.row;
+        const auto [lo, hi] = valueRange(v.data(), v.size());
+        thumbs_.push_back(mapToImage(v, spatial ? q.grid_w : int(v.size()), spatial ? q.grid_h : 1, lo, hi,
+                                     doc_->display().colormap));
+    }
+    update();
+}
+
+QRectF HeadGridCanvas::cellRect(int layer, int head) const {
+    if (layers_ == 0 || heads_ == 0) return {};
+    const double cw = (width() - kLeft - kRight) / double(heads_);
+    const double ch = (height() - kTop - kBottom) / double(layers_);
+    const double side = std::max(4.0, std::min(cw, ch));
+    return {kLeft + head * side + kGap / 2.0, kTop + layer * side + kGap / 2.0, side - kGap, side - kGap};
+}
+
+void HeadGridCanvas::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.fillRect(rect(), palette().window());
+    if (thumbs_.empty()) {
+        p.setPen(palette().color(QPalette::PlaceholderText));
+        p.drawText(rect(), Qt::AlignCenter, tr("No result yet"));
+        return;
+    }
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    const Selection& sel = doc_->selection();
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 0.85);
+    p.setFont(f);
+    p.setPen(palette().color(QPalette::Text));
+    for (int l = 0; l < layers_; ++l) {
+        const QRectF r = cellRect(l, 0);
+        p.drawText(QRectF(0, r.top(), kLeft - 4, r.height()), Qt::AlignRight | Qt::AlignVCenter, QString("L%1").arg(l));
+    }
+    const bool dense = heads_ > 8 && cellRect(0, 0).width() < 28;
+    for (int h = 0; h < heads_; ++h) {
+        if (dense && h % 2) continue;
+        const QRectF r = cellRect(0, h);
+        p.drawText(QRectF(r.left() - 6, 0, r.width() + 12, kTop - 2), Qt::AlignHCenter | Qt::AlignBottom, QString("H%1").arg(h));
+    }
+    for (int l = 0; l < layers_; ++l)
+        for (int h = 0; h < heads_; ++h) p.drawImage(cellRect(l, h), thumbs_[size_t(l * heads_ + h)]);
+    // Selection: the cell, or the whole row when heads are fused.
+    QRectF selRect = cellRect(sel.layer, sel.head);
+    if (sel.fusion != Fusion::None) selRect = cellRect(sel.layer, 0).united(cellRect(sel.layer, heads_ - 1));
+    p.setPen(QPen(palette().color(QPalette::Highlight), 3));
+    p.drawRect(selRect.adjusted(-2, -2, 2, 2));
+    // Colour bar: each cell is scaled to its own range.
+    const QRectF last = cellRect(layers_ - 1, heads_ - 1);
+    const QRectF bar(last.right() + 14, kTop, 14, std::max(30.0, last.bottom() - kTop));
+    p.drawImage(bar, colorBarImage(doc_->display().colormap, 1, 256));
+    p.setPen(palette().color(QPalette::Text));
+    p.drawRect(bar);
+    p.drawText(QRectF(bar.right() + 3, bar.top() - 2, 40, 16), Qt::AlignLeft | Qt::AlignTop, tr("max"));
+    p.drawText(QRectF(bar.right() + 3, bar.bottom() - 14, 40, 16), Qt::AlignLeft | Qt::AlignBottom, tr("min"));
+}
+
+void HeadGridCanvas::mousePressEvent(QMouseEvent* e) {
+    setFocus();
+    for (int l = 0; l < layers_; ++l)
+        for (int h = 0; h < heads_; ++h)
+            if (cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(e->position())) {
+                Selection s = doc_->selection();
+                s.layer = l;
+                s.head = h;
+                s.fusion = Fusion::None;
+                doc_->setSelection(s);
+                return;
+            }
+}
+
+void HeadGridCanvas::keyPressEvent(QKeyEvent* e) {
+    if (!navigateSelection(doc_, e->key())) QWidget::keyPressEvent(e);
+}
+
+HeadGridView::HeadGridView(Document* doc, QWidget* parent) : View(doc, parent) {
+    setObjectName("modelView");
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    canvas_ = new HeadGridCanvas(doc, this);
+    lay->addWidget(canvas_);
+}
+
+std::vector<float> HeadGridView::shownValues() const { // [layers, heads, n_k]
+    std::vector<float> out;
+    for (int l = 0; l < canvas_->layers(); ++l)
+        for (int h = 0; h < canvas_->heads(); ++h) {
+            const auto& r = canvas_->cell(l, h).row;
+            out.insert(out.end(), r.begin(), r.end());
+        }
+    return out;
+}
+
+std::vector<int64_t> HeadGridView::shownShape() const {
+    const int64_t nk = canvas_->layers() ? int64_t(canvas_->cell(0, 0).row.size()) : 0;
+    return {canvas_->layers(), canvas_->heads(), nk};
+}
+
+} // namespace attnscope::ui

@@ -1,0 +1,51 @@
+// Model view: the layer × head grid of small maps for the current query (each scaled to its own
+// min…max). Click a cell to select that layer and head.
+#pragma once
+
+#include "ui/views/view.h"
+
+#include <QImage>
+
+namespace attnscope::ui {
+
+class HeadGridCanvas : public QWidget {
+    Q_OBJECT
+public:
+    explicit HeadGridCanvas(Document* doc, QWidget* parent = nullptr);
+    int layers() const { return layers_; }
+    int heads() const { return heads_; }
+    const QueryMap& cell(int layer, int head) const { return maps_[size_t(layer * heads_ + head)]; }
+    QRectF cellRect(int layer, int head) const;
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void keyPressEvent(QKeyEvent* e) override;
+
+private:
+    void rebuild();   // maps for the query (result / site / query changed)
+    void recolour();  // thumbnails (colormap changed)
+
+    Document* doc_;
+    int layers_ = 0, heads_ = 0;
+    Selection basis_;                // site and query the maps were built for
+    std::vector<QueryMap> maps_;     // layer-major
+    std::vector<QImage> thumbs_;
+};
+
+class HeadGridView : public View {
+    Q_OBJECT
+public:
+    explicit HeadGridView(Document* doc, QWidget* parent = nullptr);
+    QString viewId() const override { return "model"; }
+    QString title() const override { return tr("Model view (layers × heads)"); }
+    QWidget* canvas() override { return canvas_; }
+    std::vector<float> shownValues() const override;
+    std::vector<int64_t> shownShape() const override;
+    HeadGridCanvas* grid() const { return canvas_; }
+
+private:
+    HeadGridCanvas* canvas_;
+};
+
+} // namespace attnscope::ui

@@ -1,0 +1,99 @@
+#include "ui/views/matrix_view.h"
+
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+namespace attnscope::ui {
+
+MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
+    setObjectName("matrixView");
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    plot_ = new QCustomPlot(this);
+    plot_->setObjectName("matrixPlot");
+    plot_->setMinimumSize(260, 220);
+    plot_->setToolTip(tr("Wheel: zoom · drag: pan · double-click: reset · click: make that row the query"));
+    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot_->xAxis->setLabel(tr("key token"));
+    plot_->yAxis->setLabel(tr("query token"));
+    plot_->yAxis->setRangeReversed(true);
+    plot_->plotLayout()->insertRow(0);
+    title_ = new QCPTextElement(plot_, "", QFont(font().family(), font().pointSize(), QFont::Bold));
+    plot_->plotLayout()->addElement(0, 0, title_);
+    map_ = new QCPColorMap(plot_->xAxis, plot_->yAxis);
+    map_->setInterpolate(false);
+    scale_ = new QCPColorScale(plot_);
+    plot_->plotLayout()->addElement(1, 1, scale_);
+    scale_->setLabel(tr("attention"));
+    map_->setColorScale(scale_);
+    auto* group = new QCPMarginGroup(plot_);
+    plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    queryMark_ = new QCPItemRect(plot_);
+    queryMark_->setPen(QPen(Qt::white, 1.5));
+    queryMark_->setVisible(false);
+    lay->addWidget(plot_);
+
+    connect(doc_, &Document::resultChanged, this, &MatrixView::rebuild);
+    connect(doc_, &Document::selectionChanged, this, [this] {
+        const Selection& s = doc_->selection();
+        if (s.site != basis_.site || s.layer != basis_.layer || s.head != basis_.head || s.fusion != basis_.fusion) rebuild();
+        else markQuery();
+    });
+    connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); plot_->replot(); });
+    connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) { pressPos_ = e->position(); });
+    connect(plot_, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* e) {
+        if ((e->position() - pressPos_).manhattanLength() > 4 || nq_ == 0) return; // a drag, not a click
+        const int q = int(std::lround(plot_->yAxis->pixelToCoord(e->position().y())));
+        const int k = int(std::lround(plot_->xAxis->pixelToCoord(e->position().x())));
+        if (q < 0 || q >= nq_ || k < 0 || k >= nk_) return;
+        Selection s = doc_->selection();
+        s.query = q;
+        doc_->setSelection(s);
+    });
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); plot_->replot(); });
+    applyGradient();
+}
+
+QWidget* MatrixView::canvas() { return plot_; }
+
+void MatrixView::applyGradient() {
+    QCPColorGradient g;
+    g.clearColorStops();
+    const auto& lut = colormapLut(doc_->display().colormap);
+    for (int i = 0; i <= 32; ++i) g.setColorStopAt(i / 32.0, QColor(lut[size_t(std::min(255, i * 8))]));
+    g.setLevelCount(256);
+    map_->setGradient(g);
+}
+
+void MatrixView::rebuild() {
+    basis_ = doc_->selection();
+    const AttentionMap* m = doc_->currentMap();
+    values_ = doc_->matrix(basis_);
+    nq_ = m ? m->n_q : 0;
+    nk_ = m ? m->n_k : 0;
+    map_->data()->setSize(nk_, nq_);
+    map_->data()->setRange(QCPRange(0, std::max(0, nk_ - 1)), QCPRange(0, std::max(0, nq_ - 1)));
+    for (int q = 0; q < nq_; ++q)
+        for (int k = 0; k < nk_; ++k) map_->data()->setCell(k, q, values_[size_t(q) * nk_ + k]);
+    const auto [lo, hi] = valueRange(values_.data(), values_.size());
+    map_->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1e-6));
+    const QString head = basis_.fusion == Fusion::None ? tr("head %1").arg(basis_.head)
+                                                       : tr("%1 over heads").arg(fusionName(basis_.fusion));
+    title_->setText(m ? tr("%1 layer %2 · %3 · %4 × %5").arg(site_name(basis_.site)).arg(basis_.layer).arg(head).arg(nq_).arg(nk_)
+                      : tr("No result yet"));
+    plot_->rescaleAxes();
+    plot_->xAxis->setRange(-0.5, nk_ - 0.5);
+    plot_->yAxis->setRange(-0.5, nq_ - 0.5);
+    markQuery();
+}
+
+void MatrixView::markQuery() {
+    const int q = doc_->selection().query;
+    queryMark_->setVisible(nq_ > 0);
+    queryMark_->topLeft->setCoords(-0.5, q - 0.5);
+    queryMark_->bottomRight->setCoords(nk_ - 0.5, q + 0.5);
+    plot_->replot();
+}
+
+} // namespace attnscope::ui

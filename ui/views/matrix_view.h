@@ -1,0 +1,44 @@
+// Attention matrix: the full [query, key] matrix of the selected layer and head (or head fusion)
+// as a QCustomPlot colour map. Wheel zooms, drag pans, double-click resets, click picks the query row.
+#pragma once
+
+#include "ui/views/view.h"
+
+#include <QPointF>
+
+class QCustomPlot;
+class QCPColorMap;
+class QCPColorScale;
+class QCPItemRect;
+class QCPTextElement;
+
+namespace attnscope::ui {
+
+class MatrixView : public View {
+    Q_OBJECT
+public:
+    explicit MatrixView(Document* doc, QWidget* parent = nullptr);
+    QString viewId() const override { return "matrix"; }
+    QString title() const override { return tr("Attention matrix"); }
+    QWidget* canvas() override;
+    std::vector<float> shownValues() const override { return values_; }
+    std::vector<int64_t> shownShape() const override { return {nq_, nk_}; }
+    QCustomPlot* plot() const { return plot_; }
+
+private:
+    void rebuild();      // data (result / layer / head / fusion changed)
+    void markQuery();    // highlight the query row
+    void applyGradient();
+
+    QCustomPlot* plot_;
+    QCPColorMap* map_;
+    QCPColorScale* scale_;
+    QCPItemRect* queryMark_;
+    QCPTextElement* title_;
+    std::vector<float> values_;
+    int nq_ = 0, nk_ = 0;
+    Selection basis_;
+    QPointF pressPos_;
+};
+
+} // namespace attnscope::ui

@@ -1,0 +1,204 @@
+#include "ui/views/overlay_view.h"
+
+#include <QKeyEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QPainterPath>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace attnscope::ui {
+namespace {
+constexpr int kBarArea = 84;     // right margin for the colour bar
+constexpr int kReadoutArea = 24; // bottom line for the hover read-out
+} // namespace
+
+QRectF patchGridInOriginal(const PreprocessGeometry& g, const TokenLayout& L) {
+    if (g.resized_w <= 0 || g.resized_h <= 0 || L.grid_w <= 0) return {};
+    const double p_w = L.patch_size > 0 ? L.patch_size : double(g.input_w) / L.grid_w;
+    const double p_h = L.patch_size > 0 ? L.patch_size : double(g.input_h) / L.grid_h;
+    const double sx = double(g.orig_w) / g.resized_w, sy = double(g.orig_h) / g.resized_h;
+    return {g.crop_x * sx, g.crop_y * sy, L.grid_w * p_w * sx, L.grid_h * p_h * sy};
+}
+
+OverlayCanvas::OverlayCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
+    setObjectName("overlayCanvas");
+    setMouseTracking(true);
+    setFocusPolicy(Qt::StrongFocus);
+    setMinimumSize(320, 240);
+    setToolTip(tr("Click a patch to make it the query · ←/→ head · ↑/↓ layer"));
+    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged,
+                     &Document::imageChanged})
+        connect(doc_, sig, this, &OverlayCanvas::refresh);
+}
+
+void OverlayCanvas::refresh() {
+    shown_ = doc_->currentQueryMap();
+    mapImage_ = {};
+    if (!shown_.grid.empty()) {
+        std::tie(lo_, hi_) = valueRange(shown_.grid.data(), shown_.grid.size());
+        const int alpha = int(std::lround(doc_->display().opacity * 255));
+        mapImage_ = mapToImage(shown_.grid, shown_.grid_w, shown_.grid_h, lo_, hi_, doc_->display().colormap, alpha);
+    }
+    update();
+}
+
+QRectF OverlayCanvas::imageRect() const {
+    const QImage& img = doc_->qimage();
+    if (img.isNull()) return {};
+    const QRectF area(8, 8, width() - kBarArea - 16, height() - kReadoutArea - 16);
+    const double s = std::min(area.width() / img.width(), area.height() / img.height());
+    const QSizeF sz(img.width() * s, img.height() * s);
+    return {area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz};
+}
+
+QRectF OverlayCanvas::gridRect() const {
+    const RunResult* r = doc_->result();
+    const QRectF img = imageRect();
+    if (!r || img.isEmpty()) return {};
+    const QRectF g = patchGridInOriginal(r->geometry, r->layout);
+    const double s = img.width() / doc_->qimage().width();
+    return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
+}
+
+QPoint OverlayCanvas::patchAt(QPointF pos) const {
+    const QRectF g = gridRect();
+    if (shown_.grid.empty() || !g.contains(pos)) return {-1, -1};
+    const int c = std::min(int((pos.x() - g.x()) / g.width() * shown_.grid_w), shown_.grid_w - 1);
+    const int r = std::min(int((pos.y() - g.y()) / g.height() * shown_.grid_h), shown_.grid_h - 1);
+    return {c, r};
+}
+
+void OverlayCanvas::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.fillRect(rect(), palette().window());
+    if (doc_->qimage().isNull()) return paintEmptyState(p);
+    const QRectF img = imageRect();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    p.drawImage(img, doc_->qimage());
+    const QRectF g = gridRect();
+    if (!mapImage_.isNull() && !g.isEmpty()) {
+        // Dim what the model never saw (outside the centre crop), then the map over the patch grid.
+        QPainterPath outside;
+        outside.addRect(img);
+        QPainterPath inside;
+        inside.addRect(g);
+        p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110));
+        p.setRenderHint(QPainter::SmoothPixmapTransform, doc_->display().smooth);
+        p.drawImage(g, mapImage_);
+        const double cw = g.width() / shown_.grid_w, ch = g.height() / shown_.grid_h;
+        if (doc_->display().grid) {
+            p.setPen(QPen(QColor(255, 255, 255, 90), 0));
+            for (int c = 1; c < shown_.grid_w; ++c) p.drawLine(QPointF(g.x() + c * cw, g.top()), QPointF(g.x() + c * cw, g.bottom()));
+            for (int r = 1; r < shown_.grid_h; ++r) p.drawLine(QPointF(g.left(), g.y() + r * ch), QPointF(g.right(), g.y() + r * ch));
+        }
+        const TokenLayout& L = doc_->result()->layout;
+        const int qp = doc_->selection().query - L.n_prefix();
+        const AttentionMap* m = doc_->currentMap();
+        if (m && m->n_q == L.n_tokens() && qp >= 0 && qp < shown_.grid_w * shown_.grid_h) {
+            const QRectF cell(g.x() + (qp % shown_.grid_w) * cw, g.y() + (qp / shown_.grid_w) * ch, cw, ch);
+            p.setPen(QPen(Qt::black, 3));
+            p.drawRect(cell);
+            p.setPen(QPen(Qt::white, 1.5));
+            p.drawRect(cell);
+        }
+        if (hover_.x() >= 0) {
+            p.setPen(QPen(QColor(255, 255, 255, 200), 1, Qt::DashLine));
+            p.drawRect(QRectF(g.x() + hover_.x() * cw, g.y() + hover_.y() * ch, cw, ch));
+        }
+        paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
+    } else if (doc_->result()) {
+        p.setPen(palette().color(QPalette::Text));
+        p.drawText(QRectF(0, img.bottom() + 2, width(), kReadoutArea), Qt::AlignCenter,
+                   tr("This map's keys are not image patches: see the attention matrix."));
+    }
+    p.setPen(palette().color(QPalette::Text));
+    const QString line = !readout_.isEmpty() ? readout_
+                         : doc_->result() ? tr("query: %1 — click a patch to change it").arg(doc_->tokenName(doc_->selection().query))
+                                          : tr("Running…");
+    p.drawText(QRectF(8, height() - kReadoutArea, width() - 16, kReadoutArea), Qt::AlignVCenter | Qt::AlignLeft, line);
+}
+
+void OverlayCanvas::paintColorBar(QPainter& p, const QRectF& r) {
+    p.drawImage(r, colorBarImage(doc_->display().colormap, 1, 256));
+    p.setPen(QPen(palette().color(QPalette::Text), 1));
+    p.drawRect(r);
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 0.9);
+    p.setFont(f);
+    const QFontMetricsF fm(f);
+    for (int i = 0; i <= 4; ++i) {
+        const double t = i / 4.0, y = r.bottom() - t * r.height();
+        p.drawLine(QPointF(r.right(), y), QPointF(r.right() + 4, y));
+        const QString label = QString::number(lo_ + t * (hi_ - lo_), 'g', 3);
+        p.drawText(QRectF(r.right() + 6, y - fm.height() / 2, kBarArea - 30, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, label);
+    }
+    p.save();
+    p.translate(r.left() - 4, r.center().y());
+    p.rotate(-90);
+    p.drawText(QRectF(-r.height() / 2, -fm.height(), r.height(), fm.height()), Qt::AlignCenter, tr("attention"));
+    p.restore();
+}
+
+void OverlayCanvas::paintEmptyState(QPainter& p) {
+    p.setPen(palette().color(QPalette::PlaceholderText));
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 1.2);
+    p.setFont(f);
+    const QString text = doc_->model() ? tr("Model %1 loaded.\nOpen an image (Ctrl+O), paste one (Ctrl+V) or drop it here.")
+                                             .arg(QString::fromStdString(doc_->model()->info().architecture))
+                                       : tr("Open a model (Ctrl+M) and an image (Ctrl+O), or drop them here.");
+    p.drawText(rect().adjusted(20, 20, -20, -20), Qt::AlignCenter | Qt::TextWordWrap, text);
+}
+
+void OverlayCanvas::mouseMoveEvent(QMouseEvent* e) {
+    const QPoint cell = patchAt(e->position());
+    if (cell == hover_) return;
+    hover_ = cell;
+    readout_.clear();
+    if (cell.x() >= 0) {
+        const int patch = cell.y() * shown_.grid_w + cell.x();
+        const int token = patch + (doc_->currentMap()->n_k == doc_->result()->layout.n_tokens() ? doc_->result()->layout.n_prefix() : 0);
+        readout_ = tr("token %1 · row %2, col %3 · attention %4")
+                       .arg(token).arg(cell.y()).arg(cell.x()).arg(double(shown_.grid[size_t(patch)]), 0, 'g', 4);
+    }
+    emit hovered(readout_);
+    update();
+}
+
+void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
+    setFocus();
+    const QPoint cell = patchAt(e->position());
+    const RunResult* r = doc_->result();
+    const AttentionMap* m = doc_->currentMap();
+    if (e->button() != Qt::LeftButton || cell.x() < 0 || !m || m->n_q != r->layout.n_tokens()) return;
+    Selection s = doc_->selection();
+    s.query = r->layout.n_prefix() + cell.y() * shown_.grid_w + cell.x();
+    doc_->setSelection(s);
+}
+
+void OverlayCanvas::leaveEvent(QEvent*) {
+    hover_ = {-1, -1};
+    readout_.clear();
+    update();
+}
+
+void OverlayCanvas::keyPressEvent(QKeyEvent* e) {
+    if (!navigateSelection(doc_, e->key())) QWidget::keyPressEvent(e);
+}
+
+OverlayView::OverlayView(Document* doc, QWidget* parent) : View(doc, parent) {
+    setObjectName("overlayView");
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    canvas_ = new OverlayCanvas(doc, this);
+    lay->addWidget(canvas_);
+}
+
+std::vector<float> OverlayView::shownValues() const { return canvas_->shown().grid; }
+std::vector<int64_t> OverlayView::shownShape() const {
+    return {canvas_->shown().grid_h, canvas_->shown().grid_w};
+}
+
+} // namespace attnscope::ui

@@ -1,0 +1,65 @@
+// Attention overlay: the ORIGINAL image with the selected map laid back through the preprocessing
+// geometry (undo resize + crop). Click a patch to make it the query; hover for a read-out;
+// ←/→ head, ↑/↓ layer.
+#pragma once
+
+#include "ui/views/view.h"
+
+#include <QImage>
+#include <QPointF>
+#include <QRectF>
+
+namespace attnscope::ui {
+
+// Where the patch grid lies in original-image pixels.
+QRectF patchGridInOriginal(const PreprocessGeometry& g, const TokenLayout& L);
+
+class OverlayCanvas : public QWidget {
+    Q_OBJECT
+public:
+    explicit OverlayCanvas(Document* doc, QWidget* parent = nullptr);
+    const QueryMap& shown() const { return shown_; }
+    QPoint patchAt(QPointF widgetPos) const; // (col, row) or (-1, -1)
+    QRectF imageRect() const;                // the original image, in widget coordinates
+    QRectF gridRect() const;                 // the patch grid, in widget coordinates
+    QString readout() const { return readout_; }
+
+signals:
+    void hovered(const QString& text);
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void leaveEvent(QEvent*) override;
+    void keyPressEvent(QKeyEvent* e) override;
+
+private:
+    void refresh();
+    void paintColorBar(QPainter& p, const QRectF& r);
+    void paintEmptyState(QPainter& p);
+
+    Document* doc_;
+    QueryMap shown_;
+    QImage mapImage_;
+    float lo_ = 0, hi_ = 1;
+    QPoint hover_{-1, -1};
+    QString readout_;
+};
+
+class OverlayView : public View {
+    Q_OBJECT
+public:
+    explicit OverlayView(Document* doc, QWidget* parent = nullptr);
+    QString viewId() const override { return "overlay"; }
+    QString title() const override { return tr("Attention overlay"); }
+    QWidget* canvas() override { return canvas_; }
+    std::vector<float> shownValues() const override;
+    std::vector<int64_t> shownShape() const override;
+    OverlayCanvas* overlay() const { return canvas_; }
+
+private:
+    OverlayCanvas* canvas_;
+};
+
+} // namespace attnscope::ui

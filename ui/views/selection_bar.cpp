@@ -1,0 +1,123 @@
+#include "ui/views/selection_bar.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QSlider>
+#include <QSpinBox>
+#include <QToolButton>
+
+namespace attnscope::ui {
+
+SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Selection"), parent), doc_(doc) {
+    setObjectName("selectionBar");
+    auto label = [this](const QString& t) { addWidget(new QLabel(t + " ", this)); };
+    site_ = new QComboBox(this);
+    site_->setObjectName("siteCombo");
+    site_->setToolTip(tr("Attention site (encoder self-attention; DETR decoder self/cross-attention)"));
+    layer_ = new QSpinBox(this);
+    layer_->setObjectName("layerSpin");
+    layer_->setToolTip(tr("Layer (↑/↓ in the maps)"));
+    head_ = new QComboBox(this);
+    head_->setObjectName("headCombo");
+    head_->setToolTip(tr("One head, or all heads fused by mean / max / min (←/→ in the maps)"));
+    head_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    query_ = new QSpinBox(this);
+    query_->setObjectName("querySpin");
+    query_->setToolTip(tr("Query token (0 = CLS for ViTs); click a patch in the overlay to pick it"));
+    auto* cls = new QToolButton(this);
+    cls->setObjectName("queryClsButton");
+    cls->setText(tr("CLS"));
+    cls->setToolTip(tr("Make the first token (CLS) the query"));
+    colormap_ = new QComboBox(this);
+    colormap_->setObjectName("colormapCombo");
+    colormap_->addItems(colormapNames());
+    colormap_->setToolTip(tr("Colormap of every map"));
+    opacity_ = new QSlider(Qt::Horizontal, this);
+    opacity_->setObjectName("opacitySlider");
+    opacity_->setRange(0, 100);
+    opacity_->setFixedWidth(100);
+    opacity_->setToolTip(tr("Opacity of the map over the image"));
+    grid_ = new QCheckBox(tr("Grid"), this);
+    grid_->setObjectName("gridCheck");
+    grid_->setToolTip(tr("Draw the patch grid"));
+    smooth_ = new QCheckBox(tr("Smooth"), this);
+    smooth_->setObjectName("smoothCheck");
+    smooth_->setToolTip(tr("Bilinear upsampling of the map (off: one flat square per patch)"));
+
+    label(tr("Site"));
+    addWidget(site_);
+    label(tr(" Layer"));
+    addWidget(layer_);
+    label(tr(" Head"));
+    addWidget(head_);
+    label(tr(" Query"));
+    addWidget(query_);
+    addWidget(cls);
+    addSeparator();
+    addWidget(colormap_);
+    label(tr(" Opacity"));
+    addWidget(opacity_);
+    addWidget(grid_);
+    addWidget(smooth_);
+
+    for (auto* w : {site_, head_}) connect(w, &QComboBox::currentIndexChanged, this, &SelectionBar::pushSelection);
+    for (auto* w : {layer_, query_}) connect(w, &QSpinBox::valueChanged, this, &SelectionBar::pushSelection);
+    connect(cls, &QToolButton::clicked, this, [this] { query_->setValue(0); });
+    connect(colormap_, &QComboBox::currentIndexChanged, this, &SelectionBar::pushDisplay);
+    connect(opacity_, &QSlider::valueChanged, this, &SelectionBar::pushDisplay);
+    connect(grid_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
+    connect(smooth_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
+    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged})
+        connect(doc_, sig, this, &SelectionBar::syncFromDocument);
+    syncFromDocument();
+}
+
+void SelectionBar::syncFromDocument() {
+    const QSignalBlocker b1(site_), b2(layer_), b3(head_), b4(query_), b5(colormap_), b6(opacity_), b7(grid_), b8(smooth_);
+    const Selection& s = doc_->selection();
+    const auto sites = doc_->sites();
+    site_->clear();
+    for (Site st : sites) site_->addItem(site_name(st), int(st));
+    site_->setCurrentIndex(std::max(0, site_->findData(int(s.site))));
+    const AttentionMap* m = doc_->currentMap();
+    layer_->setRange(0, std::max(0, doc_->layerCount(s.site) - 1));
+    layer_->setValue(s.layer);
+    head_->clear();
+    for (int h = 0; m && h < m->n_heads; ++h) head_->addItem(tr("head %1").arg(h));
+    for (Fusion f : {Fusion::Mean, Fusion::Max, Fusion::Min}) head_->addItem(tr("%1 of heads").arg(fusionName(f)));
+    const int nh = m ? m->n_heads : 0;
+    head_->setCurrentIndex(s.fusion == Fusion::None ? s.head : nh + int(s.fusion) - 1);
+    query_->setRange(0, m ? m->n_q - 1 : 0);
+    query_->setValue(s.query);
+    for (QWidget* w : std::initializer_list<QWidget*>{site_, layer_, head_, query_}) w->setEnabled(m != nullptr);
+    const DisplayOptions& d = doc_->display();
+    colormap_->setCurrentIndex(int(d.colormap));
+    opacity_->setValue(int(std::lround(d.opacity * 100)));
+    grid_->setChecked(d.grid);
+    smooth_->setChecked(d.smooth);
+}
+
+void SelectionBar::pushSelection() {
+    Selection s = doc_->selection();
+    s.site = Site(site_->currentData().toInt());
+    s.layer = layer_->value();
+    const int nh = doc_->headCount();
+    const int i = head_->currentIndex();
+    s.fusion = i < nh ? Fusion::None : Fusion(i - nh + 1);
+    if (i < nh) s.head = i;
+    s.query = query_->value();
+    doc_->setSelection(s);
+}
+
+void SelectionBar::pushDisplay() {
+    DisplayOptions d;
+    d.colormap = Colormap(colormap_->currentIndex());
+    d.opacity = opacity_->value() / 100.0;
+    d.grid = grid_->isChecked();
+    d.smooth = smooth_->isChecked();
+    doc_->setDisplay(d);
+}
+
+} // namespace attnscope::ui
