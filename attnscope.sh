@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and opens AttnScope on the embedded demo.
+# Installs what is missing, builds, and opens AttnScope on the demo.
+# Until the trained demo models land (resources/models/), the demo is the real DeiT-Tiny from
+# ../shared when it is there, else the small fixture model (random weights) from tests/fixtures.
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/deps.sh
 attnscope_install_deps
 attnscope_build
-if [ -x build/bin/attnscope ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+if [ -d resources/models/demo-vit ]; then
+  model=resources/models/demo-vit; image=$(ls resources/images/* 2>/dev/null | head -1 || true)
+elif [ -d ../shared/models/deit-tiny-imagenet ]; then
+  model=../shared/models/deit-tiny-imagenet; image=../shared/images/coco_000000039769_two_cats.png
+else
+  model=tests/fixtures/vit/hf_vit; image=""
+fi
+if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+  export ATTNSCOPE_DEMO_MODEL="${ATTNSCOPE_DEMO_MODEL:-$model}" ATTNSCOPE_DEMO_IMAGE="${ATTNSCOPE_DEMO_IMAGE:-$image}"
   exec build/bin/attnscope "$@"
 fi
-echo "attnscope: no GUI available here (no display, or the GUI is not built yet); running the CLI on the bundled fixture."
-exec build/bin/attnscope-cli run --model tests/fixtures/vit/hf_vit --input-npy tests/fixtures/vit/hf_vit/input.npy --out build/demo-run "$@"
+echo "attnscope: no display here, so this is the CLI summary. On a desktop run ./attnscope.sh again,"
+echo "or headless: QT_QPA_PLATFORM=offscreen build/bin/attnscope --model $model ${image:+--image $image} --screenshot out.png"
+if [ -n "$image" ]; then
+  exec build/bin/attnscope-cli run --model "$model" --image "$image" --out build/demo-run
+fi
+exec build/bin/attnscope-cli run --model "$model" --input-npy tests/fixtures/vit/hf_vit/input.npy --out build/demo-run
