@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 namespace attnscope {
 
@@ -46,15 +47,28 @@ ConvBN load_conv_bn(const WeightSource& src, const std::string& conv, const std:
     return cb;
 }
 
-// Runs one folded conv: y = conv(x) + b (+ residual) (ReLU). x: (c_in, h, w) → (c_out, h', w').
-Tensor run(const ConvBN& cb, const Tensor& x, const Tensor* residual, bool relu, std::vector<float>& scratch) {
-    const int h = static_cast<int>(x.size(1)), w = static_cast<int>(x.size(2));
+// An activation buffer (c, h, w) that only grows; storage is left uninitialised (every conv writes it all).
+struct Act {
+    std::unique_ptr<float[]> data;
+    size_t capacity = 0;
+    int c = 0, h = 0, w = 0;
+    void reshape(int c_, int h_, int w_) {
+        const size_t n = static_cast<size_t>(c_) * h_ * w_;
+        if (n > capacity) {
+            data.reset(new float[n]);
+            capacity = n;
+        }
+        c = c_, h = h_, w = w_;
+    }
+};
+
+// y = conv(x) + b (+ residual) (ReLU). x: (c_in, h, w) → y: (c_out, h', w').
+void run(const ConvBN& cb, const Act& x, const Act* residual, bool relu, Act& y, std::vector<float>& scratch) {
     const ops::ConvShape& s = cb.shape;
-    Tensor y({s.c_out, ops::conv_out_size(h, s.k_h, s.stride, s.pad, s.dilation),
-              ops::conv_out_size(w, s.k_w, s.stride, s.pad, s.dilation)});
-    ops::conv2d(s, x.ptr(), h, w, cb.w.data(), cb.b.data(), residual ? residual->ptr() : nullptr, relu, y.ptr(),
-                scratch);
-    return y;
+    y.reshape(s.c_out, ops::conv_out_size(x.h, s.k_h, s.stride, s.pad, s.dilation),
+              ops::conv_out_size(x.w, s.k_w, s.stride, s.pad, s.dilation));
+    ops::conv2d(s, x.data.get(), x.h, x.w, cb.w.data(), cb.b.data(), residual ? residual->data.get() : nullptr, relu,
+                y.data.get(), scratch);
 }
 
 } // namespace
@@ -122,27 +136,35 @@ ResNet ResNet::load(const WeightSource& src, const std::string& prefix, bool dc5
 
 Tensor ResNet::forward(const Tensor& x) const {
     std::vector<float> scratch; // im2col chunk
+    Act buf[4];                 // rotating activations: t (block input), a, b, shortcut
+    Act in;
+    in.reshape(static_cast<int>(x.size(0)), static_cast<int>(x.size(1)), static_cast<int>(x.size(2)));
+    std::copy(x.data.begin(), x.data.end(), in.data.get());
     // stem: conv 7×7 s2 + BN + ReLU, maxpool 3×3 s2 p1
-    Tensor t = run(stem, x, nullptr, true, scratch); // (c0, H/2, W/2)
-    const int c0 = static_cast<int>(t.size(0)), h0 = static_cast<int>(t.size(1)), w0 = static_cast<int>(t.size(2));
-    Tensor p({c0, ops::conv_out_size(h0, 3, 2, 1, 1), ops::conv_out_size(w0, 3, 2, 1, 1)}); // (c0, H/4, W/4)
-    ops::maxpool2d(t.ptr(), c0, h0, w0, 3, 2, 1, p.ptr());
-    t = std::move(p);
+    run(stem, in, nullptr, true, buf[1], scratch); // (c0, H/2, W/2)
+    Act* t = &buf[0];
+    t->reshape(buf[1].c, ops::conv_out_size(buf[1].h, 3, 2, 1, 1), ops::conv_out_size(buf[1].w, 3, 2, 1, 1)); // (c0, H/4, W/4)
+    ops::maxpool2d(buf[1].data.get(), buf[1].c, buf[1].h, buf[1].w, 3, 2, 1, t->data.get());
+    Act *a = &buf[1], *b = &buf[2], *sc = &buf[3];
 
     for (int il = 0; il < 4; ++il) {
         for (const ResNetBlock& blk : layers[il]) {
-            const Tensor shortcut = blk.has_downsample ? run(blk.downsample, t, nullptr, false, scratch) : Tensor();
-            const Tensor& res = blk.has_downsample ? shortcut : t;
-            Tensor a = run(blk.conv1, t, nullptr, true, scratch);
+            if (blk.has_downsample) run(blk.downsample, *t, nullptr, false, *sc, scratch);
+            const Act* res = blk.has_downsample ? sc : t;
+            run(blk.conv1, *t, nullptr, true, *a, scratch);
             if (bottleneck) {
-                Tensor b = run(blk.conv2, a, nullptr, true, scratch);
-                t = run(blk.conv3, b, &res, true, scratch); // ReLU(bn3(conv3) + shortcut)
+                run(blk.conv2, *a, nullptr, true, *b, scratch);
+                run(blk.conv3, *b, res, true, *a, scratch); // ReLU(bn3(conv3) + shortcut) → a
             } else {
-                t = run(blk.conv2, a, &res, true, scratch); // ReLU(bn2(conv2) + shortcut)
+                run(blk.conv2, *a, res, true, *b, scratch); // ReLU(bn2(conv2) + shortcut) → b
+                std::swap(a, b);
             }
+            std::swap(t, a); // the block output becomes the next input
         }
     }
-    return t;
+    Tensor out({t->c, t->h, t->w});
+    std::copy(t->data.get(), t->data.get() + out.numel(), out.ptr());
+    return out;
 }
 
 } // namespace attnscope

@@ -79,19 +79,21 @@ void conv2d(const ConvShape& s, const float* x, int h, int w, const float* weigh
             b_mat = scratch.data();
             ldb = n_cols;
         }
-        // y[:, chunk] = W · col
-        gemm(s.c_out, n_cols, k_dim, 1.0f, weight, k_dim, b_mat, ldb, /*b_transposed=*/false, 0.0f, y + col0, n_out);
-        // epilogue: + bias (+ residual) (ReLU)
+        // y[:, chunk] = bias (+ residual), then += W · col (beta = 1 skips BLAS's own zeroing pass)
         for (int co = 0; co < s.c_out; ++co) {
             float* yr = y + static_cast<int64_t>(co) * n_out + col0; // (n_cols)
             const float bv = bias ? bias[co] : 0.0f;
             if (residual) {
                 const float* rr = residual + static_cast<int64_t>(co) * n_out + col0;
-                for (int64_t i = 0; i < n_cols; ++i) yr[i] += bv + rr[i];
+                for (int64_t i = 0; i < n_cols; ++i) yr[i] = bv + rr[i];
             } else {
-                for (int64_t i = 0; i < n_cols; ++i) yr[i] += bv;
+                std::fill(yr, yr + n_cols, bv);
             }
-            if (relu) {
+        }
+        gemm(s.c_out, n_cols, k_dim, 1.0f, weight, k_dim, b_mat, ldb, /*b_transposed=*/false, 1.0f, y + col0, n_out);
+        if (relu) {
+            for (int co = 0; co < s.c_out; ++co) {
+                float* yr = y + static_cast<int64_t>(co) * n_out + col0; // (n_cols)
                 for (int64_t i = 0; i < n_cols; ++i) yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
             }
         }
