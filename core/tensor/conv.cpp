@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 namespace attnscope::ops {
 
@@ -18,38 +19,56 @@ namespace {
 constexpr int64_t kChunkFloats = int64_t(1) << 20;
 
 // col[(c·k_h + ky)·k_w + kx, (oy − oy0)·w_out + ox] = x[c, oy·s − p + ky·d, ox·s − p + kx·d] (0 outside).
-void im2col_rows(const ConvShape& s, const float* x, int h, int w, int w_out, int oy0, int oy1, float* col) {
+// Rows [r0, r1) of col only, so threads can split the work.
+void im2col_rows(const ConvShape& s, const float* x, int h, int w, int w_out, int oy0, int oy1, int64_t r0,
+                 int64_t r1, float* col) {
     const int64_t n_cols = static_cast<int64_t>(oy1 - oy0) * w_out;
-    for (int c = 0; c < s.c_in; ++c) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const int c = static_cast<int>(r / (s.k_h * s.k_w));
+        const int ky = static_cast<int>(r / s.k_w % s.k_h), kx = static_cast<int>(r % s.k_w);
         const float* xc = x + static_cast<int64_t>(c) * h * w; // (h, w)
-        for (int ky = 0; ky < s.k_h; ++ky) {
-            for (int kx = 0; kx < s.k_w; ++kx) {
-                float* row = col + ((static_cast<int64_t>(c) * s.k_h + ky) * s.k_w + kx) * n_cols;
-                const int off_x = kx * s.dilation - s.pad;
-                // valid ox: 0 ≤ ox·s + off_x < w
-                int ox_lo = off_x >= 0 ? 0 : (-off_x + s.stride - 1) / s.stride;
-                int ox_hi = w - off_x <= 0 ? 0 : (w - off_x + s.stride - 1) / s.stride;
-                ox_lo = std::min(ox_lo, w_out);
-                ox_hi = std::clamp(ox_hi, ox_lo, w_out);
-                for (int oy = oy0; oy < oy1; ++oy) {
-                    float* dst = row + static_cast<int64_t>(oy - oy0) * w_out; // (w_out)
-                    const int iy = oy * s.stride - s.pad + ky * s.dilation;
-                    if (iy < 0 || iy >= h) {
-                        std::memset(dst, 0, sizeof(float) * w_out);
-                        continue;
-                    }
-                    const float* src = xc + static_cast<int64_t>(iy) * w + off_x;
-                    std::fill(dst, dst + ox_lo, 0.0f);
-                    if (s.stride == 1) {
-                        std::memcpy(dst + ox_lo, src + ox_lo, sizeof(float) * (ox_hi - ox_lo));
-                    } else {
-                        for (int ox = ox_lo; ox < ox_hi; ++ox) dst[ox] = src[static_cast<int64_t>(ox) * s.stride];
-                    }
-                    std::fill(dst + ox_hi, dst + w_out, 0.0f);
-                }
+        float* row = col + r * n_cols;                         // (n_cols)
+        const int off_x = kx * s.dilation - s.pad;
+        // valid ox: 0 ≤ ox·s + off_x < w
+        int ox_lo = off_x >= 0 ? 0 : (-off_x + s.stride - 1) / s.stride;
+        int ox_hi = w - off_x <= 0 ? 0 : (w - off_x + s.stride - 1) / s.stride;
+        ox_lo = std::min(ox_lo, w_out);
+        ox_hi = std::clamp(ox_hi, ox_lo, w_out);
+        for (int oy = oy0; oy < oy1; ++oy) {
+            float* dst = row + static_cast<int64_t>(oy - oy0) * w_out; // (w_out)
+            const int iy = oy * s.stride - s.pad + ky * s.dilation;
+            if (iy < 0 || iy >= h) {
+                std::memset(dst, 0, sizeof(float) * w_out);
+                continue;
             }
+            const float* src = xc + static_cast<int64_t>(iy) * w + off_x;
+            std::fill(dst, dst + ox_lo, 0.0f);
+            if (s.stride == 1) {
+                std::memcpy(dst + ox_lo, src + ox_lo, sizeof(float) * (ox_hi - ox_lo));
+            } else {
+                for (int ox = ox_lo; ox < ox_hi; ++ox) dst[ox] = src[static_cast<int64_t>(ox) * s.stride];
+            }
+            std::fill(dst + ox_hi, dst + w_out, 0.0f);
         }
     }
+}
+
+// Runs f(lo, hi) over [0, n) split across n_threads (the calling thread takes the first part).
+// The BLAS threads are idle between GEMMs, so the copy/epilogue passes may use the same cores.
+template <typename F>
+void parallel_ranges(int64_t n, int n_threads, const F& f) {
+    if (n_threads <= 1 || n < 2) {
+        f(int64_t(0), n);
+        return;
+    }
+    const int64_t per = (n + n_threads - 1) / n_threads;
+    std::vector<std::thread> pool;
+    for (int t = 1; t < n_threads; ++t) {
+        const int64_t lo = t * per, hi = std::min(n, lo + per);
+        if (lo < hi) pool.emplace_back(f, lo, hi);
+    }
+    f(int64_t(0), std::min(n, per));
+    for (std::thread& t : pool) t.join();
 }
 
 } // namespace
@@ -71,31 +90,40 @@ void conv2d(const ConvShape& s, const float* x, int h, int w, const float* weigh
         const int64_t n_cols = static_cast<int64_t>(oy1 - oy0) * w_out;
         const float* b_mat; // (k_dim, n_cols) with row stride ldb
         int64_t ldb;
+        // threads for the copy passes: only when the chunk is big enough to pay for the spawn
+        const int n_threads = n_cols * std::max<int64_t>(k_dim, s.c_out) >= (int64_t(1) << 17)
+                                  ? std::clamp(num_threads(), 1, 8) : 1;
         if (direct) {
             b_mat = x + col0;
             ldb = n_out;
         } else {
-            im2col_rows(s, x, h, w, w_out, oy0, oy1, scratch.data());
+            parallel_ranges(k_dim, n_threads, [&](int64_t r0, int64_t r1) {
+                im2col_rows(s, x, h, w, w_out, oy0, oy1, r0, r1, scratch.data());
+            });
             b_mat = scratch.data();
             ldb = n_cols;
         }
         // y[:, chunk] = bias (+ residual), then += W · col (beta = 1 skips BLAS's own zeroing pass)
-        for (int co = 0; co < s.c_out; ++co) {
-            float* yr = y + static_cast<int64_t>(co) * n_out + col0; // (n_cols)
-            const float bv = bias ? bias[co] : 0.0f;
-            if (residual) {
-                const float* rr = residual + static_cast<int64_t>(co) * n_out + col0;
-                for (int64_t i = 0; i < n_cols; ++i) yr[i] = bv + rr[i];
-            } else {
-                std::fill(yr, yr + n_cols, bv);
+        parallel_ranges(s.c_out, n_threads, [&](int64_t co0, int64_t co1) {
+            for (int64_t co = co0; co < co1; ++co) {
+                float* yr = y + co * n_out + col0; // (n_cols)
+                const float bv = bias ? bias[co] : 0.0f;
+                if (residual) {
+                    const float* rr = residual + co * n_out + col0;
+                    for (int64_t i = 0; i < n_cols; ++i) yr[i] = bv + rr[i];
+                } else {
+                    std::fill(yr, yr + n_cols, bv);
+                }
             }
-        }
+        });
         gemm(s.c_out, n_cols, k_dim, 1.0f, weight, k_dim, b_mat, ldb, /*b_transposed=*/false, 1.0f, y + col0, n_out);
         if (relu) {
-            for (int co = 0; co < s.c_out; ++co) {
-                float* yr = y + static_cast<int64_t>(co) * n_out + col0; // (n_cols)
-                for (int64_t i = 0; i < n_cols; ++i) yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
-            }
+            parallel_ranges(s.c_out, n_threads, [&](int64_t co0, int64_t co1) {
+                for (int64_t co = co0; co < co1; ++co) {
+                    float* yr = y + co * n_out + col0; // (n_cols)
+                    for (int64_t i = 0; i < n_cols; ++i) yr[i] = yr[i] > 0.0f ? yr[i] : 0.0f;
+                }
+            });
         }
     }
 }
