@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <numbers>
 
 namespace attnscope {
 
@@ -94,7 +95,7 @@ void check_config(const WeightSource& src, const nlohmann::json* cfg, const char
 // §4.5 step 2: sine position embedding of the (h, w) mask → (h·w, d), y features first then x.
 std::vector<float> sine_position(const std::vector<float>& mask, int h, int w, int d) {
     const int n_feats = d / 2;
-    const float eps = 1e-6f, scale = 2.0f * static_cast<float>(M_PI);
+    const float eps = 1e-6f, scale = 2.0f * std::numbers::pi_v<float>;
     std::vector<float> y_embed(static_cast<size_t>(h) * w), x_embed(static_cast<size_t>(h) * w); // (h, w)
     for (int c = 0; c < w; ++c) {
         float acc = 0.0f;
@@ -164,6 +165,9 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
 
     // heads: --heads override, else config, else 8 (the original DETR)
     c.n_heads = opts.heads > 0 ? opts.heads : json_int(cfg, "encoder_attention_heads", 8);
+    if (opts.heads <= 0 && json_int(cfg, "decoder_attention_heads", c.n_heads) != c.n_heads)
+        throw Error(ErrorKind::Unsupported, "config.json", "decoder_attention_heads",
+                    "differs from encoder_attention_heads (" + std::to_string(c.n_heads) + "); one head count is supported");
     if (c.n_heads <= 0 || c.d_model % c.n_heads != 0)
         throw Error(ErrorKind::Argument, file_of(src), "heads",
                     "d_model " + std::to_string(c.d_model) + " is not divisible by " + std::to_string(c.n_heads) + " heads");

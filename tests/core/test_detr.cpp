@@ -406,6 +406,19 @@ private slots:
         QVERIFY(msg.contains("expected [num_labels + 1, 32], found [6, 16]"));
     }
 
+    void cancel_stops_the_forward_pass() {
+        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
+        CancelFlag cancel{true};
+        NullRecorder rec;
+        RunResult r;
+        try {
+            model->forward(read_npy(fixture("detr/r50tiny/input.npy")), rec, r, &cancel);
+            QFAIL("no exception");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::Cancelled);
+        }
+    }
+
     void heads_must_divide_d_model() {
         DetrOptions opts;
         opts.heads = 5;
