@@ -30,6 +30,17 @@ struct Args {
             throw Error(ErrorKind::Argument, "", k, "expects an integer, got '" + get(k) + "'");
         }
     }
+    float get_float(const std::string& k, float fallback) const {
+        if (!flag(k)) return fallback;
+        try {
+            size_t used = 0;
+            const float v = std::stof(get(k), &used);
+            if (used != get(k).size()) throw std::invalid_argument("trailing");
+            return v;
+        } catch (...) {
+            throw Error(ErrorKind::Argument, "", k, "expects a number, got '" + get(k) + "'");
+        }
+    }
     std::string require(const std::string& k) const {
         if (!flag(k) || get(k).empty()) throw Error(ErrorKind::Argument, "", k, "is required");
         return get(k);

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/image/decode.h"
 #include "core/io/npy.h"
+#include "core/models/detr.h"
 #include "core/models/loader.h"
 #include "core/session.h"
 #include "core/tensor/ops.h"
@@ -34,10 +35,11 @@ namespace {
 const char* kUsage = R"(usage:
   attnscope-cli info  --model PATH [--heads N] [--config FILE]
   attnscope-cli run   --model PATH (--image IMG | --input-npy X.npy) --out DIR [--top-k 5] [--threads N]
+                      DETR: [--threshold 0.7] [--no-encoder-maps]
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
   attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6]
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
-PATH: a Hugging Face or timm model folder, a .safetensors file, or a model.safetensors.index.json.
+PATH: a Hugging Face or timm model folder, a .safetensors or torch .pth file, or a model.safetensors.index.json.
 )";
 
 int cmd_info(const Args& a) {
@@ -64,11 +66,26 @@ int cmd_run(const Args& a) {
     auto model = open_model(a);
     const std::string out = a.require("--out");
     if (!a.flag("--image") && !a.flag("--input-npy")) throw Error(ErrorKind::Argument, "", "--image", "or --input-npy is required");
-    RecordAll rec;
+    RecordAll rec(a.flag("--no-encoder-maps"));
     Tensor input;
     RunResult r = run_model(*model, a, rec, input);
     r.attention = rec.take();
-    write_run_folder(out, *model, r, input, a.get_int("--top-k", 5));
+    json extra = json::object();
+    if (model->info().family == "detr") {
+        const float threshold = a.get_float("--threshold", 0.7f);
+        json dets = json::array();
+        for (const Detection& d : detr_postprocess(r, model->info(), threshold)) {
+            dets.push_back({{"query", d.query}, {"label_id", d.label_id}, {"label", d.label}, {"score", d.score},
+                            {"box_xyxy", d.box_xyxy}});
+            std::printf("%6.4f  %-16s [%.1f, %.1f, %.1f, %.1f]\n", d.score, d.label.c_str(), d.box_xyxy[0],
+                        d.box_xyxy[1], d.box_xyxy[2], d.box_xyxy[3]);
+        }
+        extra["detections"] = dets;
+        extra["threshold"] = threshold;
+        extra["feature_grid"] = {r.layout.grid_h, r.layout.grid_w};
+        extra["stride"] = r.layout.patch_size;
+    }
+    write_run_folder(out, *model, r, input, a.get_int("--top-k", 5), extra);
     for (const Prediction& p : top_k(r, model->info(), std::min(3, a.get_int("--top-k", 5))))
         std::printf("%6.4f  %s\n", p.prob, p.label.c_str());
     std::printf("wrote %s (%zu attention maps)\n", out.c_str(), r.attention.size());

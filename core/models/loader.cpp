@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "core/io/weights.h"
+#include "core/image/preprocess.h"
+#include "core/models/detr.h"
 #include "core/models/vit.h"
 
 #include <nlohmann/json.hpp>
@@ -83,8 +85,18 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
         vo.heads_override = options.heads_override;
         return load_vit(w, config ? &*config : nullptr, preprocessor ? &*preprocessor : nullptr, vo);
     }
+    if (is_detr_checkpoint(*w)) {
+        DetrOptions dopt;
+        dopt.heads = options.heads_override;
+        if (preprocessor) { // the resize bounds; the rest of DETR's preprocessing is fixed by the model
+            const PreprocessSpec spec = spec_from_hf_preprocessor(*preprocessor, "preprocessor_config.json");
+            if (spec.shortest_edge) dopt.shortest_edge = spec.shortest_edge;
+            if (spec.longest_edge) dopt.longest_edge = spec.longest_edge;
+        }
+        return load_detr(w, config ? &*config : nullptr, dopt);
+    }
     throw Error(ErrorKind::Unsupported, weights.filename().string(), "",
-                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2); first names: " + sample_names(*w));
+                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR); first names: " + sample_names(*w));
 }
 
 } // namespace attnscope

@@ -62,6 +62,32 @@ private slots:
         }
     }
 
+    void detr_run_writes_detections_boxes_and_every_site() {
+        const QString out = tmp.path() + "/detr";
+        const Out r = cli({"run", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--out", out,
+                           "--threshold", "0.0"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path d = out.toStdString();
+        const nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "result.json"));
+        QCOMPARE(j["model"]["family"].get<std::string>(), std::string("detr"));
+        const Tensor logits = read_npy((d / "logits.npy").string());
+        const Tensor boxes = read_npy((d / "boxes.npy").string());
+        QVERIFY(max_abs_diff(logits, read_npy(fixture("detr/r50tiny/expected/logits.npy")), "cli detr logits") <= 1e-4);
+        QVERIFY(max_abs_diff(boxes, read_npy(fixture("detr/r50tiny/expected/boxes.npy")), "cli detr boxes") <= 1e-4);
+        const int n_queries = static_cast<int>(logits.size(0));
+        QCOMPARE(j["detections"].size(), static_cast<size_t>(n_queries)); // threshold 0 keeps every query
+        for (const char* k : {"query", "label_id", "label", "score", "box_xyxy"}) QVERIFY(j["detections"][0].contains(k));
+        const int gh = j["feature_grid"][0].get<int>(), gw = j["feature_grid"][1].get<int>();
+        QCOMPARE(j["stride"].get<int>(), 32);
+        const Tensor enc = read_npy((d / "attention/encoder_layer00.npy").string());
+        QCOMPARE(enc.size(1), static_cast<int64_t>(gh * gw));
+        const Tensor self = read_npy((d / "attention/decoder_self_layer01.npy").string());
+        QCOMPARE(self.size(1), static_cast<int64_t>(n_queries));
+        const Tensor cross = read_npy((d / "attention/decoder_cross_layer01.npy").string());
+        QCOMPARE(cross.size(2), static_cast<int64_t>(gh * gw));
+        QVERIFY(max_abs_diff(cross, read_npy(fixture("detr/r50tiny/expected/decoder_cross_layer01.npy")), "cli cross 1") <= 1e-5);
+    }
+
     void info_prints_json() {
         const Out r = cli({"info", "--model", fx("vit/timm_vit")});
         QCOMPARE(r.code, 0);

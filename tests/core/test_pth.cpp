@@ -63,6 +63,17 @@ private slots:
         QCOMPARE(PthFile(fixture("pth/half.pth")).info("norm.weight").dtype, DType::F16);
     }
 
+    void detr_original_pth() {
+        LoadOptions o;
+        o.heads_override = 4; // no config beside the original checkpoint; the fixture uses 4 heads
+        auto model = load_model(fixture("pth/detr_original.pth"), o);
+        QCOMPARE(QString::fromStdString(model->info().family), QString("detr"));
+        RecordAll rec;
+        const RunResult r = run_on_tensor(*model, read_npy(fixture("detr/r50tiny/input.npy")), rec);
+        QVERIFY(max_abs_diff(r.logits, read_npy(fixture("detr/r50tiny/expected/logits.npy")), "detr .pth logits") <= 1e-4);
+        QVERIFY(max_abs_diff(r.boxes, read_npy(fixture("detr/r50tiny/expected/boxes.npy")), "detr .pth boxes") <= 1e-4);
+    }
+
     void hostile_pickles_are_refused_data() {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("global");
