@@ -41,23 +41,6 @@ bool dangerous_module(const std::string& module) {
     return std::find_if(std::begin(bad), std::end(bad), [&](const char* b) { return root == b; }) != std::end(bad);
 }
 
-bool storage_dtype(const std::string& name, DType& out) {
-    static const std::pair<const char*, DType> table[] = {
-        {"torch.FloatStorage", DType::F32}, {"torch.DoubleStorage", DType::F64}, {"torch.HalfStorage", DType::F16},
-        {"torch.BFloat16Storage", DType::BF16}, {"torch.LongStorage", DType::I64}, {"torch.IntStorage", DType::I32},
-        {"torch.ShortStorage", DType::I16}, {"torch.CharStorage", DType::I8}, {"torch.ByteStorage", DType::U8},
-        {"torch.BoolStorage", DType::BOOL}, {"torch.UntypedStorage", DType::U8}, {"torch.float32", DType::F32},
-        {"torch.float64", DType::F64}, {"torch.float16", DType::F16}, {"torch.bfloat16", DType::BF16},
-        {"torch.int64", DType::I64}, {"torch.int32", DType::I32}, {"torch.int16", DType::I16}, {"torch.int8", DType::I8},
-        {"torch.uint8", DType::U8}, {"torch.bool", DType::BOOL}};
-    for (const auto& [n, t] : table)
-        if (name == n) {
-            out = t;
-            return true;
-        }
-    return false;
-}
-
 class Machine {
 public:
     Machine(const uint8_t* d, size_t n, size_t& pos, std::string where, PersistentLoad pl, void* ctx)
@@ -384,6 +367,23 @@ Ref Machine::run() {
 }
 
 } // namespace
+
+bool storage_dtype(const std::string& name, DType& out) {
+    static const std::pair<const char*, DType> table[] = {
+        {"torch.FloatStorage", DType::F32}, {"torch.DoubleStorage", DType::F64}, {"torch.HalfStorage", DType::F16},
+        {"torch.BFloat16Storage", DType::BF16}, {"torch.LongStorage", DType::I64}, {"torch.IntStorage", DType::I32},
+        {"torch.ShortStorage", DType::I16}, {"torch.CharStorage", DType::I8}, {"torch.ByteStorage", DType::U8},
+        {"torch.BoolStorage", DType::BOOL}, {"torch.UntypedStorage", DType::U8}, {"torch.float32", DType::F32},
+        {"torch.float64", DType::F64}, {"torch.float16", DType::F16}, {"torch.bfloat16", DType::BF16},
+        {"torch.int64", DType::I64}, {"torch.int32", DType::I32}, {"torch.int16", DType::I16}, {"torch.int8", DType::I8},
+        {"torch.uint8", DType::U8}, {"torch.bool", DType::BOOL}};
+    for (const auto& [n, t] : table)
+        if (name == n) {
+            out = t;
+            return true;
+        }
+    return false;
+}
 
 std::string describe(const Value& v) {
     switch (v.kind) {

@@ -52,4 +52,7 @@ Ref unpickle(const uint8_t* data, size_t size, size_t& pos, const std::string& w
 
 std::string describe(const Value& v); // short, for error messages
 
+// dtype of a storage class or torch dtype global ("torch.FloatStorage", "torch.float16", …).
+bool storage_dtype(const std::string& global_name, DType& out);
+
 } // namespace attnscope::pickle

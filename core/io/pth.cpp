@@ -41,17 +41,8 @@ Ref persistent_load(const Ref& pid, void* ctx) {
     const Ref& numel = pid->items[4];
     auto v = std::make_shared<pickle::Value>();
     v->kind = Kind::Storage;
-    static const std::pair<const char*, DType> table[] = {
-        {"torch.FloatStorage", DType::F32}, {"torch.DoubleStorage", DType::F64}, {"torch.HalfStorage", DType::F16},
-        {"torch.BFloat16Storage", DType::BF16}, {"torch.LongStorage", DType::I64}, {"torch.IntStorage", DType::I32},
-        {"torch.ShortStorage", DType::I16}, {"torch.CharStorage", DType::I8}, {"torch.ByteStorage", DType::U8},
-        {"torch.BoolStorage", DType::BOOL}, {"torch.UntypedStorage", DType::U8}};
-    bool known = false;
-    for (const auto& [n, t] : table)
-        if (cls->kind == Kind::Global && cls->s == n) {
-            v->storage.dtype = t;
-            known = true;
-        }
+    const bool known = cls->kind == Kind::Global && cls->s.size() > 7 && cls->s.compare(cls->s.size() - 7, 7, "Storage") == 0 &&
+                       pickle::storage_dtype(cls->s, v->storage.dtype);
     if (!known) throw Error(ErrorKind::Unsupported, where, "storage", "unsupported storage type " + pickle::describe(*cls));
     if (key->kind != Kind::Str) throw Error(ErrorKind::Format, where, "storage", "storage key is not a string");
     if (numel->kind != Kind::Int || numel->i < 0) throw Error(ErrorKind::Format, where, "storage", "bad element count");
