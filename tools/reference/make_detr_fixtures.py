@@ -12,7 +12,7 @@ import argparse
 import json
 import math
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
@@ -22,27 +22,17 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import st_io  # noqa: E402
+
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures", "detr"))
 HF_BACKBONE = "model.backbone.conv_encoder.model."
 
 
 # ---------------------------------------------------------------- safetensors writer
 def write_safetensors(path, tensors):
-    """tensors: dict name → float32 array. 8-byte LE header length, JSON header padded with spaces."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """F32 safetensors via the shared writer (no __metadata__, as the fixtures were first written)."""
+    st_io.save_file(tensors, path, dtype="F32", metadata={})
 
 
 # ---------------------------------------------------------------- backbone (torchvision blocks)
