@@ -49,7 +49,7 @@ struct Args {
 
 // Flags that take no value are listed in `switches`.
 inline Args parse(int argc, char** argv) {
-    static const char* switches[] = {"--no-record", "--no-encoder-maps"};
+    static const char* switches[] = {"--no-record", "--no-encoder-maps", "--quiet"};
     Args a;
     if (argc < 2) throw Error(ErrorKind::Argument, "", "", "missing command (info, run, bench)");
     a.command = argv[1];

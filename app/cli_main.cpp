@@ -28,6 +28,8 @@ using cli::open_model;
 namespace attnscope::cli {
 int cmd_analyze(const Args& a); // app/cli_analyze.cpp
 int cmd_dataset(const Args& a);
+int cmd_eval(const Args& a); // app/cli_eval.cpp
+int cmd_scenes(const Args& a);
 } // namespace attnscope::cli
 
 namespace {
@@ -39,6 +41,9 @@ const char* kUsage = R"(usage:
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
   attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6]
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
+  attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
+  attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
+  attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)
 PATH: a Hugging Face or timm model folder, a .safetensors or torch .pth file, or a model.safetensors.index.json.
 )";
 
@@ -145,11 +150,13 @@ int main(int argc, char** argv) {
         if (a.command == "bench") return cmd_bench(a);
         if (a.command == "analyze") return cli::cmd_analyze(a);
         if (a.command == "dataset") return cli::cmd_dataset(a);
+        if (a.command == "eval") return cli::cmd_eval(a);
+        if (a.command == "scenes") return cli::cmd_scenes(a);
         if (a.command == "--help" || a.command == "-h" || a.command == "help") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, eval, scenes)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);

@@ -16,8 +16,9 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-std::string npy_bytes(const float* data, const Shape& shape) {
-    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+namespace {
+std::string npy_bytes_raw(const void* data, size_t elem_size, const char* descr, const Shape& shape) {
+    std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (";
     for (size_t i = 0; i < shape.size(); ++i) dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
     dict += "), }";
     // magic(6) + version(2) + len(2) + dict + pad + '\n' to a multiple of 64
@@ -29,9 +30,16 @@ std::string npy_bytes(const float* data, const Shape& shape) {
     out.push_back(static_cast<char>(len & 0xff));
     out.push_back(static_cast<char>(len >> 8));
     out += dict;
-    const size_t n = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
+    const size_t n = static_cast<size_t>(shape_numel(shape)) * elem_size;
     out.append(reinterpret_cast<const char*>(data), n);
     return out;
+}
+} // namespace
+
+std::string npy_bytes(const float* data, const Shape& shape) { return npy_bytes_raw(data, sizeof(float), "<f4", shape); }
+
+void write_npy_u8(const std::string& path, const uint8_t* data, const Shape& shape) {
+    write_file_atomic(path, npy_bytes_raw(data, 1, "|u1", shape));
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
