@@ -112,6 +112,11 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261121)
+    ap.add_argument("--augment", choices=["shift-flip", "none"], default="shift-flip")
+    ap.add_argument("--fresh-cosine", action="store_true",
+                    help="with --resume: the cosine runs from --lr over the remaining steps only")
+    ap.add_argument("--resume", help="continue from this last.pt (model weights and step; a fresh optimiser "
+                                     "with a 100-step warm-up, the schedule of --epochs)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -134,13 +139,22 @@ def main():
         nn.init.trunc_normal_(model.pos_embed, std=0.02)
         nn.init.trunc_normal_(model.cls_token, std=0.02)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    start = 0
+    if args.resume:
+        ck = torch.load(args.resume)
+        model.load_state_dict(ck["model"])
+        start = ck["step"]
+        say(f"resumed from {args.resume} at step {start}")
 
     # Measure speed for 20 iterations to turn the minute budget into an iteration count, so the
     # cosine schedule ends when the budget does.
     steps_per_epoch = len(xtr) // args.batch
     t0 = time.time()
-    step, total, epoch = 0, None, 0
+    step, total, epoch = start, None, start // steps_per_epoch
     say(f"start: {json.dumps(vars(args))}")
+
+    def warmup(step):
+        return min(1.0, (step - start + 1) / 100) if args.resume else min(1.0, (step + 1) / 300)
     model.train()
     while True:
         perm = rng.permutation(len(xtr))
@@ -148,13 +162,13 @@ def main():
             if total is not None and step >= total:
                 break
             idx = perm[b * args.batch:(b + 1) * args.batch]
-            x = to_input(augment(xtr[idx], rng))
+            x = to_input(augment(xtr[idx], rng) if args.augment == "shift-flip" else xtr[idx])
             y = torch.from_numpy(ytr[idx])
             if total is None:
-                lr = args.lr * min(1.0, (step + 1) / 300)
+                lr = args.lr * warmup(step)
             else:
-                progress = step / total
-                lr = args.lr * min(1.0, (step + 1) / 300) * 0.5 * (1 + math.cos(math.pi * progress))
+                progress = (step - start) / (total - start) if args.fresh_cosine else step / total
+                lr = args.lr * warmup(step) * 0.5 * (1 + math.cos(math.pi * progress))
             for g in opt.param_groups:
                 g["lr"] = lr
             loss = F.cross_entropy(model(x)["logits"], y)
@@ -162,8 +176,8 @@ def main():
             loss.backward()
             opt.step()
             step += 1
-            if total is None and step == 40:
-                per_step = (time.time() - t0) / step
+            if total is None and step == start + 40:
+                per_step = (time.time() - t0) / (step - start)
                 total = args.epochs * steps_per_epoch if args.epochs else int(args.minutes * 60 / per_step)
                 say(f"{per_step:.3f} s/step -> {total} steps ({total / steps_per_epoch:.1f} epochs)")
             if step % 100 == 0:
