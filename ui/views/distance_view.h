@@ -26,7 +26,7 @@ class DistanceView : public View {
 public:
     explicit DistanceView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "distance"; }
-    QString title() const override { return tr("Attention distance"); }
+    QString title() const override { return tr("Mean distance"); }
     QWidget* canvas() override;
     std::vector<float> shownValues() const override;   // [layers, heads]: the folder mean, else this image
     std::vector<int64_t> shownShape() const override;

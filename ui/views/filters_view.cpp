@@ -162,7 +162,9 @@ void FiltersCanvas::paintEvent(QPaintEvent*) {
     }
     p.setFont(font());
     p.setPen(text);
-    const QString line = !readout_.isEmpty() ? readout_ : tr("Hover a component to enlarge it · click to pin it · each tile scaled to its own min…max");
+    const QString line = !readout_.isEmpty() ? readout_
+                         : g.detail.isEmpty() ? tr("Hover a component for its variance · a wider view shows it enlarged")
+                                              : tr("Hover a component to enlarge it · click to pin it");
     p.drawText(QRectF(8, height() - kReadout, width() - 16, kReadout), Qt::AlignVCenter | Qt::AlignLeft,
                p.fontMetrics().elidedText(line, Qt::ElideRight, width() - 16));
 }
@@ -176,6 +178,7 @@ void FiltersCanvas::mouseMoveEvent(QMouseEvent* e) {
         text = tr("principal component %1 · variance %2 (%3% of the total) — %4")
                    .arg(i + 1).arg(pca_.variance[size_t(i)], 0, 'g', 4).arg(100 * pca_.variance[size_t(i)] / total, 0, 'f', 2)
                    .arg(pinned_ == i ? tr("pinned; click to unpin") : tr("click to pin"));
+        if (geometry().detail.isEmpty()) text = text.section(" — ", 0, 0);
     }
     readout_ = text;
     update();
@@ -249,7 +252,7 @@ void FiltersView::refresh() {
         const int D = int(pe.filters.size(0)), P = int(pe.filters.size(2));
         return [this, pca = std::move(pca), source, D, P]() mutable {
             loadedFor_ = QString::fromStdString(source);
-            canvas_->setPca(std::move(pca), tr("PCA of the %1 patch-embedding filters (%2×%2 RGB)").arg(D).arg(P));
+            canvas_->setPca(std::move(pca), tr("%1 filters, %2×%2 RGB").arg(D).arg(P));
         };
     });
 }
@@ -269,7 +272,7 @@ std::vector<int64_t> FiltersView::shownShape() const {
 
 QString FiltersView::caption() const {
     const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
-    return tr("%1 · %2 · first %3 principal components, each tile scaled to its own range")
+    return tr("%1 · PCA of the patch-embedding filters (%2) · first %3 components, each tile to its own range")
         .arg(model, canvas_->title()).arg(canvas_->count());
 }
 

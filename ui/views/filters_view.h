@@ -58,7 +58,7 @@ class FiltersView : public View {
 public:
     explicit FiltersView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "filters"; }
-    QString title() const override { return tr("Patch-embedding filters"); }
+    QString title() const override { return tr("Filter PCA"); }
     QWidget* canvas() override;
     std::vector<float> shownValues() const override;     // [count, 3, P, P]
     std::vector<int64_t> shownShape() const override;

@@ -127,9 +127,10 @@ void MasksCanvas::paintEvent(QPaintEvent*) {
             p.drawImage(r, heat_[size_t(h)]);
         }
         // Dim the dropped patches, outline the kept ones.
-        const double cw = r.width() / gw, ch = r.height() / gh;
-        for (int i = 0; i < N; ++i)
-            if (m[i] == 0.0f) p.fillRect(QRectF(r.x() + (i % gw) * cw, r.y() + (i / gw) * ch, cw, ch), QColor(0, 0, 0, 150));
+        QImage dim(gw, gh, QImage::Format_ARGB32_Premultiplied); // one pixel a patch: no seams between cells
+        for (int i = 0; i < N; ++i) dim.setPixel(i % gw, i / gw, m[i] == 0.0f ? qRgba(0, 0, 0, 150) : qRgba(0, 0, 0, 0));
+        p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+        p.drawImage(r, dim);
         const QVector<QLineF> outline = maskOutline(m, gw, gh, r);
         p.setPen(QPen(QColor(0, 0, 0, 160), 3.5));
         p.drawLines(outline);

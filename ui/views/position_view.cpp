@@ -130,7 +130,7 @@ QRectF PosSimCanvas::magnifierRect(QPoint tile) const {
     const Geometry g = geometry();
     const double side = g.grid.width() * 0.5;
     const double x = tile.x() < gw_ / 2 ? g.grid.right() - side - 4 : g.grid.left() + 4;
-    const double y = tile.y() < gh_ / 2 ? g.grid.bottom() - side - 4 : g.grid.top() + 4 + 20;
+    const double y = tile.y() < gh_ / 2 ? g.grid.bottom() - side - 10 : g.grid.top() + 30;
     return {x, y, side, side * gh_ / double(gw_)};
 }
 
@@ -158,8 +158,8 @@ void PosSimCanvas::paintDetail(QPainter& p, const QRectF& r, QPoint tile, bool a
     p.drawRect(r);
     QFont f = font();
     p.setFont(f);
-    p.drawText(QRectF(r.x() - 40, r.y() - kTitle, r.width() + 80, kTitle), Qt::AlignCenter,
-               tr("Position (row %1, col %2) vs every position").arg(row).arg(col));
+    p.drawText(QRectF(r.x() - 40, r.y() - 24, r.width() + 80, 24), Qt::AlignCenter,
+               axes ? tr("Position (row %1, col %2) vs every position").arg(row).arg(col) : tr("row %1, col %2").arg(row).arg(col));
     if (!axes) return;
     f.setPointSizeF(f.pointSizeF() * 0.85);
     p.setFont(f);

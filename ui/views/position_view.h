@@ -71,7 +71,7 @@ class PositionView : public View {
 public:
     explicit PositionView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "posembed"; }
-    QString title() const override { return tr("Position embeddings"); }
+    QString title() const override { return tr("Pos. embedding"); }
     QWidget* canvas() override;
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;

@@ -53,7 +53,7 @@ class RolloutView : public View {
 public:
     explicit RolloutView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "rollout"; }
-    QString title() const override { return tr("Attention rollout"); }
+    QString title() const override { return tr("Rollout"); }
     QWidget* canvas() override;
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;
