@@ -529,6 +529,9 @@ private slots:
         dv->addFolder(tmp_.filePath("empty"));
         QVERIFY(!dv->busy());
         QVERIFY(dv->status().contains("no images"));
+        dv->addFolder(tmp_.filePath("missing"));
+        QVERIFY(!dv->busy());
+        QVERIFY(dv->status().contains("missing: not a folder"));
     }
 
     void cancelStopsAveraging() {

@@ -358,6 +358,10 @@ void DistanceView::addFolder(const QString& dir) {
         error_ = tr("open a model first");
         return status_->setText(status());
     }
+    if (!QFileInfo(dir).isDir()) {
+        error_ = tr("%1: not a folder").arg(dir);
+        return status_->setText(status());
+    }
     const QStringList files = imageFilesIn(dir);
     if (files.isEmpty()) {
         error_ = tr("%1: no images (png, jpg, bmp, gif, webp, tif, ppm) in this folder").arg(dir);
