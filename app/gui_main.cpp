@@ -1,16 +1,19 @@
 // attnscope: the desktop GUI.
-//   attnscope [--model PATH] [--image IMG] [--screenshot OUT.png [--view NAME]]
+//   attnscope [--model PATH] [--image IMG] [--images DIR] [--screenshot OUT.png [--view NAME]]
 // --screenshot loads, runs, renders the main window (or the named view, with its caption) to a PNG
-// and exits; it works under QT_QPA_PLATFORM=offscreen. With no model/image the demo opens:
+// and exits; it works under QT_QPA_PLATFORM=offscreen. --images DIR averages the mean attention
+// distance over a folder once the first run is done (the Attention distance view's "Add images…"). With no model/image the demo opens:
 // $ATTNSCOPE_DEMO_MODEL / $ATTNSCOPE_DEMO_IMAGE, else the installed resources, else an empty window.
 #include "app/blas_env.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
+#include "ui/views/distance_view.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QTimer>
 
@@ -58,8 +61,10 @@ int main(int argc, char** argv) {
     cli.addVersionOption();
     cli.addOption({"model", "Model folder or checkpoint file.", "PATH"});
     cli.addOption({"image", "Image file.", "IMG"});
+    cli.addOption({"images", "Average the mean attention distance over the images in DIR (as \"Add images…\").", "DIR"});
     cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit.", "OUT.png"});
-    cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix).", "NAME"});
+    cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix, rollout, masks, posembed, "
+                           "filters, distance).", "NAME"});
     cli.process(app);
 
     QString model = cli.value("model"), image = cli.value("image");
@@ -75,7 +80,9 @@ int main(int argc, char** argv) {
         const QString viewId = cli.value("view");
         View* v = viewId.isEmpty() ? nullptr : w.view(viewId);
         if (!viewId.isEmpty() && !v) {
-            std::fprintf(stderr, "attnscope: unknown view '%s' (overlay, model, matrix)\n", qPrintable(viewId));
+            QStringList ids;
+            for (View* known : w.views()) ids << known->viewId();
+            std::fprintf(stderr, "attnscope: unknown view '%s' (%s)\n", qPrintable(viewId), qPrintable(ids.join(", ")));
             return 2;
         }
         if (model.isEmpty() || image.isEmpty()) {
@@ -86,9 +93,19 @@ int main(int argc, char** argv) {
             QApplication::processEvents();
             QString err;
             if (v) {
-                if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) dock->raise();
+                if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) {
+                    dock->raise();
+                    if (!v->screenshotSize().isEmpty()) { // analysis figures get room of their own
+                        dock->setFloating(true);
+                        dock->resize(v->screenshotSize());
+                    }
+                }
                 QApplication::processEvents();
-                err = exportView(v->canvas(), w.document()->selectionCaption(), shot);
+                QElapsedTimer waited; // work the view does off the GUI thread (rollout, embeddings)
+                waited.start();
+                while (v->busy() && waited.elapsed() < 120000) QApplication::processEvents(QEventLoop::AllEvents, 50);
+                QApplication::processEvents();
+                err = exportView(v->canvas(), v->caption(), shot);
             } else if (!w.grab().save(shot, "PNG", 0)) { // 0: smallest file
                 err = "cannot write " + shot;
             }
@@ -99,6 +116,15 @@ int main(int argc, char** argv) {
         QObject::connect(w.runner(), &RunController::failed, &w, [](const QString& m) {
             std::fprintf(stderr, "attnscope: %s\n", qPrintable(m));
             QApplication::exit(1);
+        });
+    }
+    if (cli.isSet("images")) { // after the first run, so that the model is loaded
+        auto once = std::make_shared<QMetaObject::Connection>();
+        *once = QObject::connect(w.runner(), &RunController::finished, &w, [&w, once, dir = cli.value("images")] {
+            QObject::disconnect(*once);
+            auto* d = qobject_cast<DistanceView*>(w.view("distance"));
+            d->addFolder(dir);
+            if (!d->busy()) std::fprintf(stderr, "attnscope: --images: %s\n", qPrintable(d->status()));
         });
     }
     w.show();

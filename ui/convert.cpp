@@ -107,6 +107,22 @@ QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colorma
     return out;
 }
 
+QImage planarRgbToImage(const float* chw, int w, int h) {
+    const size_t n = size_t(w) * h;
+    const auto [lo, hi] = valueRange(chw, 3 * n);
+    const float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    auto level = [&](float v) { return hi > lo ? std::clamp(int((v - lo) * scale + 0.5f), 0, 255) : 128; };
+    QImage out(w, h, QImage::Format_RGB32);
+    for (int y = 0; y < h; ++y) {
+        auto* row = reinterpret_cast<QRgb*>(out.scanLine(y));
+        for (int x = 0; x < w; ++x) {
+            const size_t i = size_t(y) * w + x;
+            row[x] = qRgb(level(chw[i]), level(chw[n + i]), level(chw[2 * n + i]));
+        }
+    }
+    return out;
+}
+
 QImage colorBarImage(Colormap cm, int w, int h, bool vertical) {
     QImage out(w, h, QImage::Format_RGB32);
     const auto& lut = colormapLut(cm);

@@ -31,6 +31,10 @@ inline QImage mapToImage(const std::vector<float>& v, int w, int h, float lo, fl
 // A colour-bar strip: vertical has the high end on top.
 QImage colorBarImage(Colormap cm, int w, int h, bool vertical = true);
 
+// A planar [3, h, w] RGB array (e.g. a patch-embedding filter) as an opaque image, all three
+// channels scaled together from their joint min…max to 0…255 (a constant array is mid grey).
+QImage planarRgbToImage(const float* chw, int w, int h);
+
 // Pixels both ways (deep copies).
 QImage toQImage(const ImageRGB8& img);
 ImageRGB8 fromQImage(const QImage& img);

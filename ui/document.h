@@ -53,6 +53,7 @@ public:
     const QImage& qimage() const { return qimage_; }
     QString imageName() const { return imageName_; }
     const RunResult* result() const { return result_.get(); }
+    std::shared_ptr<const RunResult> resultPtr() const { return result_; } // for work off the GUI thread
     const Tensor& input() const { return input_; }
     const Selection& selection() const { return sel_; }
     const DisplayOptions& display() const { return display_; }

@@ -4,7 +4,12 @@
 #include "core/session.h"
 #include "ui/export.h"
 #include "ui/settings.h"
+#include "ui/views/distance_view.h"
+#include "ui/views/filters_view.h"
 #include "ui/views/head_grid_view.h"
+#include "ui/views/masks_view.h"
+#include "ui/views/position_view.h"
+#include "ui/views/rollout_view.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 #include "ui/views/selection_bar.h"
@@ -64,6 +69,8 @@ void MainWindow::createViews() {
     auto* bar = new SelectionBar(doc_, this);
     addToolBar(Qt::TopToolBarArea, bar);
     views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this)};
+    views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
+    views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);
@@ -74,10 +81,12 @@ void MainWindow::createViews() {
         dock->setObjectName("dock_" + v->viewId());
         dock->setWidget(v);
         if (!previous) addDockWidget(Qt::LeftDockWidgetArea, dock);
+        else if (v->besideImage()) tabifyDockWidget(findChild<QDockWidget*>("dock_overlay"), dock);
         else if (previous == findChild<QDockWidget*>("dock_overlay")) addDockWidget(Qt::RightDockWidgetArea, dock);
         else tabifyDockWidget(previous, dock);
-        previous = dock;
+        if (!v->besideImage()) previous = dock;
     }
+    findChild<QDockWidget*>("dock_overlay")->raise();
     findChild<QDockWidget*>("dock_model")->raise();
     resizeDocks({findChild<QDockWidget*>("dock_overlay"), findChild<QDockWidget*>("dock_model")}, {620, 520}, Qt::Horizontal);
 }
@@ -274,14 +283,14 @@ void MainWindow::exportViewDialog() {
                                                       Settings().lastDirectory() + "/" + v->viewId() + ".png",
                                                       tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"), &filter);
     if (path.isEmpty()) return;
-    const QString err = exportView(v->canvas(), doc_->selectionCaption(), path);
+    const QString err = exportView(v->canvas(), v->caption(), path);
     if (!err.isEmpty()) return showError(err);
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
 }
 
 void MainWindow::copyImage() {
     View* v = activeView();
-    QApplication::clipboard()->setImage(renderWithCaption(v->canvas(), doc_->selectionCaption()));
+    QApplication::clipboard()->setImage(renderWithCaption(v->canvas(), v->caption()));
     statusBar()->showMessage(tr("Copied %1").arg(v->title()), 3000);
 }
 

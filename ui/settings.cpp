@@ -12,6 +12,14 @@ constexpr auto kGrid = "display/showGrid";
 constexpr auto kSmooth = "display/smooth";
 constexpr auto kGeometry = "window/geometry";
 constexpr auto kState = "window/state";
+constexpr auto kRolloutFusion = "rollout/fusion";
+constexpr auto kRolloutDiscard = "rollout/discard";
+constexpr auto kRolloutUpToLayer = "rollout/upToSelectedLayer";
+constexpr auto kMaskMass = "masks/mass";
+constexpr auto kMaskShowAttention = "masks/showAttention";
+constexpr auto kPosSimTileRange = "posembed/tileRange";
+constexpr auto kFilterCount = "filters/count";
+constexpr auto kDistanceMinMax = "distance/minMax";
 } // namespace
 
 Settings::Settings() = default;
@@ -47,5 +55,25 @@ QByteArray Settings::windowGeometry() const { return s_.value(kGeometry).toByteA
 void Settings::setWindowGeometry(const QByteArray& g) { s_.setValue(kGeometry, g); }
 QByteArray Settings::windowState() const { return s_.value(kState).toByteArray(); }
 void Settings::setWindowState(const QByteArray& st) { s_.setValue(kState, st); }
+
+QString Settings::rolloutFusion() const {
+    const QString f = s_.value(kRolloutFusion, "mean").toString();
+    return f == "max" || f == "min" ? f : "mean";
+}
+void Settings::setRolloutFusion(const QString& f) { s_.setValue(kRolloutFusion, f); }
+double Settings::rolloutDiscard() const { return qBound(0.0, s_.value(kRolloutDiscard, 0.9).toDouble(), 0.99); }
+void Settings::setRolloutDiscard(double r) { s_.setValue(kRolloutDiscard, r); }
+bool Settings::rolloutUpToLayer() const { return s_.value(kRolloutUpToLayer, false).toBool(); }
+void Settings::setRolloutUpToLayer(bool on) { s_.setValue(kRolloutUpToLayer, on); }
+double Settings::maskMass() const { return qBound(0.01, s_.value(kMaskMass, 0.6).toDouble(), 1.0); }
+void Settings::setMaskMass(double m) { s_.setValue(kMaskMass, m); }
+bool Settings::maskShowAttention() const { return s_.value(kMaskShowAttention, false).toBool(); }
+void Settings::setMaskShowAttention(bool on) { s_.setValue(kMaskShowAttention, on); }
+bool Settings::posSimTileRange() const { return s_.value(kPosSimTileRange, false).toBool(); }
+void Settings::setPosSimTileRange(bool on) { s_.setValue(kPosSimTileRange, on); }
+int Settings::filterCount() const { return qBound(1, s_.value(kFilterCount, 28).toInt(), 768); }
+void Settings::setFilterCount(int n) { s_.setValue(kFilterCount, n); }
+bool Settings::distanceMinMax() const { return s_.value(kDistanceMinMax, false).toBool(); }
+void Settings::setDistanceMinMax(bool on) { s_.setValue(kDistanceMinMax, on); }
 
 } // namespace attnscope::ui

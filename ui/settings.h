@@ -34,6 +34,24 @@ public:
     QByteArray windowState() const;     // docks and toolbars
     void setWindowState(const QByteArray& s);
 
+    // Analysis views.
+    QString rolloutFusion() const;      // "mean" | "max" | "min"
+    void setRolloutFusion(const QString& f);
+    double rolloutDiscard() const;      // 0.9, in [0, 0.99]
+    void setRolloutDiscard(double r);
+    bool rolloutUpToLayer() const;      // false: all layers; true: up to the selected layer
+    void setRolloutUpToLayer(bool on);
+    double maskMass() const;            // 0.6 (DINO's τ), in [0.01, 1]
+    void setMaskMass(double m);
+    bool maskShowAttention() const;     // false; true: the head's attention under its mask
+    void setMaskShowAttention(bool on);
+    bool posSimTileRange() const;       // false: −1…1 as the paper; true: each tile its own min…max
+    void setPosSimTileRange(bool on);
+    int filterCount() const;            // 28 principal axes, as the paper
+    void setFilterCount(int n);
+    bool distanceMinMax() const;        // false: error bars ± std; true: min…max
+    void setDistanceMinMax(bool on);
+
 private:
     QSettings s_;
 };

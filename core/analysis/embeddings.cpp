@@ -103,6 +103,7 @@ FilterPca filter_pca(const Tensor& filters, int n_components) {
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
     const int k = std::min({n_components, D, F});
     FilterPca out;
+    out.total_variance = cov.trace();
     out.axes = Tensor({k, 3, filters.size(2), filters.size(3)});
     for (int c = 0; c < k; ++c) {
         const int col = F - 1 - c; // eigenvalues ascending

@@ -32,6 +32,7 @@ Tensor similarity_tiles(const Tensor& sim, int grid_h, int grid_w, int gap = 1);
 struct FilterPca {
     Tensor axes;                   // [k, 3, P, P] principal axes, largest variance first
     std::vector<double> variance;  // [k] eigenvalues of the covariance (ddof = 1)
+    double total_variance = 0.0;   // trace of the covariance: variance[i] / total is the share explained
 };
 // PCA of the D filters as samples (each 3·P·P values), centred over the D filters; eigenvectors of
 // the covariance (Eigen SelfAdjointEigenSolver, double). k = min(n_components, D, 3·P·P).

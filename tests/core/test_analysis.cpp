@@ -211,6 +211,8 @@ private slots:
         QVERIFY(std::abs(p.variance[0] - 9.0 * D / 2 / (D - 1)) < 1e-4);
         QVERIFY(std::abs(p.variance[1] - 1.0 * D / 2 / (D - 1)) < 1e-4);
         QVERIFY(std::abs(p.variance[2]) < 1e-4);
+        // Only the two directions vary: the total is their sum, 10·D/2/(D−1).
+        QVERIFY(std::abs(p.total_variance - 10.0 * D / 2 / (D - 1)) < 1e-4);
     }
 
     void checkpoint_errors_name_file_and_tensor() {

@@ -1,5 +1,7 @@
 #include "ui/views/view.h"
 
+#include <QFileInfo>
+
 namespace attnscope::ui {
 
 bool navigateSelection(Document* doc, int key) {
@@ -20,6 +22,27 @@ bool navigateSelection(Document* doc, int key) {
     }
     doc->setSelection(s);
     return true;
+}
+
+QString View::sourceCaption() const {
+    const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
+    return QString("%1 · %2").arg(model, doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName());
+}
+
+void View::invalidate() {
+    stale_ = true;
+    if (isVisible()) {
+        stale_ = false;
+        refresh();
+    }
+}
+
+void View::showEvent(QShowEvent* e) {
+    QWidget::showEvent(e);
+    if (stale_) {
+        stale_ = false;
+        refresh();
+    }
 }
 
 } // namespace attnscope::ui

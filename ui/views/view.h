@@ -5,6 +5,7 @@
 
 #include "ui/document.h"
 
+#include <QSize>
 #include <QWidget>
 
 namespace attnscope::ui {
@@ -22,9 +23,28 @@ public:
     // Values behind the picture (for export and tests): the map currently shown, row-major.
     virtual std::vector<float> shownValues() const = 0;
     virtual std::vector<int64_t> shownShape() const = 0;
+    // The caption line of exports: by default the selection (model, image, site, layer, head, query).
+    virtual QString caption() const { return doc_->selectionCaption(); }
+    // Work still running off the GUI thread for what the view shows (exports and screenshots wait).
+    virtual bool busy() const { return false; }
+    // Docked in the image's tab group (left) rather than with the analyses (right).
+    virtual bool besideImage() const { return false; }
+    // --screenshot --view: the size to render at (floating); empty: as docked.
+    virtual QSize screenshotSize() const { return {}; }
 
 protected:
+    // "model · image" for captions.
+    QString sourceCaption() const;
+    // Lazy recomputation for heavy views: invalidate() on a change recomputes now (refresh()) when the
+    // view is visible, else when it is next shown — a hidden tab costs nothing.
+    void invalidate();
+    virtual void refresh() {}
+    void showEvent(QShowEvent* e) override;
+
     Document* doc_;
+
+private:
+    bool stale_ = false;
 };
 
 } // namespace attnscope::ui
