@@ -43,8 +43,14 @@ int cmd_eval(const Args& a) {
         auto model = open_model(a);
         const data::FashionMnist set = data::load_fashion_mnist(dir, "t10k");
         const auto r = data::evaluate_classification(*model, set, a.get_int("--limit", 0), threads, stderr_progress(quiet));
+        json per_class = json::object();
+        for (int c = 0; c < 10; ++c) {
+            int n = 0;
+            for (int p = 0; p < 10; ++p) n += r.confusion[c * 10 + p];
+            if (n) per_class[data::fashion_mnist_labels()[c]] = double(r.confusion[c * 10 + c]) / n;
+        }
         json j = {{"dataset", dataset}, {"model", model->info().source}, {"count", r.count}, {"correct", r.correct},
-                  {"accuracy", r.accuracy}, {"seconds", r.seconds}, {"images_per_second", r.count / std::max(r.seconds, 1e-9)},
+                  {"accuracy", r.accuracy}, {"accuracy_per_class", per_class}, {"seconds", r.seconds}, {"images_per_second", r.count / std::max(r.seconds, 1e-9)},
                   {"threads", threads}};
         std::puts(j.dump().c_str());
         return 0;

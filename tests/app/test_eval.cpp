@@ -13,8 +13,8 @@
 using namespace attnscope;
 namespace fs = std::filesystem;
 
-// The demo DETR card's mAP@0.5 (500 scenes, seed 7) minus 0.06 for the 150-scene subset.
-constexpr double DETR_FLOOR = 0.64;
+// The demo DETR card's mAP@0.5 (500 scenes, seed 7) minus 0.06 for the 150-scene subset's spread.
+constexpr double DETR_FLOOR = 0.58; // card: 0.646 (500 scenes); the 150-scene subset measured 0.642
 
 namespace {
 struct Out {
