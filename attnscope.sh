@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and opens AttnScope on the demo.
-# Until the trained demo models land (resources/models/), the demo is the real DeiT-Tiny from
-# ../shared when it is there, else the small fixture model (random weights) from tests/fixtures.
+# The demo is the embedded ViT trained on Fashion-MNIST (resources/models/demo-vit) on a held-out
+# test image; without it (a partial checkout), the real DeiT-Tiny from ../shared, else a fixture.
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/deps.sh
 attnscope_install_deps
 attnscope_build
 if [ -d resources/models/demo-vit ]; then
-  model=resources/models/demo-vit; image=$(ls resources/images/* 2>/dev/null | head -1 || true)
+  model=resources/models/demo-vit; image=resources/images/fmnist-09-ankle-boot-test0.png
 elif [ -d ../shared/models/deit-tiny-imagenet ]; then
   model=../shared/models/deit-tiny-imagenet; image=../shared/images/coco_000000039769_two_cats.png
 else
