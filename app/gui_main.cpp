@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     cli.addOption({"model", "Model folder or checkpoint file.", "PATH"});
     cli.addOption({"image", "Image file.", "IMG"});
     cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit.", "OUT.png"});
-    cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix).", "NAME"});
+    cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix, detections, ...).", "NAME"});
     cli.process(app);
 
     QString model = cli.value("model"), image = cli.value("image");
@@ -75,8 +75,16 @@ int main(int argc, char** argv) {
         const QString viewId = cli.value("view");
         View* v = viewId.isEmpty() ? nullptr : w.view(viewId);
         if (!viewId.isEmpty() && !v) {
-            std::fprintf(stderr, "attnscope: unknown view '%s' (overlay, model, matrix)\n", qPrintable(viewId));
+            QStringList ids;
+            for (View* known : w.views()) ids << known->viewId();
+            std::fprintf(stderr, "attnscope: unknown view '%s' (%s)\n", qPrintable(viewId), qPrintable(ids.join(", ")));
             return 2;
+        }
+        if (v) { // the view alone, floating at the window's size, rather than squeezed into its dock's share
+            if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) {
+                dock->setFloating(true);
+                dock->resize(w.size());
+            }
         }
         if (model.isEmpty() || image.isEmpty()) {
             std::fprintf(stderr, "attnscope: --screenshot needs --model and --image (or the demo)\n");
@@ -88,7 +96,7 @@ int main(int argc, char** argv) {
             if (v) {
                 if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) dock->raise();
                 QApplication::processEvents();
-                err = exportView(v->canvas(), w.document()->selectionCaption(), shot);
+                err = exportView(v->canvas(), v->caption(), shot);
             } else if (!w.grab().save(shot, "PNG", 0)) { // 0: smallest file
                 err = "cannot write " + shot;
             }

@@ -85,4 +85,15 @@ QString exportNpy(const std::vector<float>& values, const std::vector<int64_t>& 
     return {};
 }
 
+QString exportBytes(const QByteArray& bytes, const QString& path) {
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
+    if (file.write(bytes) != bytes.size()) {
+        file.cancelWriting();
+        return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
+    }
+    if (!file.commit()) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
+    return {};
+}
+
 } // namespace attnscope::ui

@@ -17,5 +17,7 @@ QImage renderWithCaption(QWidget* canvas, const QString& caption);
 // Format from the suffix: .png, .svg, .pdf. Returns an error message, empty on success.
 QString exportView(QWidget* canvas, const QString& caption, const QString& path);
 QString exportNpy(const std::vector<float>& values, const std::vector<int64_t>& shape, const QString& path);
+// Any bytes (e.g. detections .json), atomically. Returns an error message, empty on success.
+QString exportBytes(const QByteArray& bytes, const QString& path);
 
 } // namespace attnscope::ui

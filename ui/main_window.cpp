@@ -4,7 +4,9 @@
 #include "core/session.h"
 #include "ui/export.h"
 #include "ui/settings.h"
+#include "ui/views/detections_view.h"
 #include "ui/views/head_grid_view.h"
+#include "ui/views/heads_figure.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 #include "ui/views/selection_bar.h"
@@ -64,6 +66,7 @@ void MainWindow::createViews() {
     auto* bar = new SelectionBar(doc_, this);
     addToolBar(Qt::TopToolBarArea, bar);
     views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this)};
+    views_ << new DetectionsView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);
@@ -116,6 +119,16 @@ void MainWindow::createActions() {
                        tr("Save the values of the focused view as .npy"), &MainWindow::exportMapDialog);
     needResult << make(file, "actionExportRun", tr("Export &Run…"), QKeySequence(),
                        tr("Write the whole run (logits, input, every attention map) to a folder"), &MainWindow::exportRunDialog);
+    needResult << make(file, "actionExportLayerFigure", tr("Export &Heads of Layer…"), QKeySequence(),
+                       tr("Every head of the selected layer (site and query as selected) as one figure: PNG, SVG or PDF"),
+                       [this] { exportFigureDialog(false); });
+    needResult << make(file, "actionExportGridFigure", tr("Export &Layer × Head Figure…"), QKeySequence(),
+                       tr("Every layer and head (site and query as selected) as one figure: PNG, SVG or PDF"),
+                       [this] { exportFigureDialog(true); });
+    QAction* exportDetections = make(file, "actionExportDetections", tr("Export &Detections…"), QKeySequence(),
+                                     tr("DETR: the detections above the threshold as .json"), &MainWindow::exportDetectionsDialog);
+    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->isDetr()); });
+    exportDetections->setEnabled(false);
     file->addSeparator();
     make(file, "actionQuit", tr("&Quit"), QKeySequence::Quit, tr("Quit AttnScope"), &MainWindow::close);
     auto enable = [this, needResult] { for (QAction* a : needResult) a->setEnabled(doc_->result() != nullptr); };
@@ -274,14 +287,14 @@ void MainWindow::exportViewDialog() {
                                                       Settings().lastDirectory() + "/" + v->viewId() + ".png",
                                                       tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"), &filter);
     if (path.isEmpty()) return;
-    const QString err = exportView(v->canvas(), doc_->selectionCaption(), path);
+    const QString err = exportView(v->canvas(), v->caption(), path);
     if (!err.isEmpty()) return showError(err);
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
 }
 
 void MainWindow::copyImage() {
     View* v = activeView();
-    QApplication::clipboard()->setImage(renderWithCaption(v->canvas(), doc_->selectionCaption()));
+    QApplication::clipboard()->setImage(renderWithCaption(v->canvas(), v->caption()));
     statusBar()->showMessage(tr("Copied %1").arg(v->title()), 3000);
 }
 
@@ -291,6 +304,25 @@ void MainWindow::exportMapDialog() {
                                                       tr("NumPy array (*.npy)"));
     if (path.isEmpty()) return;
     const QString err = exportNpy(v->shownValues(), v->shownShape(), path);
+    if (!err.isEmpty()) return showError(err);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::exportDetectionsDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export detections"), Settings().lastDirectory() + "/detections.json",
+                                                      tr("JSON (*.json)"));
+    if (path.isEmpty()) return;
+    const QString err = exportBytes(detectionsJson(*doc_), path);
+    if (!err.isEmpty()) return showError(err);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::exportFigureDialog(bool allLayers) {
+    const QString path = QFileDialog::getSaveFileName(this, allLayers ? tr("Export layer × head figure") : tr("Export heads of layer"),
+                                                      Settings().lastDirectory() + (allLayers ? "/layers_heads.png" : "/heads.png"),
+                                                      tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
+    if (path.isEmpty()) return;
+    const QString err = exportHeadsFigure(*doc_, allLayers, path);
     if (!err.isEmpty()) return showError(err);
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
 }

@@ -22,6 +22,8 @@ public:
     // Values behind the picture (for export and tests): the map currently shown, row-major.
     virtual std::vector<float> shownValues() const = 0;
     virtual std::vector<int64_t> shownShape() const = 0;
+    // The caption line of exports and Copy Image (model, image, site, layer, head, query by default).
+    virtual QString caption() const { return doc_->selectionCaption(); }
 
 protected:
     Document* doc_;
