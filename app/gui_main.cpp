@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     cli.addOption({"images", "Average the mean attention distance over the images in DIR (as \"Add images…\").", "DIR"});
     cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit.", "OUT.png"});
     cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix, rollout, masks, posembed, "
-                           "filters, distance).", "NAME"});
+                           "filters, distance, detections).", "NAME"});
     cli.process(app);
 
     QString model = cli.value("model"), image = cli.value("image");
@@ -84,6 +84,12 @@ int main(int argc, char** argv) {
             for (View* known : w.views()) ids << known->viewId();
             std::fprintf(stderr, "attnscope: unknown view '%s' (%s)\n", qPrintable(viewId), qPrintable(ids.join(", ")));
             return 2;
+        }
+        if (v) { // the view alone, floating at the window's size, rather than squeezed into its dock's share
+            if (auto* dock = w.findChild<QDockWidget*>("dock_" + v->viewId())) {
+                dock->setFloating(true);
+                dock->resize(w.size());
+            }
         }
         if (model.isEmpty() || image.isEmpty()) {
             std::fprintf(stderr, "attnscope: --screenshot needs --model and --image (or the demo)\n");

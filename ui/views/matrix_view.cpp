@@ -1,5 +1,6 @@
 #include "ui/views/matrix_view.h"
 
+#include <QDockWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -40,7 +41,7 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
         if (s.site != basis_.site || s.layer != basis_.layer || s.head != basis_.head || s.fusion != basis_.fusion) rebuild();
         else markQuery();
     });
-    connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); plot_->replot(); });
+    connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); replot(); });
     connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) { pressPos_ = e->position(); });
     connect(plot_, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* e) {
         if ((e->position() - pressPos_).manhattanLength() > 4 || nq_ == 0) return; // a drag, not a click
@@ -51,11 +52,51 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
         s.query = q;
         doc_->setSelection(s);
     });
-    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); plot_->replot(); });
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); replot(); });
     applyGradient();
 }
 
-QWidget* MatrixView::canvas() { return plot_; }
+QWidget* MatrixView::canvas() {
+    // Exports and Copy Image render the plot now: bring it up to date (hidden, or a replot queued).
+    if (stale_) fillPlot();
+    stale_ = false;
+    plot_->replot();
+    return plot_;
+}
+
+// A hidden plot (its tab behind another: QMainWindow moves such docks off the window rather than hiding
+// them) is redrawn when it is shown or exported, not on every change; a visible one once per event-loop
+// pass, however many changes came in (QCustomPlot's queued replot).
+bool MatrixView::onScreen() const { return plot_->isVisible() && !plot_->visibleRegion().isEmpty(); }
+
+void MatrixView::replot() {
+    if (!onScreen()) {
+        stale_ = true;
+        return;
+    }
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MatrixView::showEvent(QShowEvent* e) {
+    View::showEvent(e);
+    catchUp();
+}
+
+void MatrixView::catchUp() {
+    if (!stale_ || !isVisible()) return;
+    stale_ = false;
+    fillPlot();
+    plot_->replot();
+}
+
+bool MatrixView::event(QEvent* e) {
+    if (e->type() == QEvent::ParentChange) // a dock's tab raised: catch up
+        if (auto* dock = qobject_cast<QDockWidget*>(parentWidget()))
+            connect(dock, &QDockWidget::visibilityChanged, this, [this](bool on) {
+                if (on) QMetaObject::invokeMethod(this, &MatrixView::catchUp, Qt::QueuedConnection); // after the tab moved it in
+            });
+    return View::event(e);
+}
 
 void MatrixView::applyGradient() {
     QCPColorGradient g;
@@ -72,6 +113,15 @@ void MatrixView::rebuild() {
     values_ = doc_->matrix(basis_);
     nq_ = m ? m->n_q : 0;
     nk_ = m ? m->n_k : 0;
+    if (!onScreen()) { // hidden behind another tab: the plot is filled when shown (850² cells for a DETR encoder)
+        stale_ = true;
+        return;
+    }
+    fillPlot();
+}
+
+void MatrixView::fillPlot() {
+    const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
     map_->data()->setSize(nk_, nq_);
     map_->data()->setRange(QCPRange(0, std::max(0, nk_ - 1)), QCPRange(0, std::max(0, nq_ - 1)));
     for (int q = 0; q < nq_; ++q)
@@ -93,7 +143,7 @@ void MatrixView::markQuery() {
     queryMark_->setVisible(nq_ > 0);
     queryMark_->topLeft->setCoords(-0.5, q - 0.5);
     queryMark_->bottomRight->setCoords(nk_ - 0.5, q + 0.5);
-    plot_->replot();
+    replot();
 }
 
 } // namespace attnscope::ui

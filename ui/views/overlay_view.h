@@ -3,6 +3,7 @@
 // ←/→ head, ↑/↓ layer.
 #pragma once
 
+#include "ui/views/map_paint.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -37,6 +38,7 @@ protected:
 private:
     void refresh();
     void paintColorBar(QPainter& p, const QRectF& r);
+    void paintQueryKeys(QPainter& p, const QRectF& img); // DETR decoder self-attention
     void paintEmptyState(QPainter& p);
 
     Document* doc_;
@@ -45,6 +47,7 @@ private:
     float lo_ = 0, hi_ = 1;
     QPoint hover_{-1, -1};
     QString readout_;
+    ScaledImageCache photo_;
 };
 
 class OverlayView : public View {
