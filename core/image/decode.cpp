@@ -1,6 +1,7 @@
 #include "core/image/decode.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -122,6 +123,9 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
     if (head.format.empty())
         throw Error(ErrorKind::Format, name, "", "not a recognised image format (PNG, JPEG, BMP, WebP, TIFF, PNM)");
     check_size(head.width, head.height, name, (head.format + " header says").c_str());
+    if (head.width > 0 && head.height > 0) // decoder's 8-bit BGR buffer, its EXIF-rotated copy, our RGB copy
+        require_memory(sat_mul(uint64_t(head.width) * uint64_t(head.height), 9), name, "",
+                       "decoding a " + dims(head.width, head.height) + " " + head.format + " image");
     if (head.format == "jpeg") { // libjpeg pads a cut-off scan with grey and only warns: require the EOI marker
         int w = 0, h = 0;
         const size_t sos = jpeg_scan(bytes, w, h);
@@ -141,6 +145,8 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
         throw Error(ErrorKind::Format, name, "",
                     "cannot decode " + head.format + " image (truncated, corrupt or unsupported variant)");
     check_size(mat.cols, mat.rows, name, "decoded image is");
+    require_memory(uint64_t(mat.cols) * uint64_t(mat.rows) * 3, name, "",
+                   "converting the decoded " + dims(mat.cols, mat.rows) + " image to RGB");
     return image_from_pixels(mat.data, mat.cols, mat.rows, mat.step[0], PixelLayout::BGR);
 }
 

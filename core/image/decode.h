@@ -9,8 +9,9 @@
 
 namespace attnscope {
 
-// Refused before decoding (header sizes) and again after: more than kMaxImageSide pixels on a side, or a
-// decoded RGB buffer above kMaxImageBytes.
+// Refused before decoding (header sizes) and again after: more than kMaxImageSide pixels on a side, a
+// decoded RGB buffer above kMaxImageBytes, or more memory than available_memory() (core/limits.h) for
+// the decoder's buffers and the RGB copy (3 × width × height × 3 bytes, checked from the header).
 inline constexpr int kMaxImageSide = 20000;
 inline constexpr int64_t kMaxImageBytes = int64_t(1) << 30;
 

@@ -1,7 +1,11 @@
 // Pillow-exact resampling. Mirrors Pillow 9.x src/libImaging/Resample.c (8-bit path) and, for NEAREST,
 // _imaging.c _resize → ImagingTransform(AFFINE) → ImagingScaleAffine in Geometry.c.
 // Contraction of a*b+c into FMA would change the coefficients: keep it off whatever the dialect.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#else
 #pragma GCC optimize("fp-contract=off")
+#endif
 
 #include "core/image/resample.h"
 

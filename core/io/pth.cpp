@@ -1,8 +1,7 @@
 #include "core/io/pth.h"
 
 #include "core/error.h"
-
-#include <unistd.h>
+#include "core/limits.h"
 
 #include <algorithm>
 #include <cstring>
@@ -24,8 +23,12 @@ template <typename T> T rd(const uint8_t* p) {
     return v;
 }
 
+bool is_str(const Ref& v, const char* s) { return v->kind == Kind::Str && v->s == s; }
+
+} // namespace
+
 // Persistent ids: ("storage", StorageClass, key, location, numel[, view_metadata]).
-Ref persistent_load(const Ref& pid, void* ctx) {
+Ref pth_persistent_load(const Ref& pid, void* ctx) {
     const std::string& where = *static_cast<const std::string*>(ctx);
     if (pid->kind != Kind::Tuple || pid->items.empty() || pid->items[0]->kind != Kind::Str)
         throw Error(ErrorKind::Format, where, "persistent id", "unexpected " + pickle::describe(*pid));
@@ -51,16 +54,19 @@ Ref persistent_load(const Ref& pid, void* ctx) {
     return v;
 }
 
-bool is_str(const Ref& v, const char* s) { return v->kind == Kind::Str && v->s == s; }
-
-} // namespace
-
 bool is_torch_save_file(const uint8_t* head, size_t n) {
     return (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) ||
            (n >= sizeof kLegacyMagic && std::memcmp(head, kLegacyMagic, sizeof kLegacyMagic) == 0);
 }
 
-PthFile::PthFile(const std::string& path) : path_(path), name_(fs::path(path).filename().string()), file_(path) {
+PthFile::PthFile(const std::string& path) : path_(path), name_(fs::path(path).filename().string()), file_(path) { open(); }
+
+PthFile::PthFile(const std::string& name, const uint8_t* data, size_t size)
+    : path_(name), name_(fs::path(name).filename().string()), file_(data, size) {
+    open();
+}
+
+void PthFile::open() {
     if (file_.size() >= 4 && std::memcmp(file_.data(), "PK\x03\x04", 4) == 0) read_zip();
     else if (file_.size() >= sizeof kLegacyMagic && std::memcmp(file_.data(), kLegacyMagic, sizeof kLegacyMagic) == 0) read_legacy();
     else throw Error(ErrorKind::Format, name_, "", "not a torch.save file (neither a zip nor the legacy magic number)");
@@ -139,7 +145,7 @@ void PthFile::read_zip() {
     const Span pkl = records[prefix + "data.pkl"];
     size_t pos = 0;
     const std::string where = name_ + ": data.pkl";
-    collect(pickle::unpickle(d + pkl.offset, pkl.size, pos, where, persistent_load, const_cast<std::string*>(&where)));
+    collect(pickle::unpickle(d + pkl.offset, pkl.size, pos, where, pth_persistent_load, const_cast<std::string*>(&where)));
 }
 
 void PthFile::read_legacy() {
@@ -148,7 +154,7 @@ void PthFile::read_legacy() {
     const size_t n = file_.size();
     size_t pos = 0;
     const std::string where = name_;
-    auto next = [&]() { return pickle::unpickle(d, n, pos, where, persistent_load, const_cast<std::string*>(&where)); };
+    auto next = [&]() { return pickle::unpickle(d, n, pos, where, pth_persistent_load, const_cast<std::string*>(&where)); };
     const Ref magic = next();
     const Ref protocol = next();
     if (protocol->kind != Kind::Int || protocol->i != 1001) throw Error(ErrorKind::Unsupported, name_, "protocol", "unsupported legacy protocol version");
@@ -236,8 +242,7 @@ Tensor PthFile::load(const std::string& name) const {
     }
     if (numel > 0 && last >= n_storage)
         throw Error(ErrorKind::Format, name_, field, "addresses element " + std::to_string(last) + " of a storage holding " + std::to_string(n_storage));
-    const uint64_t avail = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
-    if (numel * 4 > avail) throw Error(ErrorKind::Unsupported, name_, field, "needs more memory than this machine has");
+    require_memory(numel * 4, name_, field, "loading " + shape_str(t.size) + " as float32");
     Tensor out(t.size);
     const uint8_t* base = file_.data() + st->second.offset;
     const int rank = static_cast<int>(t.size.size());

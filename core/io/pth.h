@@ -15,6 +15,9 @@ namespace attnscope {
 class PthFile final : public WeightSource {
 public:
     explicit PthFile(const std::string& path);
+    // The same reader over bytes already in memory (the caller keeps them alive while this object
+    // lives); `name` stands for the file in errors.
+    PthFile(const std::string& name, const uint8_t* data, size_t size);
     const std::string& path() const override { return path_; }
     std::vector<std::string> names() const override;
     bool has(const std::string& name) const override { return tensors_.count(name) != 0; }
@@ -28,6 +31,7 @@ private:
     };
     void read_zip();
     void read_legacy();
+    void open();
     void collect(const pickle::Ref& root);
     const pickle::TensorRef& tensor(const std::string& name) const;
 
@@ -40,5 +44,9 @@ private:
 };
 
 bool is_torch_save_file(const uint8_t* head, size_t n);
+
+// torch.save's persistent ids ("storage", StorageClass, key, location, numel) → Storage values, for
+// pickle::unpickle; ctx points to a std::string naming the file in errors.
+pickle::Ref pth_persistent_load(const pickle::Ref& pid, void* ctx);
 
 } // namespace attnscope

@@ -1,6 +1,7 @@
 #include "core/io/safetensors.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -58,16 +59,26 @@ MappedFile::MappedFile(const std::string& path) {
             throw Error(ErrorKind::Io, path, "", std::string("cannot map: ") + std::strerror(errno));
         }
         data_ = static_cast<const uint8_t*>(p);
+        mapped_ = true;
     }
     ::close(fd);
 }
 
+MappedFile::MappedFile(const uint8_t* data, size_t size) : data_(size ? data : nullptr), size_(data ? size : 0) {}
+
 MappedFile::~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_ && mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path), file_(path) {
-    const std::string name = base(path);
+SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path), file_(path) { parse(); }
+
+SafeTensorsFile::SafeTensorsFile(const std::string& name, const uint8_t* data, size_t size)
+    : path_(name), file_(data, size) {
+    parse();
+}
+
+void SafeTensorsFile::parse() {
+    const std::string name = base(path_);
     if (file_.size() < 8) throw Error(ErrorKind::Format, name, "", "file is shorter than the 8-byte header length");
     uint64_t n = 0;
     std::memcpy(&n, file_.data(), 8); // little-endian host assumed (x86-64, aarch64)
@@ -167,6 +178,8 @@ TensorInfo SafeTensorsFile::info(const std::string& name) const { return entry(n
 
 Tensor SafeTensorsFile::load(const std::string& name) const {
     const Entry& e = entry(name);
+    require_memory(sat_mul(static_cast<uint64_t>(shape_numel(e.info.shape)), 4), base(path_), "tensor '" + name + "'",
+                   "loading " + shape_str(e.info.shape) + " as float32");
     Tensor t(e.info.shape);
     convert_to_f32(e.info.dtype, file_.data() + data_start_ + e.begin, t.numel(), t.ptr());
     return t;

@@ -11,6 +11,7 @@ namespace attnscope {
 class MappedFile {
 public:
     explicit MappedFile(const std::string& path); // throws Error(Io)
+    MappedFile(const uint8_t* data, size_t size);  // borrows caller-owned bytes (never unmapped)
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
@@ -20,11 +21,15 @@ public:
 private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    bool mapped_ = false;
 };
 
 class SafeTensorsFile final : public WeightSource {
 public:
     explicit SafeTensorsFile(const std::string& path);
+    // The same reader over bytes already in memory (the caller keeps them alive while this object
+    // lives); `name` stands for the file in errors.
+    SafeTensorsFile(const std::string& name, const uint8_t* data, size_t size);
     const std::string& path() const override { return path_; }
     std::vector<std::string> names() const override;
     bool has(const std::string& name) const override { return entries_.count(name) != 0; }
@@ -38,6 +43,7 @@ private:
         uint64_t begin = 0, end = 0; // relative to the data section
     };
     const Entry& entry(const std::string& name) const;
+    void parse();
 
     std::string path_;
     MappedFile file_;

@@ -3,7 +3,9 @@
 #include "core/error.h"
 #include "core/io/pth.h"
 #include "core/io/safetensors.h"
+#include "core/limits.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -86,6 +88,7 @@ static void convert_plain(const void* src, int64_t n, float* dst) {
 }
 
 void convert_to_f32(DType dtype, const void* src, int64_t count, float* dst) {
+    if (count <= 0) return; // empty tensors: dst may be null (memcpy(nullptr, …, 0) is undefined)
     const auto* p = static_cast<const uint8_t*>(src);
     switch (dtype) {
     case DType::F32: std::memcpy(dst, src, static_cast<size_t>(count) * 4); return;
@@ -114,6 +117,19 @@ Tensor load_checked(const WeightSource& src, const std::string& name, const Shap
                     "shape " + shape_str(info.shape) + " does not match the configuration, expected " +
                         shape_str(expected));
     return src.load(name);
+}
+
+void require_memory_for_weights(const WeightSource& src) {
+    uint64_t total = 0;
+    size_t count = 0;
+    for (const std::string& name : src.names()) {
+        uint64_t numel = 1;
+        for (int64_t d : src.info(name).shape) numel = sat_mul(numel, static_cast<uint64_t>(std::max<int64_t>(d, 0)));
+        total = sat_add(total, sat_mul(numel, 4));
+        ++count;
+    }
+    require_memory(total, std::filesystem::path(src.path()).filename().string(), "",
+                   "loading the checkpoint's " + std::to_string(count) + " tensors as float32");
 }
 
 std::unique_ptr<WeightSource> open_weights(const std::string& path) {

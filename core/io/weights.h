@@ -38,6 +38,10 @@ float bf16_to_float(uint16_t b);
 // Loads `name` and checks its shape (error names the file, the tensor, expected and found shapes).
 Tensor load_checked(const WeightSource& src, const std::string& name, const Shape& expected);
 
+// Refuses (Error(Unsupported) naming the file, the size needed and the memory available) a checkpoint
+// whose tensors, converted to float32, would not fit in available_memory(); called before loading.
+void require_memory_for_weights(const WeightSource& src);
+
 // Opens a checkpoint file by content: safetensors, or a sharded index (model.safetensors.index.json).
 std::unique_ptr<WeightSource> open_weights(const std::string& path);
 

@@ -145,6 +145,7 @@ bool is_detr_checkpoint(const WeightSource& w) {
 std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const nlohmann::json* cfg,
                                  const DetrOptions& opts) {
     const WeightSource& src = *wsrc;
+    require_memory_for_weights(src);
     DetrNames n;
     n.original = !src.has("model.query_position_embeddings.weight") && src.has("query_embed.weight");
     if (!n.original && !src.has(n.query()))

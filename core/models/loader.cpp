@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 namespace attnscope {
 
@@ -22,15 +23,12 @@ namespace {
 std::optional<json> read_json_if_exists(const fs::path& p) {
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) return std::nullopt;
-    std::ifstream in(p);
+    std::ifstream in(p, std::ios::binary);
     if (!in) throw Error(ErrorKind::Io, p.string(), "", "cannot open");
-    try {
-        json j = json::parse(in);
-        if (!j.is_object()) throw Error(ErrorKind::Format, p.filename().string(), "", "is not a JSON object");
-        return j;
-    } catch (const json::exception& e) {
-        throw Error(ErrorKind::Format, p.filename().string(), "", std::string("invalid JSON: ") + e.what());
-    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw Error(ErrorKind::Io, p.string(), "", "read error");
+    return parse_json_object(std::move(text).str(), p.filename().string());
 }
 
 // The weights file inside a model folder.
@@ -63,6 +61,17 @@ std::string sample_names(const WeightSource& w) {
 
 } // namespace
 
+json parse_json_object(const std::string& text, const std::string& file) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Format, file, "", std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw Error(ErrorKind::Format, file, "", "is not a JSON object");
+    return j;
+}
+
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
     std::error_code ec;
     const fs::path p(path);
@@ -79,11 +88,16 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     }
     const std::optional<json> preprocessor = read_json_if_exists(dir / "preprocessor_config.json");
 
-    std::shared_ptr<const WeightSource> w = open_weights(weights.string());
+    return load_model_from(open_weights(weights.string()), config ? &*config : nullptr,
+                           preprocessor ? &*preprocessor : nullptr, options);
+}
+
+std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
+                                       const LoadOptions& options) {
     if (is_vit_checkpoint(*w)) {
         VitOptions vo;
         vo.heads_override = options.heads_override;
-        return load_vit(w, config ? &*config : nullptr, preprocessor ? &*preprocessor : nullptr, vo);
+        return load_vit(w, config, preprocessor, vo);
     }
     if (is_detr_checkpoint(*w)) {
         DetrOptions dopt;
@@ -93,9 +107,9 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
             if (spec.shortest_edge) dopt.shortest_edge = spec.shortest_edge;
             if (spec.longest_edge) dopt.longest_edge = spec.longest_edge;
         }
-        return load_detr(w, config ? &*config : nullptr, dopt);
+        return load_detr(w, config, dopt);
     }
-    throw Error(ErrorKind::Unsupported, weights.filename().string(), "",
+    throw Error(ErrorKind::Unsupported, fs::path(w->path()).filename().string(), "",
                 "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR); first names: " + sample_names(*w));
 }
 

@@ -4,10 +4,14 @@
 
 #include "core/models/model.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <memory>
 #include <string>
 
 namespace attnscope {
+
+class WeightSource;
 
 struct LoadOptions {
     int heads_override = 0;   // --heads: when the head count cannot be known from config/architecture
@@ -15,5 +19,12 @@ struct LoadOptions {
 };
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
+
+// The steps of load_model after the files are read, for callers (and fuzzers) that hold them in
+// memory: parse a config.json / preprocessor_config.json text (Error(Format) naming `file` unless
+// it is a JSON object), and pick the family from the tensor names and build the model.
+nlohmann::json parse_json_object(const std::string& text, const std::string& file);
+std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> weights, const nlohmann::json* config,
+                                       const nlohmann::json* preprocessor, const LoadOptions& options = {});
 
 } // namespace attnscope

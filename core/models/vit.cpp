@@ -89,12 +89,6 @@ struct Names {
 
 std::string file_name(const WeightSource& w) { return fs::path(w.path()).filename().string(); }
 
-bool has_any(const WeightSource& w, std::initializer_list<const char*> keys) {
-    for (const char* k : keys)
-        if (w.has(k)) return true;
-    return false;
-}
-
 // Detects naming and HF prefix from the tensor names.
 void detect_naming(const WeightSource& w, VitConfig& c) {
     if (w.has("cls_token") && w.has("patch_embed.proj.weight")) {
@@ -556,6 +550,7 @@ PreprocessSpec default_spec(const VitConfig& c) {
 std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
                                 const VitOptions& options) {
     const VitConfig c = configure(*w, config, options);
+    require_memory_for_weights(*w);
     VitWeights weights = load_weights(*w, c);
     ModelInfo info;
     info.family = family_of(c);
