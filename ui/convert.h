@@ -33,6 +33,10 @@ QImage colorBarImage(Colormap cm, int w, int h, bool vertical = true);
 
 // Pixels both ways (deep copies).
 QImage toQImage(const ImageRGB8& img);
+// What the views draw: the image itself, or for a huge one a smooth downscale whose longer side is
+// maxSide (the full-resolution pixels stay in the Document for inference and geometry).
+inline constexpr int kMaxDisplaySide = 4096;
+QImage toDisplayQImage(const ImageRGB8& img, int maxSide = kMaxDisplaySide);
 ImageRGB8 fromQImage(const QImage& img);
 
 } // namespace attnscope::ui
