@@ -31,3 +31,19 @@ attnscope_build() {
   cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null &&
     cmake --build "$root/build" -j"$(nproc)"
 }
+
+# The same tree built with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan (-O1, line
+# tables for readable reports; no -march=native). CI runs the whole test suite there once more.
+attnscope_build_sanitized() {
+  local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DATTNSCOPE_SANITIZE=address;undefined" "$@" >/dev/null &&
+    cmake --build "$root/build-asan" -j"$(nproc)"
+}
+
+# Sanitizer settings for running build-asan's tests: stop at the first report, leaks included
+# (the suite, GUI tests too, runs leak-free: no suppressions are needed).
+attnscope_sanitizer_env() {
+  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+}

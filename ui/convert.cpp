@@ -143,6 +143,13 @@ QImage toQImage(const ImageRGB8& img) {
     return out;
 }
 
+QImage toDisplayQImage(const ImageRGB8& img, int maxSide) {
+    if (img.width <= maxSide && img.height <= maxSide) return toQImage(img);
+    // Borrow the pixels (no full-size copy) and scale straight to the display size.
+    const QImage view(img.data.data(), img.width, img.height, qsizetype(img.width) * 3, QImage::Format_RGB888);
+    return view.scaled(maxSide, maxSide, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+}
+
 ImageRGB8 fromQImage(const QImage& img) {
     const QImage rgb = img.convertToFormat(QImage::Format_RGB888);
     return image_from_pixels(rgb.constBits(), rgb.width(), rgb.height(), size_t(rgb.bytesPerLine()),

@@ -37,6 +37,10 @@ QImage planarRgbToImage(const float* chw, int w, int h);
 
 // Pixels both ways (deep copies).
 QImage toQImage(const ImageRGB8& img);
+// What the views draw: the image itself, or for a huge one a smooth downscale whose longer side is
+// maxSide (the full-resolution pixels stay in the Document for inference and geometry).
+inline constexpr int kMaxDisplaySide = 4096;
+QImage toDisplayQImage(const ImageRGB8& img, int maxSide = kMaxDisplaySide);
 ImageRGB8 fromQImage(const QImage& img);
 
 } // namespace attnscope::ui

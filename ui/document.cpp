@@ -54,7 +54,7 @@ void Document::setModel(std::shared_ptr<const Model> model, const QString& path)
 
 void Document::setImage(ImageRGB8 image, const QString& name) {
     image_ = std::move(image);
-    qimage_ = toQImage(image_);
+    qimage_ = toDisplayQImage(image_); // downscaled when huge; image_ keeps every pixel
     imageName_ = name;
     result_.reset();
     updateDetections();

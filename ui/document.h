@@ -50,7 +50,7 @@ public:
     QString modelPath() const { return modelPath_; }
     bool hasImage() const { return image_.width > 0; }
     const ImageRGB8& image() const { return image_; }
-    const QImage& qimage() const { return qimage_; }
+    const QImage& qimage() const { return qimage_; } // for display: at most kMaxDisplaySide a side
     QString imageName() const { return imageName_; }
     const RunResult* result() const { return result_.get(); }
     std::shared_ptr<const RunResult> resultPtr() const { return result_; } // for work off the GUI thread

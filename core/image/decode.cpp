@@ -6,6 +6,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,6 +59,43 @@ void webp_size(const std::string& b, ImageHeader& h) {
     }
 }
 
+int clamp_int(int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, 0, INT32_MAX)); }
+
+// PNM (P1–P6): magic, then width and height as ASCII decimals separated by whitespace and # comments.
+void pnm_size(const std::string& b, ImageHeader& h) {
+    size_t i = 2;
+    int64_t v[2] = {0, 0};
+    for (int64_t& out : v) {
+        while (i < b.size() && (std::isspace(static_cast<unsigned char>(b[i])) || b[i] == '#')) {
+            if (b[i] == '#')
+                while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+            else ++i;
+        }
+        if (i >= b.size() || !std::isdigit(static_cast<unsigned char>(b[i]))) return;
+        for (; i < b.size() && std::isdigit(static_cast<unsigned char>(b[i])); ++i) out = std::min<int64_t>(out * 10 + (b[i] - '0'), INT32_MAX);
+    }
+    h.width = clamp_int(v[0]);
+    h.height = clamp_int(v[1]);
+}
+
+// TIFF: ImageWidth (256) and ImageLength (257) of the first IFD, SHORT or LONG, either byte order.
+void tiff_size(const std::string& b, ImageHeader& h) {
+    const bool le = b[0] == 'I';
+    auto u16 = [&](size_t i) { return le ? le16(b, i) : be16(b, i); };
+    auto u32 = [&](size_t i) { return le ? le32(b, i) : be32(b, i); };
+    if (b.size() < 8) return;
+    const size_t ifd = u32(4);
+    if (ifd > b.size() || b.size() - ifd < 2) return;
+    const size_t count = u16(ifd);
+    for (size_t e = 0; e < count && ifd + 2 + 12 * (e + 1) <= b.size(); ++e) {
+        const size_t at = ifd + 2 + 12 * e;
+        const uint32_t tag = u16(at), type = u16(at + 2);
+        if (tag != 256 && tag != 257) continue;
+        const int64_t value = type == 3 ? u16(at + 8) : type == 4 ? u32(at + 8) : 0;
+        (tag == 256 ? h.width : h.height) = clamp_int(value);
+    }
+}
+
 std::string dims(int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 void check_size(int64_t w, int64_t h, const std::string& name, const char* when) {
@@ -81,8 +120,8 @@ ImageHeader sniff_image_header(const std::string& b) {
         jpeg_scan(b, h.width, h.height);
     } else if (starts(b, 0, "BM", 2) && b.size() >= 26) {
         h.format = "bmp";
-        h.width = std::abs(static_cast<int32_t>(le32(b, 18)));
-        h.height = std::abs(static_cast<int32_t>(le32(b, 22)));
+        h.width = clamp_int(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b, 18))))); // height < 0: top-down
+        h.height = clamp_int(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b, 22)))));
     } else if (starts(b, 0, "GIF87a", 6) || starts(b, 0, "GIF89a", 6)) {
         h.format = "gif";
         if (b.size() >= 10) h.width = static_cast<int>(le16(b, 6)), h.height = static_cast<int>(le16(b, 8));
@@ -91,8 +130,10 @@ ImageHeader sniff_image_header(const std::string& b) {
         webp_size(b, h);
     } else if (starts(b, 0, "II*\0", 4) || starts(b, 0, "MM\0*", 4)) {
         h.format = "tiff";
+        tiff_size(b, h);
     } else if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') {
         h.format = "pnm";
+        pnm_size(b, h);
     }
     return h;
 }
@@ -122,10 +163,13 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
     const ImageHeader head = sniff_image_header(bytes);
     if (head.format.empty())
         throw Error(ErrorKind::Format, name, "", "not a recognised image format (PNG, JPEG, BMP, WebP, TIFF, PNM)");
+    // Every decoder allocates from the header's size before reading pixels: no size, no decoding.
+    if (head.width <= 0 || head.height <= 0)
+        throw Error(ErrorKind::Format, name, "", "cannot read the image size from the " + head.format + " header (truncated or corrupt)");
     check_size(head.width, head.height, name, (head.format + " header says").c_str());
-    if (head.width > 0 && head.height > 0) // decoder's 8-bit BGR buffer, its EXIF-rotated copy, our RGB copy
-        require_memory(sat_mul(uint64_t(head.width) * uint64_t(head.height), 9), name, "",
-                       "decoding a " + dims(head.width, head.height) + " " + head.format + " image");
+    // decoder's 8-bit BGR buffer, its EXIF-rotated copy, our RGB copy
+    require_memory(sat_mul(uint64_t(head.width) * uint64_t(head.height), 9), name, "",
+                   "decoding a " + dims(head.width, head.height) + " " + head.format + " image");
     if (head.format == "jpeg") { // libjpeg pads a cut-off scan with grey and only warns: require the EOI marker
         int w = 0, h = 0;
         const size_t sos = jpeg_scan(bytes, w, h);

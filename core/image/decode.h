@@ -15,7 +15,8 @@ namespace attnscope {
 inline constexpr int kMaxImageSide = 20000;
 inline constexpr int64_t kMaxImageBytes = int64_t(1) << 30;
 
-// What the first bytes say. width/height are 0 when the header does not tell (or is not parsed: TIFF, …).
+// What the first bytes say. width/height are 0 when the header does not tell (truncated, corrupt); for
+// TIFF they come from the first IFD, for PNM from the ASCII header.
 struct ImageHeader {
     std::string format; // "png", "jpeg", "bmp", "gif", "webp", "tiff", "pnm", "" (unknown)
     int width = 0, height = 0;

@@ -158,8 +158,10 @@ PreprocessSpec spec_from_timm_pretrained_cfg(const json& cfg_in, const std::stri
     catch (const Error& e) { f.fail("interpolation", e.detail(), ErrorKind::Unsupported); }
     const double crop_pct = f.number("crop_pct", 0.875);
     if (!(crop_pct > 0.0 && crop_pct <= 4.0)) f.fail("crop_pct", "expected a number in (0, 4]");
-    const int scale_h = static_cast<int>(std::floor(s.crop_h / crop_pct)); // timm: math.floor(img_size / crop_pct)
-    const int scale_w = static_cast<int>(std::floor(s.crop_w / crop_pct));
+    const double scaled_h = std::floor(s.crop_h / crop_pct), scaled_w = std::floor(s.crop_w / crop_pct); // timm: math.floor(img_size / crop_pct)
+    if (scaled_h > 100000 || scaled_w > 100000)
+        f.fail("crop_pct", "resize size " + std::to_string(scaled_h) + " from input_size / crop_pct is too large");
+    const int scale_h = static_cast<int>(scaled_h), scale_w = static_cast<int>(scaled_w);
     const std::string mode = f.string("crop_mode", "center");
     if (mode == "center") {
         if (scale_h != scale_w) f.fail("input_size", "non-square input with crop_mode center (timm ResizeKeepRatio) is not supported", ErrorKind::Unsupported);

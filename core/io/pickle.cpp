@@ -1,10 +1,12 @@
 #include "core/io/pickle.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace attnscope::pickle {
 
@@ -13,6 +15,8 @@ namespace {
 constexpr int kMaxDepth = 256;          // nesting of containers
 constexpr size_t kMaxStack = 1u << 22;  // values on the stack
 constexpr size_t kMaxMemo = 1u << 24;
+constexpr size_t kMaxPushes = 1u << 24; // values pushed in all (a state dict's pickle needs thousands)
+constexpr size_t kPushesPerMemoryCheck = 1u << 20;
 
 using Kind = Value::Kind;
 
@@ -45,6 +49,16 @@ class Machine {
 public:
     Machine(const uint8_t* d, size_t n, size_t& pos, std::string where, PersistentLoad pl, void* ctx)
         : d_(d), n_(n), pos_(pos), where_(std::move(where)), pl_(pl), ctx_(ctx) {}
+    // A container that contains itself (APPEND/SETITEM of an ancestor, e.g. via the memo) would leak
+    // (shared_ptr cycle) and send consumers walking forever: unless run() finished without one, every
+    // container that was mutated is emptied here, which breaks all cycles.
+    ~Machine() {
+        if (!acyclic_)
+            for (const Ref& c : mutated_) {
+                c->items.clear();
+                c->dict.clear();
+            }
+    }
     Ref run();
 
 private:
@@ -72,7 +86,39 @@ private:
     }
     void push(Ref v) {
         if (stack_.size() >= kMaxStack) fail("pickle stack too deep");
+        if (++pushes_ > kMaxPushes) fail("pickle builds more than " + std::to_string(kMaxPushes) + " objects; not a state dict");
+        if (pushes_ % kPushesPerMemoryCheck == 0)
+            require_memory(kPushesPerMemoryCheck * (sizeof(Value) + 64), where_, "pickle", "unpickling another million objects");
         stack_.push_back(std::move(v));
+    }
+    void mutated(const Ref& container) {
+        if (mutated_set_.insert(container.get()).second) mutated_.push_back(container);
+    }
+    // True when some container reaches itself; iterative DFS from every mutated container.
+    bool has_cycle() const {
+        enum : char { Open = 1, Done = 2 };
+        std::unordered_map<const Value*, char> state;
+        for (const Ref& start : mutated_) {
+            if (state.count(start.get())) continue;
+            std::vector<std::pair<const Value*, size_t>> path{{start.get(), 0}}; // node, next child
+            state[start.get()] = Open;
+            while (!path.empty()) {
+                auto& [v, next] = path.back();
+                const size_t n_items = v->items.size(), n_children = n_items + 2 * v->dict.size();
+                if (next == n_children) {
+                    state[v] = Done;
+                    path.pop_back();
+                    continue;
+                }
+                const size_t i = next++;
+                const Value* c = i < n_items ? v->items[i].get()
+                                             : ((i - n_items) % 2 ? v->dict[(i - n_items) / 2].second : v->dict[(i - n_items) / 2].first).get();
+                auto [it, fresh] = state.emplace(c, Open);
+                if (fresh) path.emplace_back(c, 0);
+                else if (it->second == Open) return true;
+            }
+        }
+        return false;
     }
     Ref pop() {
         if (stack_.size() <= (marks_.empty() ? 0 : marks_.back())) fail("stack underflow");
@@ -108,6 +154,7 @@ private:
     void set_items(const Ref& dict, std::vector<Ref>& kv) {
         if (kv.size() % 2) fail("odd number of items for SETITEMS");
         if (dict->kind != Kind::Dict) return; // e.g. an opaque object's state: ignore
+        mutated(dict);
         for (size_t i = 0; i < kv.size(); i += 2) {
             grow(*dict, kv[i + 1]);
             dict->dict.emplace_back(kv[i], kv[i + 1]);
@@ -143,6 +190,10 @@ private:
     std::vector<Ref> stack_;
     std::vector<size_t> marks_;
     std::unordered_map<uint32_t, Ref> memo_;
+    size_t pushes_ = 0;
+    std::vector<Ref> mutated_;                      // lists/dicts that APPEND/SETITEM(S) changed
+    std::unordered_set<const Value*> mutated_set_;
+    bool acyclic_ = false;
 };
 
 Shape int_tuple(const Ref& v, const std::string& what, const std::string& where) {
@@ -170,6 +221,7 @@ Ref Machine::rebuild_tensor(const std::vector<Ref>& a, bool v3) {
     if (v3) {
         DType dt;
         if (a[6]->kind != Kind::Global || !storage_dtype(a[6]->s, dt)) fail("_rebuild_tensor_v3: unsupported dtype " + describe(*a[6]));
+        if (t->tensor.storage.numel > INT64_MAX / 8) fail("_rebuild_tensor_v3: storage element count too large");
         const int64_t bytes = t->tensor.storage.numel * dtype_size(t->tensor.storage.dtype);
         t->tensor.storage.dtype = dt;
         t->tensor.storage.numel = bytes / dtype_size(dt);
@@ -227,6 +279,8 @@ Ref Machine::run() {
         case 0x95: take(8); break;                         // FRAME (we read the stream flat)
         case '.': {                                        // STOP
             Ref v = pop();
+            if (has_cycle()) fail("an object contains itself (self-referencing containers are not a state dict)");
+            acyclic_ = true;
             return v;
         }
         case '(': marks_.push_back(stack_.size()); break;  // MARK
@@ -336,14 +390,16 @@ Ref Machine::run() {
         case 'a': {                                        // APPEND
             Ref v = pop();
             Ref& list = top();
-            if (list->kind == Kind::List) { grow(*list, v); list->items.push_back(v); }
+            if (list->kind == Kind::List) { grow(*list, v); list->items.push_back(v); mutated(list); }
             break;
         }
         case 'e': {                                        // APPENDS
             std::vector<Ref> vs = pop_mark();
             Ref& list = top();
-            if (list->kind == Kind::List)
+            if (list->kind == Kind::List) {
+                mutated(list);
                 for (Ref& v : vs) { grow(*list, v); list->items.push_back(v); }
+            }
             break;
         }
         case 0x90: { std::vector<Ref> vs = pop_mark(); top(); break; } // ADDITEMS (sets: ignored)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 namespace attnscope {
 
@@ -86,16 +87,17 @@ void PthFile::read_zip() {
     if (n_entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_off == 0xFFFFFFFF) { // ZIP64
         if (eocd < 20 || rd<uint32_t>(d + eocd - 20) != 0x07064b50) throw Error(ErrorKind::Format, name_, "zip", "missing ZIP64 locator");
         const uint64_t z = rd<uint64_t>(d + eocd - 20 + 8);
-        if (z > n - 56 || rd<uint32_t>(d + z) != 0x06064b50) throw Error(ErrorKind::Format, name_, "zip", "bad ZIP64 end-of-central-directory");
+        if (n < 56 || z > n - 56 || rd<uint32_t>(d + z) != 0x06064b50) throw Error(ErrorKind::Format, name_, "zip", "bad ZIP64 end-of-central-directory");
         n_entries = rd<uint64_t>(d + z + 32);
         cd_size = rd<uint64_t>(d + z + 40);
         cd_off = rd<uint64_t>(d + z + 48);
     }
     if (cd_off > n || cd_size > n - cd_off) throw Error(ErrorKind::Format, name_, "zip", "central directory out of range");
     std::map<std::string, Span> records;
+    const uint64_t cd_end = cd_off + cd_size; // ≤ n (checked above)
     uint64_t p = cd_off;
     for (uint64_t e = 0; e < n_entries; ++e) {
-        if (p > cd_off + cd_size - 46 || p + 46 > n || rd<uint32_t>(d + p) != 0x02014b50)
+        if (p > cd_end || cd_end - p < 46 || rd<uint32_t>(d + p) != 0x02014b50)
             throw Error(ErrorKind::Format, name_, "zip", "bad central directory entry " + std::to_string(e));
         const uint16_t method = rd<uint16_t>(d + p + 10);
         uint64_t csize = rd<uint32_t>(d + p + 20), usize = rd<uint32_t>(d + p + 24);
@@ -119,7 +121,7 @@ void PthFile::read_zip() {
             x += 4 + len;
         }
         if (method != 0) throw Error(ErrorKind::Unsupported, name_, name, "compressed zip record (torch.save writes STORED records)");
-        if (local > n - 30 || rd<uint32_t>(d + local) != 0x04034b50) throw Error(ErrorKind::Format, name_, name, "bad local header");
+        if (n < 30 || local > n - 30 || rd<uint32_t>(d + local) != 0x04034b50) throw Error(ErrorKind::Format, name_, name, "bad local header");
         const uint64_t data = local + 30 + rd<uint16_t>(d + local + 26) + rd<uint16_t>(d + local + 28);
         if (data > n || csize > n - data || csize != usize) throw Error(ErrorKind::Format, name_, name, "record data out of range");
         records[name] = {data, csize};
@@ -166,12 +168,16 @@ void PthFile::read_legacy() {
     if (keys->kind != Kind::List) throw Error(ErrorKind::Format, name_, "storage keys", "expected a list of storage keys");
     // dtype sizes per key, from the tensors that use them
     std::map<std::string, int> elem;
-    std::vector<Ref> todo{root};
-    for (size_t i = 0; i < todo.size() && i < 1000000; ++i) {
-        const Ref& v = todo[i];
+    std::vector<const pickle::Value*> todo{root.get()};
+    std::set<const pickle::Value*> seen{root.get()}; // each value once: shared sub-objects are not re-walked
+    while (!todo.empty()) {
+        const pickle::Value* v = todo.back();
+        todo.pop_back();
         if (v->kind == Kind::Tensor) elem[v->tensor.storage.key] = dtype_size(v->tensor.storage.dtype);
-        for (const Ref& it : v->items) todo.push_back(it);
-        for (const auto& [k, x] : v->dict) todo.push_back(x);
+        for (const Ref& it : v->items)
+            if (seen.insert(it.get()).second) todo.push_back(it.get());
+        for (const auto& [k, x] : v->dict)
+            if (seen.insert(x.get()).second) todo.push_back(x.get());
     }
     for (const Ref& k : keys->items) {
         if (k->kind != Kind::Str) throw Error(ErrorKind::Format, name_, "storage keys", "key is not a string");
@@ -231,17 +237,20 @@ Tensor PthFile::load(const std::string& name) const {
     if (st == storages_.end()) throw Error(ErrorKind::Missing, name_, field, "storage record '" + t.storage.key + "' is missing");
     const int es = dtype_size(t.storage.dtype);
     const uint64_t n_storage = std::min<uint64_t>(st->second.size / es, static_cast<uint64_t>(t.storage.numel));
-    // bounds: the last element addressed must lie inside the storage
+    // bounds: the last element addressed must lie inside the storage (saturating: sizes and strides
+    // come from the pickle, and a wrapped product would pass the check and read outside the file)
     uint64_t numel = 1, last = static_cast<uint64_t>(t.offset);
     for (size_t i = 0; i < t.size.size(); ++i) {
         if (t.size[i] == 0) { numel = 0; break; }
         if (t.stride[i] < 0 || static_cast<uint64_t>(t.size[i]) > (uint64_t(1) << 40) / numel)
             throw Error(ErrorKind::Format, name_, field, "unreasonable size or stride");
         numel *= static_cast<uint64_t>(t.size[i]);
-        last += static_cast<uint64_t>(t.size[i] - 1) * static_cast<uint64_t>(t.stride[i]);
+        last = sat_add(last, sat_mul(static_cast<uint64_t>(t.size[i] - 1), static_cast<uint64_t>(t.stride[i])));
     }
     if (numel > 0 && last >= n_storage)
-        throw Error(ErrorKind::Format, name_, field, "addresses element " + std::to_string(last) + " of a storage holding " + std::to_string(n_storage));
+        throw Error(ErrorKind::Format, name_, field,
+                    (last == UINT64_MAX ? std::string("offset and strides overflow") : "addresses element " + std::to_string(last)) +
+                        " of a storage holding " + std::to_string(n_storage));
     require_memory(numel * 4, name_, field, "loading " + shape_str(t.size) + " as float32");
     Tensor out(t.size);
     const uint8_t* base = file_.data() + st->second.offset;

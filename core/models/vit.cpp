@@ -115,6 +115,16 @@ bool is_perfect_square(int64_t v, int& root) {
     return static_cast<int64_t>(root) * root == v;
 }
 
+// timm "architecture" or HF "architectures"[0]; "" when absent or not a string.
+std::string architecture_name(const json* config) {
+    if (!config) return {};
+    if (config->contains("architecture") && (*config)["architecture"].is_string()) return (*config)["architecture"].get<std::string>();
+    if (config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty() &&
+        (*config)["architectures"][0].is_string())
+        return (*config)["architectures"][0].get<std::string>();
+    return {};
+}
+
 int json_int(const json* j, const char* key, int fallback) {
     if (!j || !j->contains(key)) return fallback;
     const json& v = (*j)[key];
@@ -400,14 +410,15 @@ VitConfig configure(const WeightSource& w, const json* config, const VitOptions&
 
     // eps and heads from the config, the architecture name, or the override
     const bool timm_cfg = config && config->contains("architecture");
-    std::string arch;
-    if (timm_cfg && (*config)["architecture"].is_string()) arch = (*config)["architecture"].get<std::string>();
-    else if (config && config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty())
-        arch = (*config)["architectures"][0].get<std::string>();
+    const std::string arch = architecture_name(config);
     if (c.naming == VitNaming::Timm) c.ln_eps = 1e-6f;
     else c.ln_eps = c.naming == VitNaming::HFDinov2 ? 1e-6f : 1e-12f;
-    if (config && config->contains("layer_norm_eps") && (*config)["layer_norm_eps"].is_number())
-        c.ln_eps = (*config)["layer_norm_eps"].get<float>();
+    if (config && config->contains("layer_norm_eps") && (*config)["layer_norm_eps"].is_number()) {
+        const double eps = (*config)["layer_norm_eps"].get<double>();
+        if (!(eps >= 0.0 && eps <= 1.0))
+            throw Error(ErrorKind::Format, "config.json", "layer_norm_eps", "expected a number in [0, 1], got " + (*config)["layer_norm_eps"].dump());
+        c.ln_eps = static_cast<float>(eps);
+    }
     c.n_heads = opt.heads_override;
     if (!c.n_heads) c.n_heads = json_int(config, "num_attention_heads", 0);
     if (!c.n_heads && timm_cfg && config->contains("model_args")) c.n_heads = json_int(&(*config)["model_args"], "num_heads", 0);
@@ -415,6 +426,9 @@ VitConfig configure(const WeightSource& w, const json* config, const VitOptions&
     if (!c.n_heads)
         throw Error(ErrorKind::Missing, file, "num_heads",
                     "cannot tell the number of attention heads (no config, architecture name unknown); pass --heads N");
+    if (c.n_heads < 0 || c.n_heads > c.n_embd)
+        throw Error(ErrorKind::Format, opt.heads_override ? file : "config.json", "num_heads",
+                    std::to_string(c.n_heads) + " attention heads for hidden size " + std::to_string(c.n_embd));
     if (c.n_embd % c.n_heads != 0)
         throw Error(ErrorKind::Mismatch, file, "num_heads", "hidden size " + std::to_string(c.n_embd) + " is not divisible by " + std::to_string(c.n_heads) + " heads");
     if (config && config->contains("num_hidden_layers") && json_int(config, "num_hidden_layers", c.n_layers) != c.n_layers)
@@ -565,12 +579,8 @@ std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const jso
     info.image_w = c.pos_grid_w * c.patch;
     info.n_labels = c.n_labels;
     info.n_params = count_params(weights);
-    if (config && config->contains("architecture") && (*config)["architecture"].is_string())
-        info.architecture = (*config)["architecture"].get<std::string>();
-    else if (config && config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty())
-        info.architecture = (*config)["architectures"][0].get<std::string>();
-    else
-        info.architecture = info.family + " (inferred from tensor names)";
+    info.architecture = architecture_name(config);
+    if (info.architecture.empty()) info.architecture = info.family + " (inferred from tensor names)";
     info.labels = load_labels(config, fs::path(w->path()).parent_path().string(), c.n_labels);
 
     PreprocessSpec spec = default_spec(c);

@@ -1,6 +1,7 @@
 // GUI tests: drive the main window by object names under QT_QPA_PLATFORM=offscreen and check that
 // what the views hold is exactly core's RunResult for the selection.
 #include "tests/support/tensor_compare.h"
+#include "ui/convert.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
 #include "ui/views/head_grid_view.h"
@@ -212,6 +213,30 @@ private slots:
         w_->runner()->setRunDelayForTesting(0);
         w_->runner()->rerun();
         QTRY_VERIFY_WITH_TIMEOUT(!w_->runner()->busy() && doc()->result(), 30000);
+    }
+
+    // A huge image is shown downscaled; the map still lands on the right pixels of the original.
+    void hugeImageIsDownscaledForDisplay() {
+        QImage big(5000, 60, QImage::Format_RGB888);
+        for (int y = 0; y < big.height(); ++y)
+            for (int x = 0; x < big.width(); ++x) big.setPixelColor(x, y, QColor(x % 256, y * 4, (x / 20) % 256));
+        const QString path = tmp_.filePath("wide.png");
+        QVERIFY(big.save(path));
+        w_->openPath(QString::fromStdString(testing::fixture("vit/hf_vit")));
+        w_->openPath(path);
+        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy(), 30000);
+        QCOMPARE(doc()->image().width, 5000); // inference saw every pixel
+        QCOMPARE(doc()->qimage().width(), kMaxDisplaySide);
+        QVERIFY(std::abs(doc()->qimage().height() - 60.0 * kMaxDisplaySide / 5000) < 1.0); // aspect kept
+        QCOMPARE(doc()->result()->geometry.orig_w, 5000);
+        // The patch grid in widget coordinates = its place in the original, scaled like the image.
+        auto* canvas = find<OverlayCanvas>("overlayCanvas");
+        const QRectF img = canvas->imageRect(), grid = canvas->gridRect();
+        const QRectF inOrig = patchGridInOriginal(doc()->result()->geometry, doc()->result()->layout);
+        const double s = img.width() / 5000.0;
+        QVERIFY(std::abs(grid.width() - inOrig.width() * s) < 1e-6);
+        QVERIFY(std::abs(grid.x() - (img.x() + inOrig.x() * s)) < 1e-6);
+        QVERIFY2(grid.right() <= img.right() + 1e-6, "the grid must stay inside the drawn image");
     }
 
     void brokenModelShowsError() {

@@ -12,7 +12,7 @@
 
 // Memory the code under test may ask for (require_memory); the fuzzers run with -rss_limit_mb=2048,
 // so anything that allocates past this without asking is found as an out-of-memory report.
-inline constexpr uint64_t kFuzzMemoryLimit = uint64_t(512) << 20;
+inline constexpr uint64_t kFuzzMemoryLimit = uint64_t(64) << 20;
 
 #define ATTNSCOPE_FUZZ_INIT()                                                                         \
     extern "C" int LLVMFuzzerInitialize(int*, char***) {                                              \

@@ -27,6 +27,8 @@ def put(kind, name, data):
 
 def walk(ext):
     for root, _, files in sorted(os.walk(fixtures)):
+        if os.path.relpath(root, fixtures).split(os.sep)[0] == "fuzz":
+            continue  # the regression inputs are added per target below
         for f in sorted(files):
             if f.endswith(ext):
                 yield os.path.join(root, f)
@@ -111,8 +113,8 @@ try:
                 put("pickle", name + ".data.pkl", z.read([n for n in z.namelist() if n.endswith("data.pkl")][0]))
 
     for p in pth_fixtures:
-        if "hostile" in p:
-            continue
+        if "hostile" in p or os.path.basename(os.path.dirname(p)) != "pth":
+            continue  # only the benign fixtures made by make_pth_fixtures.py are loaded with torch
         with open(p, "rb") as f:
             legacy = not f.read(2) == b"PK"
         sd = torch.load(p, map_location="cpu")
@@ -152,6 +154,16 @@ for name in ("config.json", "config_dc5.json"):  # the other DETR fixture's conf
     cfg = read(os.path.join(fixtures, "detr/r50tiny/hf", name))
     if cfg:
         put("config", "5_r50tiny_" + name, bytes([5]) + cfg + b"\0" + detr_pre)
+
+# ---- the regression inputs in tests/fixtures/fuzz, each to its target (by file name prefix) ----
+fuzz_dir = os.path.join(fixtures, "fuzz")
+for f in sorted(os.listdir(fuzz_dir)) if os.path.isdir(fuzz_dir) else []:
+    data = read(os.path.join(fuzz_dir, f))
+    kind = f.split("_", 1)[0]
+    if kind == "config":
+        put("config", "regression_" + f, b"\0" + data)  # on the first fixture checkpoint (hf_vit)
+    elif kind in ("safetensors", "pth", "pickle", "image") and len(data) <= MAX_SEED:
+        put(kind, "regression_" + f, data)
 
 # ---- images: the fixture pictures, plus other formats made from one of them with Pillow ----
 for ext in (".png", ".jpg"):

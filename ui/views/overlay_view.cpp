@@ -61,7 +61,7 @@ QRectF OverlayCanvas::gridRect() const {
     const QRectF img = imageRect();
     if (!r || img.isEmpty()) return {};
     const QRectF g = patchGridInOriginal(r->geometry, r->layout);
-    const double s = img.width() / doc_->qimage().width();
+    const double s = img.width() / doc_->image().width; // original pixels → widget (the shown image may be downscaled)
     return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
 }
 
