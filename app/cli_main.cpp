@@ -78,14 +78,11 @@ int cmd_run(const Args& a) {
     json extra = json::object();
     if (model->info().family == "detr") {
         const float threshold = a.get_float("--threshold", 0.7f);
-        json dets = json::array();
-        for (const Detection& d : detr_postprocess(r, model->info(), threshold)) {
-            dets.push_back({{"query", d.query}, {"label_id", d.label_id}, {"label", d.label}, {"score", d.score},
-                            {"box_xyxy", d.box_xyxy}});
+        const std::vector<Detection> dets = detr_postprocess(r, model->info(), threshold);
+        for (const Detection& d : dets)
             std::printf("%6.4f  %-16s [%.1f, %.1f, %.1f, %.1f]\n", d.score, d.label.c_str(), d.box_xyxy[0],
                         d.box_xyxy[1], d.box_xyxy[2], d.box_xyxy[3]);
-        }
-        extra["detections"] = dets;
+        extra["detections"] = detections_json(dets);
         extra["threshold"] = threshold;
         extra["feature_grid"] = {r.layout.grid_h, r.layout.grid_w};
         extra["stride"] = r.layout.patch_size;

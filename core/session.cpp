@@ -97,6 +97,14 @@ json layout_json(const TokenLayout& l) {
             {"grid", {l.grid_h, l.grid_w}}, {"patch_size", l.patch_size}};
 }
 
+json detections_json(const std::vector<Detection>& detections) {
+    json out = json::array();
+    for (const Detection& d : detections)
+        out.push_back({{"query", d.query}, {"label_id", d.label_id}, {"label", d.label}, {"score", d.score},
+                       {"box_xyxy", d.box_xyxy}});
+    return out;
+}
+
 void write_run_folder(const std::string& dir, const Model& model, const RunResult& result, const Tensor& input,
                       int top_k_count, const json& extra) {
     std::error_code ec;

@@ -31,6 +31,8 @@ std::vector<Prediction> top_k(const RunResult& result, const ModelInfo& info, in
 nlohmann::json model_summary_json(const ModelInfo& info);
 nlohmann::json preprocess_json(const PreprocessSpec& spec);
 nlohmann::json layout_json(const TokenLayout& layout);
+// DETR detections: [{query, label_id, label, score, box_xyxy}] (result.json's "detections").
+nlohmann::json detections_json(const std::vector<Detection>& detections);
 
 // Writes the CLI `run` folder: result.json, input.npy, logits.npy (+ features.npy / boxes.npy),
 // attention/<site>_layerNN.npy. `extra` is merged into result.json. Files are written atomically.
