@@ -1,5 +1,7 @@
 #include "ui/document.h"
 
+#include "core/models/detr.h"
+
 #include <QFileInfo>
 
 #include <algorithm>
@@ -44,8 +46,10 @@ void Document::setModel(std::shared_ptr<const Model> model, const QString& path)
     modelPath_ = path;
     freshModel_ = true;
     result_.reset();
+    updateDetections();
     emit modelChanged();
     emit resultChanged();
+    emit detectionsChanged();
 }
 
 void Document::setImage(ImageRGB8 image, const QString& name) {
@@ -53,30 +57,111 @@ void Document::setImage(ImageRGB8 image, const QString& name) {
     qimage_ = toQImage(image_);
     imageName_ = name;
     result_.reset();
+    updateDetections();
     emit imageChanged();
     emit resultChanged();
+    emit detectionsChanged();
 }
 
 void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) {
     result_ = std::move(result);
     input_ = std::move(input);
     const Selection old = sel_;
+    const int oldEnc = encoderQuery_, oldDec = decoderQuery_;
+    updateDetections();
     if (freshModel_ && result_ && !result_->attention.empty()) {
         // A new model opens on its last layer, heads averaged, CLS query: the most telling map.
         const Site site = result_->attention.front().site;
         sel_ = Selection{site, layerCount(site) - 1, 0, Fusion::Mean, 0};
+        encoderQuery_ = decoderQuery_ = 0;
+        if (isDetr() && layerCount(Site::DecoderCross) > 0) {
+            // DETR opens like the colab: the best-scoring object's cross-attention in the last decoder layer,
+            // and the encoder's reference point at the centre of its box.
+            const auto all = detr_postprocess(*result_, model_->info(), -1.0f);
+            const auto best = std::max_element(all.begin(), all.end(),
+                                               [](const Detection& a, const Detection& b) { return a.score < b.score; });
+            if (best != all.end()) {
+                const TokenLayout& L = result_->layout;
+                const float* b = result_->boxes.ptr() + size_t(best->query) * 4; // (cx, cy, w, h) of the input
+                const int stride = std::max(1, L.patch_size);
+                const int c = std::clamp(int(b[0] * result_->geometry.input_w / stride), 0, std::max(0, L.grid_w - 1));
+                const int r = std::clamp(int(b[1] * result_->geometry.input_h / stride), 0, std::max(0, L.grid_h - 1));
+                decoderQuery_ = best->query;
+                encoderQuery_ = L.n_prefix() + r * L.grid_w + c;
+            }
+            sel_ = Selection{Site::DecoderCross, layerCount(Site::DecoderCross) - 1, 0, Fusion::Mean, decoderQuery_};
+        }
         freshModel_ = false;
     }
     sel_ = clamp(sel_);
+    for (Site kind : {Site::Encoder, Site::DecoderCross}) {
+        int& slot = isDecoderSite(kind) ? decoderQuery_ : encoderQuery_;
+        const AttentionMap* m = map(kind, 0);
+        if (m) slot = std::clamp(slot, 0, std::max(0, m->n_q - 1));
+    }
+    rememberQuery(sel_);
     emit resultChanged();
+    emit detectionsChanged();
     if (!(old == sel_)) emit selectionChanged();
+    if (oldEnc != encoderQuery_ || oldDec != decoderQuery_) emit queriesChanged();
+}
+
+bool Document::isDetr() const {
+    return model_ && model_->info().family == "detr" && result_ && result_->boxes.dim() == 2;
+}
+
+void Document::updateDetections() {
+    detections_.clear();
+    if (isDetr()) detections_ = detr_postprocess(*result_, model_->info(), threshold_);
+}
+
+void Document::setDetectionThreshold(float t) {
+    t = std::clamp(t, 0.0f, 1.0f);
+    if (t == threshold_) return;
+    threshold_ = t;
+    updateDetections();
+    emit detectionsChanged();
+}
+
+int Document::detectionOfQuery(int query) const {
+    for (size_t i = 0; i < detections_.size(); ++i)
+        if (detections_[i].query == query) return int(i);
+    return -1;
+}
+
+int Document::queryFor(Site site) const { return isDecoderSite(site) ? decoderQuery_ : encoderQuery_; }
+
+void Document::setQueryFor(Site site, int query) {
+    if (isDecoderSite(site) == isDecoderSite(sel_.site)) {
+        Selection s = sel_;
+        s.query = query;
+        return setSelection(s);
+    }
+    const AttentionMap* m = map(site, 0);
+    if (m) query = std::clamp(query, 0, std::max(0, m->n_q - 1));
+    int& slot = isDecoderSite(site) ? decoderQuery_ : encoderQuery_;
+    if (slot == query) return;
+    slot = query;
+    emit queriesChanged();
+}
+
+bool Document::rememberQuery(const Selection& s) {
+    int& slot = isDecoderSite(s.site) ? decoderQuery_ : encoderQuery_;
+    if (slot == s.query) return false;
+    slot = s.query;
+    return true;
 }
 
 void Document::setSelection(Selection s) {
+    // A query number means a feature cell / token on the encoder and an object query on the decoder:
+    // a change of site kind that keeps the number brings back that kind's own query.
+    if (isDecoderSite(s.site) != isDecoderSite(sel_.site) && s.query == sel_.query) s.query = queryFor(s.site);
     s = clamp(s);
     if (s == sel_) return;
     sel_ = s;
+    const bool queryChanged = rememberQuery(sel_);
     emit selectionChanged();
+    if (queryChanged) emit queriesChanged();
 }
 
 void Document::setDisplay(const DisplayOptions& d) {
@@ -159,11 +244,17 @@ QString Document::tokenName(int t) const {
     const TokenLayout& L = result_->layout;
     const AttentionMap* m = currentMap();
     const bool patchesFollowPrefix = m && m->n_q == L.n_tokens() && sel_.site == Site::Encoder;
-    if (!patchesFollowPrefix) return QString("query %1").arg(t);
+    if (!patchesFollowPrefix) {
+        const int d = isDecoderSite(sel_.site) ? detectionOfQuery(t) : -1;
+        if (d < 0) return QString("query %1").arg(t);
+        const Detection& det = detections_[size_t(d)];
+        return QString("query %1 (%2 %3)").arg(t).arg(QString::fromStdString(det.label)).arg(double(det.score), 0, 'f', 2);
+    }
     if (t < L.n_cls) return L.n_cls > 1 ? QString("CLS %1").arg(t) : "CLS";
     if (t < L.n_cls + L.n_dist) return "DIST";
     if (t < L.n_prefix()) return QString("REG %1").arg(t - L.n_cls - L.n_dist);
     const int p = t - L.n_prefix();
+    if (isDetr()) return QString("cell %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
     return QString("patch %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
 }
 
@@ -171,10 +262,11 @@ QString Document::selectionCaption() const {
     const QString modelName = model_ ? QFileInfo(modelPath_).fileName() : "no model";
     const QString head = sel_.fusion == Fusion::None ? QString("head %1").arg(sel_.head)
                                                      : QString("heads %1").arg(fusionName(sel_.fusion));
-    return QString("%1 · %2 · %3 layer %4 · %5 · query %6")
+    const QString token = tokenName(sel_.query); // DETR decoder tokens are named "query 7 (…)" already
+    return QString("%1 · %2 · %3 layer %4 · %5 · %6")
         .arg(modelName, imageName_.isEmpty() ? "no image" : imageName_, site_name(sel_.site))
         .arg(sel_.layer)
-        .arg(head, tokenName(sel_.query));
+        .arg(head, token.startsWith("query") ? token : "query " + token);
 }
 
 } // namespace attnscope::ui

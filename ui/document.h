@@ -74,8 +74,19 @@ public:
     QueryMap currentQueryMap() const { return queryMap(sel_); }
     // Full [n_q, n_k] matrix of the selection's head or fusion.
     std::vector<float> matrix(const Selection& s) const;
-    QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)"
+    QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
+
+    // DETR. Detections: core's detr_postprocess at the threshold (empty for other models). Each kind of
+    // site remembers its own query: the encoder's is a feature cell (the "reference point"), the
+    // decoders' an object query (a detection); switching site kind restores that kind's query.
+    bool isDetr() const;
+    float detectionThreshold() const { return threshold_; }
+    void setDetectionThreshold(float t);              // emits detectionsChanged on change
+    const std::vector<Detection>& detections() const { return detections_; }
+    int detectionOfQuery(int query) const;            // index into detections(), -1 when below the threshold
+    int queryFor(Site site) const;                    // the query for that kind of site
+    void setQueryFor(Site site, int query);           // the selection follows when it is on that kind
 
 signals:
     void modelChanged();
@@ -83,9 +94,13 @@ signals:
     void resultChanged();
     void selectionChanged();
     void displayChanged();
+    void detectionsChanged();
+    void queriesChanged(); // queryFor() of either kind changed
 
 private:
     Selection clamp(Selection s) const;
+    bool rememberQuery(const Selection& s); // whether queryFor(s.site) changed
+    void updateDetections();
 
     std::shared_ptr<const Model> model_;
     QString modelPath_;
@@ -97,7 +112,12 @@ private:
     Selection sel_;
     bool freshModel_ = false; // next result picks the default selection
     DisplayOptions display_;
+    float threshold_ = 0.7f;               // DETR colab's default
+    std::vector<Detection> detections_;
+    int encoderQuery_ = 0, decoderQuery_ = 0;
 };
+
+inline bool isDecoderSite(Site s) { return s != Site::Encoder; }
 
 QString fusionName(Fusion f);
 // Row q of `m` for head h, or fused over heads (mean / max / min).

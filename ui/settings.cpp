@@ -10,6 +10,7 @@ constexpr auto kColormap = "display/colormap";
 constexpr auto kOpacity = "display/opacity";
 constexpr auto kGrid = "display/showGrid";
 constexpr auto kSmooth = "display/smooth";
+constexpr auto kDetrThreshold = "detr/threshold";
 constexpr auto kGeometry = "window/geometry";
 constexpr auto kState = "window/state";
 constexpr auto kRolloutFusion = "rollout/fusion";
@@ -50,6 +51,9 @@ void Settings::setShowGrid(bool on) { s_.setValue(kGrid, on); }
 
 bool Settings::smooth() const { return s_.value(kSmooth, true).toBool(); }
 void Settings::setSmooth(bool on) { s_.setValue(kSmooth, on); }
+
+double Settings::detectionThreshold() const { return qBound(0.0, s_.value(kDetrThreshold, 0.7).toDouble(), 1.0); }
+void Settings::setDetectionThreshold(double t) { s_.setValue(kDetrThreshold, t); }
 
 QByteArray Settings::windowGeometry() const { return s_.value(kGeometry).toByteArray(); }
 void Settings::setWindowGeometry(const QByteArray& g) { s_.setValue(kGeometry, g); }

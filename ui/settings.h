@@ -29,6 +29,9 @@ public:
     bool smooth() const;                // true: bilinear upsampling of the map
     void setSmooth(bool on);
 
+    double detectionThreshold() const;  // 0.7, as the DETR colab
+    void setDetectionThreshold(double t);
+
     QByteArray windowGeometry() const;
     void setWindowGeometry(const QByteArray& g);
     QByteArray windowState() const;     // docks and toolbars

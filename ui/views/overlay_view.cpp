@@ -1,5 +1,7 @@
 #include "ui/views/overlay_view.h"
 
+#include "ui/views/map_paint.h"
+
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
@@ -27,9 +29,9 @@ OverlayCanvas::OverlayCanvas(Document* doc, QWidget* parent) : QWidget(parent), 
     setMouseTracking(true);
     setFocusPolicy(Qt::StrongFocus);
     setMinimumSize(320, 240);
-    setToolTip(tr("Click a patch to make it the query · ←/→ head · ↑/↓ layer"));
+    setToolTip(tr("Click a patch to make it the query (DETR decoder: click a box) · ←/→ head · ↑/↓ layer"));
     for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged,
-                     &Document::imageChanged})
+                     &Document::imageChanged, &Document::detectionsChanged})
         connect(doc_, sig, this, &OverlayCanvas::refresh);
 }
 
@@ -64,7 +66,7 @@ QRectF OverlayCanvas::gridRect() const {
 
 QPoint OverlayCanvas::patchAt(QPointF pos) const {
     const QRectF g = gridRect();
-    if (shown_.grid.empty() || !g.contains(pos)) return {-1, -1};
+    if (shown_.grid.empty() || !g.contains(pos) || !imageRect().contains(pos)) return {-1, -1}; // DETR's grid overhangs
     const int c = std::min(int((pos.x() - g.x()) / g.width() * shown_.grid_w), shown_.grid_w - 1);
     const int r = std::min(int((pos.y() - g.y()) / g.height() * shown_.grid_h), shown_.grid_h - 1);
     return {c, r};
@@ -86,6 +88,8 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
         inside.addRect(g);
         p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110));
         p.setRenderHint(QPainter::SmoothPixmapTransform, doc_->display().smooth);
+        p.save();
+        p.setClipRect(img); // a DETR feature grid (cells of one stride) overhangs the image by less than a cell
         p.drawImage(g, mapImage_);
         const double cw = g.width() / shown_.grid_w, ch = g.height() / shown_.grid_h;
         if (doc_->display().grid) {
@@ -93,6 +97,10 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             for (int c = 1; c < shown_.grid_w; ++c) p.drawLine(QPointF(g.x() + c * cw, g.top()), QPointF(g.x() + c * cw, g.bottom()));
             for (int r = 1; r < shown_.grid_h; ++r) p.drawLine(QPointF(g.left(), g.y() + r * ch), QPointF(g.right(), g.y() + r * ch));
         }
+        p.restore();
+        if (isDecoderSite(doc_->selection().site) && doc_->isDetr()) // the detections; the query's box stands out
+            paintDetections(p, doc_->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img),
+                            doc_->selection().query, img);
         const TokenLayout& L = doc_->result()->layout;
         const int qp = doc_->selection().query - L.n_prefix();
         const AttentionMap* m = doc_->currentMap();
@@ -108,6 +116,8 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             p.drawRect(QRectF(g.x() + hover_.x() * cw, g.y() + hover_.y() * ch, cw, ch));
         }
         paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
+    } else if (doc_->isDetr() && doc_->selection().site == Site::DecoderSelf && !shown_.row.empty()) {
+        paintQueryKeys(p, img);
     } else if (doc_->result()) {
         p.setPen(palette().color(QPalette::Text));
         p.drawText(QRectF(0, img.bottom() + 2, width(), kReadoutArea), Qt::AlignCenter,
@@ -115,9 +125,44 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
     }
     p.setPen(palette().color(QPalette::Text));
     const QString line = !readout_.isEmpty() ? readout_
-                         : doc_->result() ? tr("query: %1 — click a patch to change it").arg(doc_->tokenName(doc_->selection().query))
+                         : doc_->result() ? (isDecoderSite(doc_->selection().site) && doc_->isDetr()
+                                                 ? tr("query: %1 — click a box to change it").arg(doc_->tokenName(doc_->selection().query))
+                                                 : tr("query: %1 — click a patch to change it").arg(doc_->tokenName(doc_->selection().query)))
                                           : tr("Running…");
     p.drawText(QRectF(8, height() - kReadoutArea, width() - 16, kReadoutArea), Qt::AlignVCenter | Qt::AlignLeft, line);
+}
+
+// DETR decoder self-attention: the keys are the other object queries, so each detection's box is drawn
+// in the colour of the attention the selected query gives it.
+void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
+    const auto& dets = doc_->detections();
+    std::tie(lo_, hi_) = valueRange(shown_.row.data(), shown_.row.size());
+    const auto& lut = colormapLut(doc_->display().colormap);
+    const QTransform toWidget = originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img);
+    const int q = doc_->selection().query;
+    p.save();
+    p.setClipRect(img);
+    p.setRenderHint(QPainter::Antialiasing, true);
+    for (const Detection& d : dets) {
+        const float v = shown_.row[size_t(d.query)];
+        const int i = hi_ > lo_ ? std::clamp(int((v - lo_) / (hi_ - lo_) * 255), 0, 255) : 255;
+        const QRectF box = toWidget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
+        p.setPen(QPen(QColor(0, 0, 0, 150), d.query == q ? 7 : 5));
+        p.drawRect(box);
+        p.setPen(QPen(QColor(lut[size_t(i)]), d.query == q ? 4 : 3, d.query == q ? Qt::DashLine : Qt::SolidLine));
+        p.drawRect(box);
+        const QString tag = QString("%1 %2").arg(QString::fromStdString(d.label)).arg(double(v), 0, 'g', 3);
+        const QRectF t(box.topLeft(), QSizeF(p.fontMetrics().horizontalAdvance(tag) + 8, p.fontMetrics().height() + 2));
+        p.fillRect(t, QColor(0, 0, 0, 170));
+        p.setPen(Qt::white);
+        p.drawText(t, Qt::AlignCenter, tag);
+    }
+    p.restore();
+    paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
+    p.setPen(palette().color(QPalette::Text));
+    p.drawText(QRectF(0, img.bottom() + 2, width(), kReadoutArea), Qt::AlignCenter,
+               dets.empty() ? tr("Decoder self-attention: the keys are object queries; no detection above the threshold to show.")
+                            : tr("Decoder self-attention of %1 to each detection (dashed: the query itself)").arg(doc_->tokenName(q)));
 }
 
 void OverlayCanvas::paintColorBar(QPainter& p, const QRectF& r) {
@@ -172,6 +217,14 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     const QPoint cell = patchAt(e->position());
     const RunResult* r = doc_->result();
     const AttentionMap* m = doc_->currentMap();
+    if (e->button() == Qt::LeftButton && m && isDecoderSite(doc_->selection().site) && doc_->isDetr()) {
+        // DETR decoder: the query is an object query; a click on a box picks that detection.
+        const QRectF img = imageRect();
+        const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img).inverted().map(e->position());
+        const int d = img.contains(e->position()) ? detectionAt(doc_->detections(), o) : -1;
+        if (d >= 0) doc_->setQueryFor(doc_->selection().site, doc_->detections()[size_t(d)].query);
+        return;
+    }
     if (e->button() != Qt::LeftButton || cell.x() < 0 || !m || m->n_q != r->layout.n_tokens()) return;
     Selection s = doc_->selection();
     s.query = r->layout.n_prefix() + cell.y() * shown_.grid_w + cell.x();

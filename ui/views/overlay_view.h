@@ -37,6 +37,7 @@ protected:
 private:
     void refresh();
     void paintColorBar(QPainter& p, const QRectF& r);
+    void paintQueryKeys(QPainter& p, const QRectF& img); // DETR decoder self-attention
     void paintEmptyState(QPainter& p);
 
     Document* doc_;

@@ -25,7 +25,8 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     head_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     query_ = new QSpinBox(this);
     query_->setObjectName("querySpin");
-    query_->setToolTip(tr("Query token (0 = CLS for ViTs); click a patch in the overlay to pick it"));
+    query_->setToolTip(tr("Query token (0 = CLS for ViTs; a feature cell for the DETR encoder, an object query for its "
+                          "decoder); click a patch or a box in the overlay to pick it"));
     auto* cls = new QToolButton(this);
     cls->setObjectName("queryClsButton");
     cls->setText(tr("CLS"));
@@ -69,7 +70,8 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     connect(opacity_, &QSlider::valueChanged, this, &SelectionBar::pushDisplay);
     connect(grid_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
     connect(smooth_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
-    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged})
+    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged,
+                     &Document::detectionsChanged})
         connect(doc_, sig, this, &SelectionBar::syncFromDocument);
     syncFromDocument();
 }
@@ -91,6 +93,11 @@ void SelectionBar::syncFromDocument() {
     head_->setCurrentIndex(s.fusion == Fusion::None ? s.head : nh + int(s.fusion) - 1);
     query_->setRange(0, m ? m->n_q - 1 : 0);
     query_->setValue(s.query);
+    // DETR decoder: the query is an object query; name its detection when it has one.
+    const int det = isDecoderSite(s.site) ? doc_->detectionOfQuery(s.query) : -1;
+    query_->setSuffix(det >= 0 ? QString("  %1 %2").arg(QString::fromStdString(doc_->detections()[size_t(det)].label))
+                                     .arg(double(doc_->detections()[size_t(det)].score), 0, 'f', 2)
+                               : QString());
     for (QWidget* w : std::initializer_list<QWidget*>{site_, layer_, head_, query_}) w->setEnabled(m != nullptr);
     const DisplayOptions& d = doc_->display();
     colormap_->setCurrentIndex(int(d.colormap));

@@ -1,0 +1,143 @@
+#include "ui/views/map_paint.h"
+
+#include "ui/views/overlay_view.h"
+
+#include <QFontMetricsF>
+#include <QPainter>
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnscope::ui {
+
+QRectF gridInOriginal(const Document& doc) {
+    const RunResult* r = doc.result();
+    return r ? patchGridInOriginal(r->geometry, r->layout) : QRectF();
+}
+
+QRectF seenInOriginal(const Document& doc) {
+    const QRectF image(0, 0, doc.qimage().width(), doc.qimage().height());
+    const QRectF grid = gridInOriginal(doc);
+    return grid.isEmpty() ? image : grid.intersected(image);
+}
+
+QTransform originalToTarget(const QRectF& seen, const QRectF& target) {
+    if (seen.isEmpty()) return {};
+    const double sx = target.width() / seen.width(), sy = target.height() / seen.height();
+    return QTransform(sx, 0, 0, sy, target.x() - seen.x() * sx, target.y() - seen.y() * sy);
+}
+
+void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double imageScale, const QRectF& seen,
+                  const QRectF& grid, const QImage& map, bool smooth) {
+    p.save();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    const QRectF source(seen.x() * imageScale, seen.y() * imageScale, seen.width() * imageScale, seen.height() * imageScale);
+    if (!image.isNull()) p.drawImage(target, image, source);
+    if (!map.isNull() && !grid.isEmpty()) {
+        p.setClipRect(target, Qt::IntersectClip);
+        p.setRenderHint(QPainter::SmoothPixmapTransform, smooth);
+        p.drawImage(originalToTarget(seen, target).mapRect(grid), map);
+    }
+    p.restore();
+}
+
+void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
+                   const QColor& text, bool ticks) {
+    p.save();
+    p.drawImage(bar, colorBarImage(cm, 1, 256));
+    p.setPen(QPen(text, 1));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(bar);
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 0.85);
+    p.setFont(f);
+    const QFontMetricsF fm(f);
+    if (ticks) {
+        const int n = bar.height() > 70 ? 4 : 2;
+        for (int i = 0; i <= n; ++i) {
+            const double t = double(i) / n, y = bar.bottom() - t * bar.height();
+            p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y));
+            p.drawText(QRectF(bar.right() + 5, y - fm.height() / 2, 60, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
+                       QString::number(lo + t * (hi - lo), 'g', 3));
+        }
+    } else {
+        p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignTop, QObject::tr("max"));
+        p.drawText(QRectF(bar.right() + 4, bar.bottom() - fm.height() + 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignBottom,
+                   QObject::tr("min"));
+    }
+    if (!label.isEmpty()) {
+        p.translate(bar.left() - 3, bar.center().y());
+        p.rotate(-90);
+        p.drawText(QRectF(-bar.height() / 2 - 20, -fm.height(), bar.height() + 40, fm.height()), Qt::AlignCenter, label);
+    }
+    p.restore();
+}
+
+QColor detectionColor(int i) {
+    // facebookresearch/detr notebook: COLORS = [[0.000, 0.447, 0.741], [0.850, 0.325, 0.098], ...]
+    static const QColor palette[] = {QColor(0, 114, 189), QColor(217, 83, 25), QColor(237, 177, 32),
+                                     QColor(126, 47, 142), QColor(119, 172, 48), QColor(77, 190, 238)};
+    return palette[size_t(std::abs(i)) % std::size(palette)];
+}
+
+void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTransform& toTarget, int selectedQuery,
+                     const QRectF& clip, bool tags) {
+    p.save();
+    p.setClipRect(clip, Qt::IntersectClip);
+    p.setRenderHint(QPainter::Antialiasing, true);
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 0.9);
+    f.setBold(true);
+    p.setFont(f);
+    const QFontMetricsF fm(f);
+    const bool anySelected = std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.query == selectedQuery; });
+    // Selected last, so it lies on top.
+    std::vector<size_t> order(dets.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_partition(order.begin(), order.end(), [&](size_t i) { return dets[i].query != selectedQuery; });
+    for (size_t i : order) {
+        const Detection& d = dets[i];
+        const bool sel = d.query == selectedQuery;
+        QColor c = detectionColor(int(i));
+        if (anySelected && !sel) c.setAlpha(150);
+        const QRectF box = toTarget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
+        if (sel) {
+            p.setPen(QPen(QColor(0, 0, 0, 160), 5));
+            p.drawRect(box);
+        }
+        p.setPen(QPen(c, sel ? 3 : 2));
+        p.setBrush(Qt::NoBrush);
+        p.drawRect(box);
+        if (!tags) continue;
+        const QString text = QString("%1 %2").arg(QString::fromStdString(d.label.empty() ? std::to_string(d.label_id) : d.label))
+                                 .arg(double(d.score), 0, 'f', 2);
+        const QSizeF ts(fm.horizontalAdvance(text) + 8, fm.height() + 2);
+        QPointF at(box.left(), box.top() - ts.height());
+        if (at.y() < clip.top()) at.setY(box.top()); // no room above: inside the box
+        at.setX(std::clamp(at.x(), clip.left(), std::max(clip.left(), clip.right() - ts.width())));
+        const QRectF tag(at, ts);
+        QColor bg = detectionColor(int(i));
+        bg.setAlpha(anySelected && !sel ? 170 : 230);
+        p.fillRect(tag, bg);
+        p.setPen(Qt::white);
+        p.drawText(tag, Qt::AlignCenter, text);
+    }
+    p.restore();
+}
+
+int detectionAt(const std::vector<Detection>& dets, const QPointF& pt) {
+    int best = -1;
+    double bestArea = 0;
+    for (size_t i = 0; i < dets.size(); ++i) {
+        const auto& b = dets[i].box_xyxy;
+        const QRectF r(QPointF(b[0], b[1]), QPointF(b[2], b[3]));
+        const double area = r.width() * r.height();
+        if (r.normalized().contains(pt) && (best < 0 || area < bestArea)) {
+            best = int(i);
+            bestArea = area;
+        }
+    }
+    return best;
+}
+
+} // namespace attnscope::ui

@@ -1,0 +1,40 @@
+// Painting shared by the views and figures that lay a patch / feature-grid map back over the original
+// image (Detections view, heads figure, overlay boxes): geometry, one map cell, colour bar, DETR boxes.
+#pragma once
+
+#include "ui/document.h"
+
+#include <QColor>
+#include <QImage>
+#include <QRectF>
+#include <QTransform>
+
+class QPainter;
+
+namespace attnscope::ui {
+
+// The patch / feature grid in original-image pixels (a DETR grid overhangs the image by < one stride).
+QRectF gridInOriginal(const Document& doc);
+// The part of the original the grid covers, clipped to the image (a ViT's centre crop, DETR's whole image).
+QRectF seenInOriginal(const Document& doc);
+// Maps original-image pixels onto `target`, which shows the original's `seen` region.
+QTransform originalToTarget(const QRectF& seen, const QRectF& target);
+
+// One cell: `image` (the original, or a copy scaled by `imageScale` image px per original px) cropped to
+// `seen` and scaled into `target`, then `map` (covering `grid`, original px) over it, clipped to `target`.
+void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double imageScale, const QRectF& seen,
+                  const QRectF& grid, const QImage& map, bool smooth);
+// A vertical colour bar (high end on top) with ticks lo…hi (five when `ticks`, else "max"/"min") and a label.
+void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
+                   const QColor& text, bool ticks = true);
+
+// Distinct box colours (the DETR colab's palette), by detection index.
+QColor detectionColor(int i);
+// Every detection's box and a "label score" tag, in original pixels mapped by `toTarget`, clipped to `clip`.
+// The box of `selectedQuery` is drawn heavier; the others lighter when one is selected.
+void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTransform& toTarget, int selectedQuery,
+                     const QRectF& clip, bool tags = true);
+// Index of the smallest detection box containing `original` (original pixels), -1 when none does.
+int detectionAt(const std::vector<Detection>& dets, const QPointF& original);
+
+} // namespace attnscope::ui
