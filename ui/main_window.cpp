@@ -4,9 +4,11 @@
 #include "core/session.h"
 #include "ui/export.h"
 #include "ui/settings.h"
+#include "ui/views/detections_view.h"
 #include "ui/views/distance_view.h"
 #include "ui/views/filters_view.h"
 #include "ui/views/head_grid_view.h"
+#include "ui/views/heads_figure.h"
 #include "ui/views/masks_view.h"
 #include "ui/views/position_view.h"
 #include "ui/views/rollout_view.h"
@@ -71,6 +73,7 @@ void MainWindow::createViews() {
     views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this)};
     views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
+    views_ << new DetectionsView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);
@@ -125,6 +128,16 @@ void MainWindow::createActions() {
                        tr("Save the values of the focused view as .npy"), &MainWindow::exportMapDialog);
     needResult << make(file, "actionExportRun", tr("Export &Run…"), QKeySequence(),
                        tr("Write the whole run (logits, input, every attention map) to a folder"), &MainWindow::exportRunDialog);
+    needResult << make(file, "actionExportLayerFigure", tr("Export &Heads of Layer…"), QKeySequence(),
+                       tr("Every head of the selected layer (site and query as selected) as one figure: PNG, SVG or PDF"),
+                       [this] { exportFigureDialog(false); });
+    needResult << make(file, "actionExportGridFigure", tr("Export &Layer × Head Figure…"), QKeySequence(),
+                       tr("Every layer and head (site and query as selected) as one figure: PNG, SVG or PDF"),
+                       [this] { exportFigureDialog(true); });
+    QAction* exportDetections = make(file, "actionExportDetections", tr("Export &Detections…"), QKeySequence(),
+                                     tr("DETR: the detections above the threshold as .json"), &MainWindow::exportDetectionsDialog);
+    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->isDetr()); });
+    exportDetections->setEnabled(false);
     file->addSeparator();
     make(file, "actionQuit", tr("&Quit"), QKeySequence::Quit, tr("Quit AttnScope"), &MainWindow::close);
     auto enable = [this, needResult] { for (QAction* a : needResult) a->setEnabled(doc_->result() != nullptr); };
@@ -300,6 +313,25 @@ void MainWindow::exportMapDialog() {
                                                       tr("NumPy array (*.npy)"));
     if (path.isEmpty()) return;
     const QString err = exportNpy(v->shownValues(), v->shownShape(), path);
+    if (!err.isEmpty()) return showError(err);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::exportDetectionsDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export detections"), Settings().lastDirectory() + "/detections.json",
+                                                      tr("JSON (*.json)"));
+    if (path.isEmpty()) return;
+    const QString err = exportBytes(detectionsJson(*doc_), path);
+    if (!err.isEmpty()) return showError(err);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::exportFigureDialog(bool allLayers) {
+    const QString path = QFileDialog::getSaveFileName(this, allLayers ? tr("Export layer × head figure") : tr("Export heads of layer"),
+                                                      Settings().lastDirectory() + (allLayers ? "/layers_heads.png" : "/heads.png"),
+                                                      tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
+    if (path.isEmpty()) return;
+    const QString err = exportHeadsFigure(*doc_, allLayers, path);
     if (!err.isEmpty()) return showError(err);
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
 }

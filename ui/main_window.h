@@ -24,7 +24,7 @@ public:
 
     Document* document() const { return doc_; }
     RunController* runner() const { return runner_; }
-    View* view(const QString& id) const;     // "overlay", "model", "matrix"
+    View* view(const QString& id) const;     // "overlay", "model", "matrix", "detections"
     QList<View*> views() const { return views_; }
     QString lastError() const { return lastError_; }
 
@@ -54,6 +54,8 @@ private:
     void copyImage();
     void exportMapDialog();
     void exportRunDialog();
+    void exportDetectionsDialog();
+    void exportFigureDialog(bool allLayers);
     View* activeView() const;
 
     Document* doc_;

@@ -1,0 +1,114 @@
+// Detections (DETR): the boxes above a score threshold over the original image, and two rows of
+// per-head maps under it — the selected detection's decoder cross-attention in the chosen decoder layer
+// (the colab's figure, for every head and any layer) and the encoder self-attention at a reference
+// point (the colab's "reference points"). Click a box (or the list) to select a detection; click
+// outside the boxes, Shift+click or right-click to move the reference point (drag to sweep it); click a
+// head map to open it in the other views. The selected detection and the reference point are the
+// Document's decoder and encoder queries, so the attention overlay and model view follow them.
+#pragma once
+
+#include "ui/views/view.h"
+
+#include <QImage>
+
+class QLabel;
+class QListWidget;
+class QSlider;
+class QSpinBox;
+
+namespace attnscope::ui {
+
+class DetectionsCanvas : public QWidget {
+    Q_OBJECT
+public:
+    explicit DetectionsCanvas(Document* doc, QWidget* parent = nullptr);
+    void setLayers(int decoderLayer, int encoderLayer);
+    int decoderLayer() const { return decLayer_; }
+    int encoderLayer() const { return encLayer_; }
+
+    // Why there is nothing to show ("" when there is): no result yet, or not a DETR model.
+    QString emptyMessage() const;
+    int selectedQuery() const;   // the decoder query shown in the cross-attention row (-1: none)
+    int referenceToken() const;  // the encoder token of the reference point (-1: none)
+    // Row 0: cross-attention of selectedQuery() in decoderLayer(); row 1: encoder self-attention of
+    // referenceToken() in encoderLayer(). Per head, over the feature grid (grid_h × grid_w, row-major).
+    const std::vector<std::vector<float>>& rowMaps(int row) const { return rows_[size_t(row)].maps; }
+    int gridW() const { return gridW_; }
+    int gridH() const { return gridH_; }
+
+    QRectF imageRect() const;               // the original image, widget coordinates
+    QRectF boxRect(int detection) const;    // doc->detections()[i]'s box, widget coordinates
+    QRectF headCellRect(int row, int head) const; // head == heads: the mean cell
+    int cellAt(QPointF widgetPos) const;    // encoder token under the point, -1 outside the image
+    QPointF cellCentre(int token) const;    // widget coordinates of a feature cell's centre
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void mouseReleaseEvent(QMouseEvent* e) override;
+    void keyPressEvent(QKeyEvent* e) override;
+    void resizeEvent(QResizeEvent* e) override;
+
+private:
+    struct Row {
+        QString title;
+        std::vector<std::vector<float>> maps; // heads, then their mean
+        std::vector<QImage> images;
+        float lo = 0, hi = 1;
+    };
+    void rebuild();   // maps (result, queries, layers changed)
+    void recolour();  // images (colormap / opacity changed)
+    void rescaleThumb();
+    struct Layout {
+        QRectF image;
+        double cellW = 0, cellH = 0;
+        double rowTop[2] = {0, 0};
+    };
+    Layout layout() const;
+    int rowCount() const;
+    void paintRow(QPainter& p, int row, const Layout& L);
+    void setReference(QPointF widgetPos);
+
+    Document* doc_;
+    int decLayer_ = -1, encLayer_ = -1;
+    Row rows_[2];
+    int gridW_ = 0, gridH_ = 0;
+    std::vector<Detection> all_;   // every query's best class and score (threshold −1), for the titles
+    QImage thumb_;                 // the original scaled for the head cells
+    double thumbScale_ = 1;
+    bool dragging_ = false;
+};
+
+class DetectionsView : public View {
+    Q_OBJECT
+public:
+    explicit DetectionsView(Document* doc, QWidget* parent = nullptr);
+    QString viewId() const override { return "detections"; }
+    QString title() const override { return tr("Detections (DETR)"); }
+    QWidget* canvas() override;
+    // The selected detection's cross-attention: [heads, grid_h, grid_w].
+    std::vector<float> shownValues() const override;
+    std::vector<int64_t> shownShape() const override;
+    QString caption() const override; // model, image, threshold, the two rows' layers, query and reference cell
+    DetectionsCanvas* detectionsCanvas() const { return canvas_; }
+
+private:
+    void syncControls();   // result changed: layer ranges
+    void syncList();       // detections changed
+    void syncListSelection();
+
+    DetectionsCanvas* canvas_;
+    QSlider* threshold_;
+    QLabel* thresholdLabel_;
+    QLabel* count_;
+    QSpinBox* decLayer_;
+    QSpinBox* encLayer_;
+    QListWidget* list_;
+};
+
+// The detections as JSON (model, image, threshold, sizes, feature grid, stride, detections as the CLI's
+// result.json writes them).
+QByteArray detectionsJson(const Document& doc);
+
+} // namespace attnscope::ui

@@ -1,0 +1,148 @@
+#include "ui/views/heads_figure.h"
+
+#include "ui/export.h"
+#include "ui/views/map_paint.h"
+
+#include <QFileInfo>
+#include <QPainter>
+
+#include <cmath>
+
+namespace attnscope::ui {
+namespace {
+constexpr double kTitle = 26, kLabel = 16, kGap = 6, kMargin = 10, kBar = 78;
+}
+
+HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
+    : QWidget(parent), doc_(doc), allLayers_(allLayers), basis_(doc->selection()) {
+    setObjectName("headsFigure");
+    setAttribute(Qt::WA_DontShowOnScreen);
+    const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
+    heads_ = m ? m->n_heads : 0;
+    if (allLayers_)
+        for (int l = 0; l < doc_->layerCount(basis_.site); ++l) layers_.push_back(l);
+    else if (m)
+        layers_.push_back(basis_.layer);
+    for (int l : layers_)
+        for (int h = 0; h < heads_; ++h) {
+            Selection s = basis_;
+            s.layer = l;
+            s.head = h;
+            s.fusion = Fusion::None;
+            maps_.push_back(doc_->queryMap(s));
+        }
+    // Colours: one scale for a single layer, so its heads compare; each cell its own across layers.
+    const DisplayOptions& d = doc_->display();
+    const int alpha = int(std::lround(std::clamp(d.opacity, 0.3, 1.0) * 255));
+    auto values = [](const QueryMap& q) -> const std::vector<float>& { return q.grid.empty() ? q.row : q.grid; };
+    if (!maps_.empty()) {
+        lo_ = hi_ = values(maps_[0]).empty() ? 0.0f : values(maps_[0])[0];
+        for (const QueryMap& q : maps_) {
+            const auto [lo, hi] = valueRange(values(q).data(), values(q).size());
+            lo_ = std::min(lo_, lo);
+            hi_ = std::max(hi_, hi);
+        }
+    }
+    for (const QueryMap& q : maps_) {
+        const auto& v = values(q);
+        auto [lo, hi] = valueRange(v.data(), v.size());
+        if (!allLayers_) std::tie(lo, hi) = std::make_pair(lo_, hi_);
+        const bool spatial = !q.grid.empty();
+        images_.push_back(mapToImage(v, spatial ? q.grid_w : int(v.size()), spatial ? q.grid_h : 1, lo, hi, d.colormap,
+                                     spatial ? alpha : 255));
+    }
+    const QImage& img = doc_->qimage();
+    thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;
+    thumbScale_ = img.isNull() ? 1.0 : double(thumb_.width()) / img.width();
+
+    // Size: cells of the seen region's aspect.
+    const QRectF seen = seenInOriginal(*doc_);
+    const double aspect = seen.isEmpty() ? 1.0 : std::clamp(seen.height() / seen.width(), 0.25, 4.0);
+    if (allLayers_) {
+        cols_ = heads_;
+        cellW_ = heads_ > 8 ? 84 : 110;
+        left_ = 34;
+    } else {
+        const int rows = (heads_ + 5) / 6;
+        cols_ = std::max(1, (heads_ + rows - 1) / std::max(1, rows));
+        cellW_ = 200;
+        left_ = kMargin;
+    }
+    cellH_ = cellW_ * aspect;
+    const int rows = allLayers_ ? layers() : (heads_ + std::max(1, cols_) - 1) / std::max(1, cols_);
+    resize(int(left_ + cols_ * (cellW_ + kGap) + kBar), int(kTitle + rows * (kLabel + cellH_ + kGap) + kMargin));
+}
+
+QRectF HeadsFigure::cellRect(int li, int h) const {
+    const int row = allLayers_ ? li : h / std::max(1, cols_);
+    const int col = allLayers_ ? h : h % std::max(1, cols_);
+    return {left_ + col * (cellW_ + kGap), kTitle + row * (kLabel + cellH_ + kGap) + kLabel, cellW_, cellH_};
+}
+
+QString HeadsFigure::caption() const {
+    const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
+    const QString which = allLayers_ ? tr("layers 0–%1").arg(layers() - 1) : tr("layer %1").arg(basis_.layer);
+    return tr("%1 · %2 · %3 %4 · all %5 heads · query %6")
+        .arg(model, doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName(), site_name(basis_.site), which)
+        .arg(heads_)
+        .arg(doc_->tokenName(basis_.query));
+}
+
+void HeadsFigure::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.fillRect(rect(), Qt::white);
+    const QColor text(20, 20, 20);
+    p.setPen(text);
+    QFont bold = font();
+    bold.setBold(true);
+    p.setFont(bold);
+    const QString title = maps_.empty() ? tr("No attention map for this selection")
+                          : allLayers_ ? tr("%1 attention of %2, every layer × head (each map scaled to its own range)")
+                                             .arg(site_name(basis_.site), doc_->tokenName(basis_.query))
+                                       : tr("%1 layer %2 attention of %3, every head (one colour scale)")
+                                             .arg(site_name(basis_.site)).arg(basis_.layer).arg(doc_->tokenName(basis_.query));
+    p.drawText(QRectF(kMargin, 0, width() - 2 * kMargin, kTitle), Qt::AlignVCenter | Qt::AlignLeft,
+               QFontMetricsF(bold).elidedText(title, Qt::ElideRight, width() - 2 * kMargin));
+    QFont small = font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    p.setFont(small);
+    const QRectF seen = seenInOriginal(*doc_), grid = gridInOriginal(*doc_);
+    for (int li = 0; li < layers(); ++li) {
+        if (allLayers_) {
+            const QRectF c = cellRect(li, 0);
+            p.drawText(QRectF(0, c.top(), left_ - 4, c.height()), Qt::AlignRight | Qt::AlignVCenter, tr("L%1").arg(layers_[size_t(li)]));
+        }
+        for (int h = 0; h < heads_; ++h) {
+            const QRectF c = cellRect(li, h);
+            if (!allLayers_ || li == 0)
+                p.drawText(QRectF(c.left(), c.top() - kLabel, c.width(), kLabel), Qt::AlignHCenter | Qt::AlignBottom,
+                           allLayers_ ? tr("H%1").arg(h) : tr("head %1").arg(h));
+            const QueryMap& q = cell(li, h);
+            const QImage& im = images_[size_t(li * heads_ + h)];
+            if (!q.grid.empty()) {
+                paintMapCell(p, c, thumb_, thumbScale_, seen, grid, im, doc_->display().smooth);
+            } else { // keys that are not image patches: the row as a strip
+                p.drawImage(c, im);
+            }
+            p.setPen(QPen(QColor(120, 120, 120), 1));
+            p.setBrush(Qt::NoBrush);
+            p.drawRect(c);
+            p.setPen(text);
+        }
+    }
+    if (maps_.empty()) return;
+    const QRectF first = cellRect(0, 0);
+    const QRectF last = cellRect(layers() - 1, heads_ - 1);
+    const double right = left_ + cols_ * (cellW_ + kGap);
+    const QRectF bar(right + 16, first.top(), 12, std::max(40.0, std::max(first.bottom(), last.bottom()) - first.top()));
+    paintValueBar(p, bar, doc_->display().colormap, lo_, hi_, tr("attention"), text, !allLayers_);
+}
+
+QString exportHeadsFigure(const Document& doc, bool allLayers, const QString& path) {
+    if (!doc.result()) return QObject::tr("%1: nothing to export (no result yet)").arg(path);
+    HeadsFigure figure(&doc, allLayers);
+    figure.ensurePolished();
+    return exportView(&figure, figure.caption(), path);
+}
+
+} // namespace attnscope::ui
