@@ -51,6 +51,7 @@ DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(par
     connect(doc_, &Document::queriesChanged, this, &DetectionsCanvas::rebuild);
     connect(doc_, &Document::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
     connect(doc_, &Document::displayChanged, this, &DetectionsCanvas::recolour);
+    connect(doc_, &Document::selectionChanged, this, qOverload<>(&QWidget::update)); // the outline of the map shown elsewhere
 }
 
 void DetectionsCanvas::setLayers(int decoderLayer, int encoderLayer) {

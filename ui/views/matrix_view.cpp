@@ -40,7 +40,7 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
         if (s.site != basis_.site || s.layer != basis_.layer || s.head != basis_.head || s.fusion != basis_.fusion) rebuild();
         else markQuery();
     });
-    connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); plot_->replot(); });
+    connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); replot(); });
     connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) { pressPos_ = e->position(); });
     connect(plot_, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* e) {
         if ((e->position() - pressPos_).manhattanLength() > 4 || nq_ == 0) return; // a drag, not a click
@@ -51,11 +51,34 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
         s.query = q;
         doc_->setSelection(s);
     });
-    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); plot_->replot(); });
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); replot(); });
     applyGradient();
 }
 
-QWidget* MatrixView::canvas() { return plot_; }
+QWidget* MatrixView::canvas() {
+    // Exports and Copy Image render the plot now: bring its buffer up to date (hidden, or a replot queued).
+    stale_ = false;
+    plot_->replot();
+    return plot_;
+}
+
+// A hidden plot (its tab behind another) is redrawn when it is shown or exported, not on every change;
+// a visible one once per event-loop pass, however many changes came in (QCustomPlot's queued replot).
+void MatrixView::replot() {
+    if (!isVisible()) {
+        stale_ = true;
+        return;
+    }
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MatrixView::showEvent(QShowEvent* e) {
+    View::showEvent(e);
+    if (stale_) {
+        stale_ = false;
+        plot_->replot();
+    }
+}
 
 void MatrixView::applyGradient() {
     QCPColorGradient g;
@@ -93,7 +116,7 @@ void MatrixView::markQuery() {
     queryMark_->setVisible(nq_ > 0);
     queryMark_->topLeft->setCoords(-0.5, q - 0.5);
     queryMark_->bottomRight->setCoords(nk_ - 0.5, q + 0.5);
-    plot_->replot();
+    replot();
 }
 
 } // namespace attnscope::ui

@@ -29,6 +29,8 @@ private:
     void rebuild();      // data (result / layer / head / fusion changed)
     void markQuery();    // highlight the query row
     void applyGradient();
+    void replot();       // now if visible (queued), else when shown or exported
+    void showEvent(QShowEvent* e) override;
 
     QCustomPlot* plot_;
     QCPColorMap* map_;
@@ -39,6 +41,7 @@ private:
     int nq_ = 0, nk_ = 0;
     Selection basis_;
     QPointF pressPos_;
+    bool stale_ = false; // changed while hidden
 };
 
 } // namespace attnscope::ui
