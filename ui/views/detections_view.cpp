@@ -170,28 +170,48 @@ DetectionsCanvas::Layout DetectionsCanvas::layout() const {
         const size_t n = std::max(rows_[0].maps.size(), rows_[1].maps.size()); // heads + mean
         const QRectF seen = seenInOriginal(*doc_);
         const double aspect = seen.isEmpty() ? 0.75 : seen.height() / seen.width();
-        L.cellW = (width() - 2 * kMargin - kBar) / double(n) - kGap;
-        L.cellH = L.cellW * aspect;
-        const double maxH = (height() - kHint) * 0.5 / rows - kRowTitle - kHeadLabel - kRowGap; // rows take half at most
-        if (L.cellH > maxH) {
-            L.cellH = std::max(12.0, maxH);
-            L.cellW = L.cellH / aspect;
-        }
-        const double rowH = kRowTitle + kHeadLabel + L.cellH + kRowGap;
-        rowsHeight = rows * rowH;
-        double y = height() - kHint - rowsHeight;
-        for (int r = 0; r < 2; ++r)
-            if (!rows_[r].maps.empty()) {
-                L.rowTop[r] = y;
-                y += rowH;
+        // The maps on one line, or wrapped on two when that makes them larger (a tall, narrow dock);
+        // the rows take half the height at most.
+        const double budget = (height() - kHint) * 0.5 / rows - kRowTitle - kRowGap;
+        for (int lines : {1, 2}) {
+            const int cols = int((n + size_t(lines) - 1) / size_t(lines));
+            double w = (width() - 2 * kMargin - kBar) / cols - kGap, h = w * aspect;
+            const double maxH = budget / lines - kHeadLabel;
+            if (h > maxH) {
+                h = std::max(12.0, maxH);
+                w = h / aspect;
             }
+            if (w > L.cellW * 1.15) { // wrapping must pay for itself
+                L.cellW = w;
+                L.cellH = h;
+                L.cols = cols;
+                L.lines = lines;
+            }
+        }
+        rowsHeight = rows * rowHeight(L);
     }
-    if (img.isNull()) return L;
-    const QRectF area(kMargin, kMargin, width() - 2 * kMargin, height() - kHint - rowsHeight - 2 * kMargin);
-    const double s = std::min(area.width() / img.width(), area.height() / img.height());
-    const QSizeF sz(img.width() * s, img.height() * s);
-    L.image = QRectF(area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz);
+    // The image on top, as large as the rows leave room for; the rows right under it.
+    double y = kMargin;
+    if (!img.isNull()) {
+        const QRectF area(kMargin, kMargin, width() - 2 * kMargin, height() - kHint - rowsHeight - 2 * kMargin);
+        const double s = std::min(area.width() / img.width(), area.height() / img.height());
+        const QSizeF sz(img.width() * s, img.height() * s);
+        L.image = QRectF(QPointF(area.center().x() - sz.width() / 2, area.top()), sz);
+        y = L.image.bottom() + kMargin;
+    }
+    for (int r = 0; r < 2; ++r)
+        if (!rows_[r].maps.empty()) {
+            L.rowTop[r] = y;
+            y += rowHeight(L);
+        }
     return L;
+}
+
+double DetectionsCanvas::rowHeight(const Layout& L) { return kRowTitle + L.lines * (kHeadLabel + L.cellH) + kRowGap; }
+
+QRectF DetectionsCanvas::cellRect(const Layout& L, int row, int head) {
+    const int line = head / std::max(1, L.cols), col = head % std::max(1, L.cols);
+    return {kMargin + col * (L.cellW + kGap), L.rowTop[row] + kRowTitle + kHeadLabel + line * (kHeadLabel + L.cellH), L.cellW, L.cellH};
 }
 
 QRectF DetectionsCanvas::imageRect() const { return layout().image; }
@@ -207,7 +227,7 @@ QRectF DetectionsCanvas::boxRect(int i) const {
 QRectF DetectionsCanvas::headCellRect(int row, int head) const {
     if (row < 0 || row > 1 || rows_[row].maps.empty() || head < 0 || head >= int(rows_[row].maps.size())) return {};
     const Layout L = layout();
-    return {kMargin + head * (L.cellW + kGap), L.rowTop[row] + kRowTitle + kHeadLabel, L.cellW, L.cellH};
+    return cellRect(L, row, head);
 }
 
 int DetectionsCanvas::cellAt(QPointF pos) const {
@@ -320,7 +340,7 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
     const Site site = r == 0 ? Site::DecoderCross : Site::Encoder;
     const int layer = r == 0 ? decLayer_ : encLayer_;
     for (int h = 0; h <= heads; ++h) {
-        const QRectF cell(kMargin + h * (L.cellW + kGap), L.rowTop[r] + kRowTitle + kHeadLabel, L.cellW, L.cellH);
+        const QRectF cell = cellRect(L, r, h);
         p.setPen(text);
         p.drawText(QRectF(cell.left(), cell.top() - kHeadLabel, cell.width(), kHeadLabel), Qt::AlignHCenter | Qt::AlignBottom,
                    h < heads ? tr("head %1").arg(h) : tr("mean"));
@@ -351,7 +371,8 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
         p.setBrush(Qt::NoBrush);
         p.drawRect(shown ? cell.adjusted(-1.5, -1.5, 1.5, 1.5) : cell);
     }
-    const QRectF bar(kMargin + (heads + 1) * (L.cellW + kGap) + 14, L.rowTop[r] + kRowTitle + kHeadLabel, 12, L.cellH);
+    const QRectF bar(kMargin + L.cols * (L.cellW + kGap) + 14, L.rowTop[r] + kRowTitle + kHeadLabel, 12,
+                     L.lines * (L.cellH + kHeadLabel) - kHeadLabel);
     paintValueBar(p, bar, doc_->display().colormap, row.lo, row.hi, QString(), text, true);
     p.setFont(font());
 }

@@ -63,9 +63,12 @@ private:
     struct Layout {
         QRectF image;
         double cellW = 0, cellH = 0;
+        int cols = 1, lines = 1;    // the head maps of a row: cols per line, on 1 or 2 lines
         double rowTop[2] = {0, 0};
     };
     Layout layout() const;
+    static double rowHeight(const Layout& L);
+    static QRectF cellRect(const Layout& L, int row, int head);
     int rowCount() const;
     void paintRow(QPainter& p, int row, const Layout& L);
     void setReference(QPointF widgetPos);

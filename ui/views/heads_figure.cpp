@@ -1,5 +1,6 @@
 #include "ui/views/heads_figure.h"
 
+#include "core/models/detr.h"
 #include "ui/export.h"
 #include "ui/views/map_paint.h"
 
@@ -55,6 +56,7 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
     thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;
     thumbScale_ = img.isNull() ? 1.0 : double(thumb_.width()) / img.width();
 
+    ensurePolished(); // the font the title is measured with
     // Size: cells of the seen region's aspect.
     const QRectF seen = seenInOriginal(*doc_);
     const double aspect = seen.isEmpty() ? 1.0 : std::clamp(seen.height() / seen.width(), 0.25, 4.0);
@@ -70,7 +72,15 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
     }
     cellH_ = cellW_ * aspect;
     const int rows = allLayers_ ? layers() : (heads_ + std::max(1, cols_) - 1) / std::max(1, cols_);
-    resize(int(left_ + cols_ * (cellW_ + kGap) + kBar), int(kTitle + rows * (kLabel + cellH_ + kGap) + kMargin));
+    title_ = maps_.empty() ? tr("No attention map for this selection")
+             : allLayers_  ? tr("%1 attention of %2 · every layer × head · each map on its own scale")
+                                .arg(site_name(basis_.site), doc_->tokenName(basis_.query))
+                           : tr("%1 layer %2 attention of %3 · every head · one colour scale")
+                                .arg(site_name(basis_.site)).arg(basis_.layer).arg(doc_->tokenName(basis_.query));
+    QFont bold = font();
+    bold.setBold(true);
+    const double titleW = QFontMetricsF(bold).horizontalAdvance(title_) + 2 * kMargin;
+    resize(int(std::max(left_ + cols_ * (cellW_ + kGap) + kBar, titleW)), int(kTitle + rows * (kLabel + cellH_ + kGap) + kMargin));
 }
 
 QRectF HeadsFigure::cellRect(int li, int h) const {
@@ -82,10 +92,11 @@ QRectF HeadsFigure::cellRect(int li, int h) const {
 QString HeadsFigure::caption() const {
     const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
     const QString which = allLayers_ ? tr("layers 0–%1").arg(layers() - 1) : tr("layer %1").arg(basis_.layer);
-    return tr("%1 · %2 · %3 %4 · all %5 heads · query %6")
+    const QString token = doc_->tokenName(basis_.query); // DETR decoder tokens read "query 7 (…)" already
+    return tr("%1 · %2 · %3 %4 · all %5 heads · %6")
         .arg(model, doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName(), site_name(basis_.site), which)
         .arg(heads_)
-        .arg(doc_->tokenName(basis_.query));
+        .arg(token.startsWith("query") ? token : tr("query %1").arg(token));
 }
 
 void HeadsFigure::paintEvent(QPaintEvent*) {
@@ -96,13 +107,8 @@ void HeadsFigure::paintEvent(QPaintEvent*) {
     QFont bold = font();
     bold.setBold(true);
     p.setFont(bold);
-    const QString title = maps_.empty() ? tr("No attention map for this selection")
-                          : allLayers_ ? tr("%1 attention of %2, every layer × head (each map scaled to its own range)")
-                                             .arg(site_name(basis_.site), doc_->tokenName(basis_.query))
-                                       : tr("%1 layer %2 attention of %3, every head (one colour scale)")
-                                             .arg(site_name(basis_.site)).arg(basis_.layer).arg(doc_->tokenName(basis_.query));
     p.drawText(QRectF(kMargin, 0, width() - 2 * kMargin, kTitle), Qt::AlignVCenter | Qt::AlignLeft,
-               QFontMetricsF(bold).elidedText(title, Qt::ElideRight, width() - 2 * kMargin));
+               QFontMetricsF(bold).elidedText(title_, Qt::ElideRight, width() - 2 * kMargin));
     QFont small = font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     p.setFont(small);
@@ -121,6 +127,7 @@ void HeadsFigure::paintEvent(QPaintEvent*) {
             const QImage& im = images_[size_t(li * heads_ + h)];
             if (!q.grid.empty()) {
                 paintMapCell(p, c, thumb_, thumbScale_, seen, grid, im, doc_->display().smooth);
+                paintQueryMark(p, c, seen, grid, q);
             } else { // keys that are not image patches: the row as a strip
                 p.drawImage(c, im);
             }
@@ -136,6 +143,35 @@ void HeadsFigure::paintEvent(QPaintEvent*) {
     const double right = left_ + cols_ * (cellW_ + kGap);
     const QRectF bar(right + 16, first.top(), 12, std::max(40.0, std::max(first.bottom(), last.bottom()) - first.top()));
     paintValueBar(p, bar, doc_->display().colormap, lo_, hi_, tr("attention"), text, !allLayers_);
+}
+
+// Where the query is: its patch / feature cell (encoder), or its box (DETR decoder).
+void HeadsFigure::paintQueryMark(QPainter& p, const QRectF& c, const QRectF& seen, const QRectF& grid, const QueryMap& q) const {
+    const RunResult* r = doc_->result();
+    const QTransform toCell = originalToTarget(seen, c);
+    p.save();
+    p.setClipRect(c);
+    p.setRenderHint(QPainter::Antialiasing, true);
+    p.setBrush(Qt::NoBrush);
+    const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
+    const int cell = basis_.query - r->layout.n_prefix();
+    if (!isDecoderSite(basis_.site) && m && m->n_q == r->layout.n_tokens() && cell >= 0 && q.grid_w > 0) {
+        const double cw = grid.width() / q.grid_w, ch = grid.height() / q.grid_h;
+        const QRectF mark = toCell.mapRect(QRectF(grid.x() + (cell % q.grid_w) * cw, grid.y() + (cell / q.grid_w) * ch, cw, ch));
+        p.setPen(QPen(Qt::black, 2.5));
+        p.drawRect(mark);
+        p.setPen(QPen(Qt::white, 1.2));
+        p.drawRect(mark);
+    } else if (isDecoderSite(basis_.site) && doc_->isDetr()) {
+        const auto all = detr_postprocess(*r, doc_->model()->info(), -1.0f);
+        if (basis_.query < int(all.size())) {
+            const auto& b = all[size_t(basis_.query)].box_xyxy;
+            const int d = doc_->detectionOfQuery(basis_.query);
+            p.setPen(QPen(d >= 0 ? detectionColor(d) : QColor(Qt::white), 1.5, d >= 0 ? Qt::SolidLine : Qt::DashLine));
+            p.drawRect(toCell.mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3]))));
+        }
+    }
+    p.restore();
 }
 
 QString exportHeadsFigure(const Document& doc, bool allLayers, const QString& path) {

@@ -9,6 +9,8 @@
 #include <QImage>
 #include <QWidget>
 
+class QPainter;
+
 namespace attnscope::ui {
 
 class HeadsFigure : public QWidget {
@@ -27,9 +29,12 @@ protected:
     void paintEvent(QPaintEvent*) override;
 
 private:
+    void paintQueryMark(QPainter& p, const QRectF& cell, const QRectF& seen, const QRectF& grid, const QueryMap& q) const;
+
     const Document* doc_;
     bool allLayers_;
     Selection basis_;
+    QString title_;
     std::vector<int> layers_;
     int heads_ = 0, cols_ = 0;
     double cellW_ = 0, cellH_ = 0, left_ = 0;

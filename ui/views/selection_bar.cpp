@@ -16,6 +16,7 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     site_ = new QComboBox(this);
     site_->setObjectName("siteCombo");
     site_->setToolTip(tr("Attention site (encoder self-attention; DETR decoder self/cross-attention)"));
+    site_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     layer_ = new QSpinBox(this);
     layer_->setObjectName("layerSpin");
     layer_->setToolTip(tr("Layer (↑/↓ in the maps)"));
