@@ -8,6 +8,7 @@
 #include <QPainterPath>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace attnscope::ui {
@@ -143,7 +144,13 @@ void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
     p.save();
     p.setClipRect(img);
     p.setRenderHint(QPainter::Antialiasing, true);
-    for (const Detection& d : dets) {
+    std::vector<const Detection*> order; // weakest first, so the strongest lies on top
+    for (const Detection& d : dets) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(), [this](const Detection* a, const Detection* b) {
+        return shown_.row[size_t(a->query)] < shown_.row[size_t(b->query)];
+    });
+    for (const Detection* dp : order) {
+        const Detection& d = *dp;
         const float v = shown_.row[size_t(d.query)];
         const int i = hi_ > lo_ ? std::clamp(int((v - lo_) / (hi_ - lo_) * 255), 0, 255) : 255;
         const QRectF box = toWidget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
