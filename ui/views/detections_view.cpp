@@ -269,8 +269,7 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
     const QImage& img = doc_->qimage();
     const QRectF full(0, 0, img.width(), img.height());
     const QTransform toWidget = originalToTarget(full, L.image);
-    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-    p.drawImage(L.image, img);
+    photo_.paint(p, L.image, img);
     // The selected query's box when it is below the threshold: dashed, so it is not taken for a detection.
     const int q = selectedQuery();
     if (q >= 0 && doc_->detectionOfQuery(q) < 0 && q < int(all_.size())) {

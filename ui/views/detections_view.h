@@ -7,6 +7,7 @@
 // Document's decoder and encoder queries, so the attention overlay and model view follow them.
 #pragma once
 
+#include "ui/views/map_paint.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -81,6 +82,7 @@ private:
     QImage thumb_;                 // the original scaled for the head cells
     double thumbScale_ = 1;
     bool dragging_ = false;
+    ScaledImageCache photo_;
 };
 
 class DetectionsView : public View {

@@ -3,6 +3,7 @@
 #include "ui/views/overlay_view.h"
 
 #include <QFontMetricsF>
+#include <QPaintEngine>
 #include <QPainter>
 
 #include <algorithm>
@@ -71,6 +72,24 @@ void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float 
         p.drawText(QRectF(-bar.height() / 2 - 20, -fm.height(), bar.height() + 40, fm.height()), Qt::AlignCenter, label);
     }
     p.restore();
+}
+
+void ScaledImageCache::paint(QPainter& p, const QRectF& target, const QImage& image) {
+    if (image.isNull() || target.isEmpty()) return;
+    if (p.paintEngine() && p.paintEngine()->type() != QPaintEngine::Raster) { // SVG / PDF: the full photo, scaled there
+        p.save();
+        p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+        p.drawImage(target, image);
+        p.restore();
+        return;
+    }
+    const QRect r(target.topLeft().toPoint(), target.size().toSize());
+    if (r.isEmpty()) return;
+    if (image.cacheKey() != key_ || scaled_.size() != r.size()) {
+        scaled_ = image.scaled(r.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+        key_ = image.cacheKey();
+    }
+    p.drawImage(r.topLeft(), scaled_);
 }
 
 QColor detectionColor(int i) {

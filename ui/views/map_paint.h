@@ -28,6 +28,17 @@ void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double
 void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
                    const QColor& text, bool ticks = true);
 
+// The photo scaled once for the size it is shown at (Qt's smooth scaling of a full photo on every frame
+// is most of a repaint); paint() draws it at `target`'s rounded corner. SVG / PDF get the full photo.
+class ScaledImageCache {
+public:
+    void paint(QPainter& p, const QRectF& target, const QImage& image);
+
+private:
+    qint64 key_ = 0;
+    QImage scaled_;
+};
+
 // Distinct box colours (the DETR colab's palette), by detection index.
 QColor detectionColor(int i);
 // Every detection's box and a "label score" tag, in original pixels mapped by `toTarget`, clipped to `clip`.

@@ -78,8 +78,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
     p.fillRect(rect(), palette().window());
     if (doc_->qimage().isNull()) return paintEmptyState(p);
     const QRectF img = imageRect();
-    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-    p.drawImage(img, doc_->qimage());
+    photo_.paint(p, img, doc_->qimage());
     const QRectF g = gridRect();
     if (!mapImage_.isNull() && !g.isEmpty()) {
         // Dim what the model never saw (outside the centre crop), then the map over the patch grid.

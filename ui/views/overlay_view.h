@@ -3,6 +3,7 @@
 // ←/→ head, ↑/↓ layer.
 #pragma once
 
+#include "ui/views/map_paint.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -46,6 +47,7 @@ private:
     float lo_ = 0, hi_ = 1;
     QPoint hover_{-1, -1};
     QString readout_;
+    ScaledImageCache photo_;
 };
 
 class OverlayView : public View {
