@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMouseEvent>
+#include <QPaintEngine>
 #include <QPainter>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -51,7 +52,10 @@ DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(par
     connect(doc_, &Document::queriesChanged, this, &DetectionsCanvas::rebuild);
     connect(doc_, &Document::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
     connect(doc_, &Document::displayChanged, this, &DetectionsCanvas::recolour);
-    connect(doc_, &Document::selectionChanged, this, qOverload<>(&QWidget::update)); // the outline of the map shown elsewhere
+    connect(doc_, &Document::selectionChanged, this, [this] { // the outline of the map shown elsewhere, when it moves
+        const QPoint now = shownCell();
+        if (now != outlined_) update();
+    });
 }
 
 void DetectionsCanvas::setLayers(int decoderLayer, int encoderLayer) {
@@ -266,6 +270,7 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
         return;
     }
     const Layout L = layout();
+    outlined_ = shownCell();
     const QImage& img = doc_->qimage();
     const QRectF full(0, 0, img.width(), img.height());
     const QTransform toWidget = originalToTarget(full, L.image);
@@ -335,15 +340,22 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
     small.setPointSizeF(small.pointSizeF() * 0.85);
     p.setFont(small);
     const QRectF seen = seenInOriginal(*doc_), grid = gridInOriginal(*doc_);
-    const Selection& sel = doc_->selection();
-    const Site site = r == 0 ? Site::DecoderCross : Site::Encoder;
-    const int layer = r == 0 ? decLayer_ : encLayer_;
     for (int h = 0; h <= heads; ++h) {
         const QRectF cell = cellRect(L, r, h);
         p.setPen(text);
         p.drawText(QRectF(cell.left(), cell.top() - kHeadLabel, cell.width(), kHeadLabel), Qt::AlignHCenter | Qt::AlignBottom,
                    h < heads ? tr("head %1").arg(h) : tr("mean"));
-        paintMapCell(p, cell, thumb_, thumbScale_, seen, grid, row.images[size_t(h)], doc_->display().smooth);
+        if (p.paintEngine() && p.paintEngine()->type() == QPaintEngine::Raster) { // the photo scaled once per cell size
+            if (cellPhoto_.size() != cell.size().toSize() || cellPhotoKey_ != doc_->qimage().cacheKey()) {
+                const QRectF src(seen.x() * thumbScale_, seen.y() * thumbScale_, seen.width() * thumbScale_, seen.height() * thumbScale_);
+                cellPhoto_ = thumb_.copy(src.toAlignedRect()).scaled(cell.size().toSize(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+                cellPhotoKey_ = doc_->qimage().cacheKey();
+            }
+            p.drawImage(cell.topLeft(), cellPhoto_);
+            paintMapCell(p, cell, QImage(), 1.0, seen, grid, row.images[size_t(h)], doc_->display().smooth);
+        } else { // SVG / PDF: from the photo itself
+            paintMapCell(p, cell, thumb_, thumbScale_, seen, grid, row.images[size_t(h)], doc_->display().smooth);
+        }
         const QTransform toCell = originalToTarget(seen, cell);
         p.save();
         p.setClipRect(cell);
@@ -364,8 +376,7 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
         }
         p.restore();
         // The map the other views show, when it is this one.
-        const bool shown = sel.site == site && sel.layer == layer && sel.query == (r == 0 ? selectedQuery() : referenceToken()) &&
-                           ((h < heads && sel.fusion == Fusion::None && sel.head == h) || (h == heads && sel.fusion == Fusion::Mean));
+        const bool shown = shownCell() == QPoint(h, r);
         p.setPen(QPen(shown ? palette().color(QPalette::Highlight) : palette().color(QPalette::Mid), shown ? 3 : 1));
         p.setBrush(Qt::NoBrush);
         p.drawRect(shown ? cell.adjusted(-1.5, -1.5, 1.5, 1.5) : cell);
@@ -374,6 +385,19 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
                      L.lines * (L.cellH + kHeadLabel) - kHeadLabel);
     paintValueBar(p, bar, doc_->display().colormap, row.lo, row.hi, QString(), text, true);
     p.setFont(font());
+}
+
+QPoint DetectionsCanvas::shownCell() const {
+    const Selection& sel = doc_->selection();
+    for (int r = 0; r < 2; ++r) {
+        const int heads = int(rows_[r].maps.size()) - 1;
+        if (heads < 1 || sel.site != (r == 0 ? Site::DecoderCross : Site::Encoder) || sel.layer != (r == 0 ? decLayer_ : encLayer_) ||
+            sel.query != (r == 0 ? selectedQuery() : referenceToken()))
+            continue;
+        if (sel.fusion == Fusion::None) return {sel.head, r};
+        if (sel.fusion == Fusion::Mean) return {heads, r};
+    }
+    return {-1, -1};
 }
 
 void DetectionsCanvas::setReference(QPointF pos) {

@@ -73,6 +73,7 @@ private:
     int rowCount() const;
     void paintRow(QPainter& p, int row, const Layout& L);
     void setReference(QPointF widgetPos);
+    QPoint shownCell() const; // (head, row) of the map the other views show, (-1, -1) when none
 
     Document* doc_;
     int decLayer_ = -1, encLayer_ = -1;
@@ -83,6 +84,9 @@ private:
     double thumbScale_ = 1;
     bool dragging_ = false;
     ScaledImageCache photo_;
+    QImage cellPhoto_;             // the photo at one head cell's size
+    qint64 cellPhotoKey_ = 0;
+    QPoint outlined_{-1, -1};      // shownCell() at the last paint
 };
 
 class DetectionsView : public View {
