@@ -1,5 +1,5 @@
 // attnscope-bench-repaint: how long a layer/head change takes to reach a rendered frame in the GUI.
-//   attnscope-bench-repaint --model PATH [--image IMG] [--iterations 300] [--size 1360x860]
+//   attnscope-bench-repaint --model PATH [--image IMG] [--iterations 300] [--size 1360x860] [--site NAME]
 // Opens the model and image in a MainWindow (offscreen unless QT_QPA_PLATFORM says otherwise), waits for
 // the one forward pass, then times, over many random (layer, head) changes (the path ←/→, ↑/↓ and the
 // selection bar take):
@@ -8,7 +8,7 @@
 //                 changed are painted into the window's backing store — one frame; once with each of the
 //                 tabs that share the right dock raised (model view, matrix, detections)
 //   full_repaint  setSelection + QWidget::repaint() of the whole window (every widget, as on an expose)
-//   view_paint    setSelection + one view's canvas repainted (its share of a frame)
+//   view_paint    setSelection + the overlay or the model view repainted alone (its share of a frame)
 // Prints one JSON line per measurement (median, p95, max in ms) and how many forward passes ran during
 // the timed changes, which must be 0: a selection change only repaints. Results: docs/performance.md.
 #include "app/blas_env.h"
@@ -41,10 +41,12 @@ struct Options {
     QString model, image;
     int iterations = 300;
     QSize size{1360, 860};
+    QString site; // "" = the site the model opens on
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: attnscope-bench-repaint --model PATH [--image IMG] [--iterations 300] [--size 1360x860]\n");
+    std::fprintf(stderr, "usage: attnscope-bench-repaint --model PATH [--image IMG] [--iterations 300] [--size 1360x860]\n"
+                         "                               [--site encoder|decoder_self|decoder_cross]\n");
     return 2;
 }
 
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
         if (a == "--model") o.model = next();
         else if (a == "--image") o.image = next();
         else if (a == "--iterations") o.iterations = std::max(10, next().toInt());
+        else if (a == "--site") o.site = next();
         else if (a == "--size") {
             const QStringList wh = next().split('x');
             if (wh.size() != 2) return usage();
@@ -135,6 +138,21 @@ int main(int argc, char** argv) {
     QApplication::processEvents();
     Document* doc = w.document();
     const RunResult* result = doc->result();
+    if (!o.site.isEmpty()) {
+        Selection s = doc->selection();
+        bool known = false;
+        for (Site site : doc->sites())
+            if (o.site == site_name(site)) {
+                s.site = site;
+                known = true;
+            }
+        if (!known) {
+            std::fprintf(stderr, "attnscope-bench-repaint: --site %s: not a site of this model\n", qPrintable(o.site));
+            return 2;
+        }
+        doc->setSelection(s);
+        QApplication::processEvents();
+    }
     const Selection start = doc->selection();
     const int layers = doc->layerCount(start.site), heads = doc->headCount();
     const int passesBefore = forwardPasses;
@@ -211,7 +229,7 @@ int main(int argc, char** argv) {
     measure("select", nullptr, Paint::None);
     for (const char* tab : {"model", "matrix", "detections"}) measure("frame", tab, Paint::Posted);
     measure("full_repaint", "model", Paint::Window);
-    for (const char* view : {"overlay", "model", "matrix"}) measure("view_paint", view, Paint::Canvas);
+    for (const char* view : {"overlay", "model"}) measure("view_paint", view, Paint::Canvas);
     if (doc->result() != result || forwardPasses != passesBefore) {
         std::fprintf(stderr, "attnscope-bench-repaint: a selection change re-ran the model\n");
         return 1;

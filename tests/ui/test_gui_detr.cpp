@@ -10,6 +10,7 @@
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
 #include "ui/views/heads_figure.h"
+#include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,7 @@
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <qcustomplot.h>
 
 #include <cmath>
 
@@ -436,6 +438,33 @@ private slots:
             QVERIFY(f.open(QIODevice::ReadOnly));
             QVERIFY(f.read(5) == "%PDF-");
         }
+    }
+
+    // The matrix tab skips its plot while another tab covers it and catches up when raised or exported.
+    void hiddenMatrixCatchesUp() {
+        openDetr();
+        find<QDockWidget>("dock_model")->raise();
+        QApplication::processEvents();
+        auto* site = find<QComboBox>("siteCombo");
+        site->setCurrentIndex(site->findData(int(Site::Encoder)));
+        find<QSpinBox>("layerSpin")->setValue(0);
+        find<QComboBox>("headCombo")->setCurrentIndex(2);
+        auto* matrix = static_cast<MatrixView*>(w_->view("matrix"));
+        auto* map = qobject_cast<QCPColorMap*>(matrix->plot()->plottable(0));
+        QVERIFY(map);
+        auto plotted = [&](int q, int k) { return float(map->data()->cell(k, q)); };
+        const AttentionMap& m = coreMap(Site::Encoder, 0);
+        const std::vector<std::pair<int, int>> probes = {{0, 0}, {17, 300}, {849, 849}, {500, 3}};
+        find<QDockWidget>("dock_matrix")->raise();
+        QTRY_VERIFY(map->data()->keySize() == m.n_k && map->data()->valueSize() == m.n_q);
+        for (auto [q, k] : probes) QCOMPARE(plotted(q, k), m.at(2, q, k));
+        // Hidden again: a change is picked up by an export (canvas()) without raising the tab.
+        find<QDockWidget>("dock_model")->raise();
+        QApplication::processEvents();
+        find<QComboBox>("headCombo")->setCurrentIndex(3);
+        QCOMPARE(matrix->shownValues()[size_t(17) * m.n_k + 300], m.at(3, 17, 300));
+        matrix->canvas();
+        for (auto [q, k] : probes) QCOMPARE(plotted(q, k), m.at(3, q, k));
     }
 
     void changingTheViewNeverRerunsTheModel() {

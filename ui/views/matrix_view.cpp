@@ -1,5 +1,6 @@
 #include "ui/views/matrix_view.h"
 
+#include <QDockWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -56,16 +57,20 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
 }
 
 QWidget* MatrixView::canvas() {
-    // Exports and Copy Image render the plot now: bring its buffer up to date (hidden, or a replot queued).
+    // Exports and Copy Image render the plot now: bring it up to date (hidden, or a replot queued).
+    if (stale_) fillPlot();
     stale_ = false;
     plot_->replot();
     return plot_;
 }
 
-// A hidden plot (its tab behind another) is redrawn when it is shown or exported, not on every change;
-// a visible one once per event-loop pass, however many changes came in (QCustomPlot's queued replot).
+// A hidden plot (its tab behind another: QMainWindow moves such docks off the window rather than hiding
+// them) is redrawn when it is shown or exported, not on every change; a visible one once per event-loop
+// pass, however many changes came in (QCustomPlot's queued replot).
+bool MatrixView::onScreen() const { return plot_->isVisible() && !plot_->visibleRegion().isEmpty(); }
+
 void MatrixView::replot() {
-    if (!isVisible()) {
+    if (!onScreen()) {
         stale_ = true;
         return;
     }
@@ -74,10 +79,23 @@ void MatrixView::replot() {
 
 void MatrixView::showEvent(QShowEvent* e) {
     View::showEvent(e);
-    if (stale_) {
-        stale_ = false;
-        plot_->replot();
-    }
+    catchUp();
+}
+
+void MatrixView::catchUp() {
+    if (!stale_ || !isVisible()) return;
+    stale_ = false;
+    fillPlot();
+    plot_->replot();
+}
+
+bool MatrixView::event(QEvent* e) {
+    if (e->type() == QEvent::ParentChange) // a dock's tab raised: catch up
+        if (auto* dock = qobject_cast<QDockWidget*>(parentWidget()))
+            connect(dock, &QDockWidget::visibilityChanged, this, [this](bool on) {
+                if (on) QMetaObject::invokeMethod(this, &MatrixView::catchUp, Qt::QueuedConnection); // after the tab moved it in
+            });
+    return View::event(e);
 }
 
 void MatrixView::applyGradient() {
@@ -95,6 +113,15 @@ void MatrixView::rebuild() {
     values_ = doc_->matrix(basis_);
     nq_ = m ? m->n_q : 0;
     nk_ = m ? m->n_k : 0;
+    if (!onScreen()) { // hidden behind another tab: the plot is filled when shown (850² cells for a DETR encoder)
+        stale_ = true;
+        return;
+    }
+    fillPlot();
+}
+
+void MatrixView::fillPlot() {
+    const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
     map_->data()->setSize(nk_, nq_);
     map_->data()->setRange(QCPRange(0, std::max(0, nk_ - 1)), QCPRange(0, std::max(0, nq_ - 1)));
     for (int q = 0; q < nq_; ++q)

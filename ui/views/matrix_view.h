@@ -27,10 +27,14 @@ public:
 
 private:
     void rebuild();      // data (result / layer / head / fusion changed)
+    void fillPlot();     // the plot from the data (deferred while hidden)
     void markQuery();    // highlight the query row
     void applyGradient();
     void replot();       // now if visible (queued), else when shown or exported
     void showEvent(QShowEvent* e) override;
+    bool event(QEvent* e) override;
+    bool onScreen() const;
+    void catchUp();      // fill and replot what changed while hidden
 
     QCustomPlot* plot_;
     QCPColorMap* map_;
@@ -41,7 +45,7 @@ private:
     int nq_ = 0, nk_ = 0;
     Selection basis_;
     QPointF pressPos_;
-    bool stale_ = false; // changed while hidden
+    bool stale_ = false; // changed while hidden: fill and replot when shown or exported
 };
 
 } // namespace attnscope::ui
