@@ -285,8 +285,7 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
         p.drawRect(toWidget.mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3]))));
         p.restore();
     }
-    paintDetections(p, doc_->detections(), toWidget, q, L.image);
-    // Reference point: its feature cell, outlined, and a dot at the centre.
+    // Reference point: its feature cell, outlined, and a dot at the centre (under the boxes and their labels).
     const int t = referenceToken();
     const QRectF g = gridInOriginal(*doc_);
     if (t >= 0 && gridW_ > 0 && !g.isEmpty()) {
@@ -306,6 +305,7 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
         p.drawEllipse(c.center(), 4, 4);
         p.restore();
     }
+    paintDetections(p, doc_->detections(), toWidget, q, L.image);
     if (doc_->detections().empty()) {
         const QString text = tr("No detection scores above %1: lower the threshold").arg(double(doc_->detectionThreshold()), 0, 'f', 2);
         QFont f = p.font();

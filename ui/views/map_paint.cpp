@@ -114,20 +114,27 @@ void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTra
     std::vector<size_t> order(dets.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_partition(order.begin(), order.end(), [&](size_t i) { return dets[i].query != selectedQuery; });
-    for (size_t i : order) {
+    auto boxOf = [&](const Detection& d) {
+        return toTarget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
+    };
+    for (size_t i : order) { // boxes first, then every tag above all boxes
         const Detection& d = dets[i];
         const bool sel = d.query == selectedQuery;
         QColor c = detectionColor(int(i));
         if (anySelected && !sel) c.setAlpha(150);
-        const QRectF box = toTarget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
         if (sel) {
             p.setPen(QPen(QColor(0, 0, 0, 160), 5));
-            p.drawRect(box);
+            p.drawRect(boxOf(d));
         }
         p.setPen(QPen(c, sel ? 3 : 2));
         p.setBrush(Qt::NoBrush);
-        p.drawRect(box);
-        if (!tags) continue;
+        p.drawRect(boxOf(d));
+    }
+    for (size_t i : order) {
+        if (!tags) break;
+        const Detection& d = dets[i];
+        const bool sel = d.query == selectedQuery;
+        const QRectF box = boxOf(d);
         const QString text = QString("%1 %2").arg(QString::fromStdString(d.label.empty() ? std::to_string(d.label_id) : d.label))
                                  .arg(double(d.score), 0, 'f', 2);
         const QSizeF ts(fm.horizontalAdvance(text) + 8, fm.height() + 2);
@@ -135,8 +142,8 @@ void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTra
         if (at.y() < clip.top()) at.setY(box.top()); // no room above: inside the box
         at.setX(std::clamp(at.x(), clip.left(), std::max(clip.left(), clip.right() - ts.width())));
         const QRectF tag(at, ts);
-        QColor bg = detectionColor(int(i));
-        bg.setAlpha(anySelected && !sel ? 170 : 230);
+        QColor bg = detectionColor(int(i)); // opaque: no box line may cross a label
+        if (anySelected && !sel) bg = bg.darker(125);
         p.fillRect(tag, bg);
         p.setPen(Qt::white);
         p.drawText(tag, Qt::AlignCenter, text);
