@@ -9,6 +9,7 @@
 #include "ui/main_window.h"
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
+#include "ui/views/distance_view.h"
 #include "ui/views/heads_figure.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
@@ -465,6 +466,31 @@ private slots:
         QCOMPARE(matrix->shownValues()[size_t(17) * m.n_k + 300], m.at(3, 17, 300));
         matrix->canvas();
         for (auto [q, k] : probes) QCOMPARE(plotted(q, k), m.at(3, q, k));
+    }
+
+    // Same for the mean-distance plot's ring around the selected head (a ViT: the encoder's heads).
+    void hiddenDistancePlotCatchesUp() {
+        open("vit/hf_vit");
+        auto* dv = static_cast<DistanceView*>(w_->view("distance"));
+        find<QDockWidget>("dock_distance")->raise();
+        QTRY_VERIFY(!dv->imageDistances().empty());
+        find<QDockWidget>("dock_model")->raise();
+        QApplication::processEvents();
+        find<QComboBox>("headCombo")->setCurrentIndex(2);
+        find<QSpinBox>("layerSpin")->setValue(1);
+        auto ring = [dv]() -> double { // the ring's value, -1 when there is none
+            for (int i = 0; i < dv->plot()->graphCount(); ++i)
+                if (!dv->plot()->graph(i)->property("data").toBool() && dv->plot()->graph(i)->dataCount() == 1)
+                    return dv->plot()->graph(i)->data()->at(0)->value;
+            return -1;
+        };
+        find<QDockWidget>("dock_distance")->raise();
+        QTRY_COMPARE(ring(), dv->imageDistances()[1][2]);
+        find<QDockWidget>("dock_model")->raise();
+        QApplication::processEvents();
+        find<QComboBox>("headCombo")->setCurrentIndex(0);
+        dv->canvas(); // an export brings it up to date without raising the tab
+        QCOMPARE(ring(), dv->imageDistances()[1][0]);
     }
 
     void changingTheViewNeverRerunsTheModel() {

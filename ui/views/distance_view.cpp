@@ -160,7 +160,10 @@ DistanceView::DistanceView(Document* doc, QWidget* parent) : View(doc, parent) {
         task_->cancel(); // the folder's numbers belong to the previous model
         clearFolder();
     });
-    connect(doc_, &Document::selectionChanged, this, &DistanceView::rebuildPlot);
+    connect(doc_, &Document::selectionChanged, this, [this] { // the selected head's ring
+        if (onScreen(plot_)) rebuildPlot();
+        else plotStale_ = true; // its tab is covered: when raised or exported (a layer/head change costs nothing here)
+    });
 
     auto nearest = [this](QPointF pos) -> std::pair<int, int> { // (layer, head) of the dot under pos
         double best = 9.0;
@@ -210,7 +213,15 @@ DistanceView::DistanceView(Document* doc, QWidget* parent) : View(doc, parent) {
     invalidate();
 }
 
-QWidget* DistanceView::canvas() { return plot_; }
+QWidget* DistanceView::canvas() {
+    if (plotStale_) rebuildPlot();
+    plot_->replot(); // up to date now, for exports
+    return plot_;
+}
+
+void DistanceView::dockShown() {
+    if (plotStale_) rebuildPlot();
+}
 bool DistanceView::busy() const { return task_->busy(); }
 
 void DistanceView::refresh() {
@@ -241,6 +252,7 @@ QString DistanceView::status() const {
 }
 
 void DistanceView::rebuildPlot() {
+    plotStale_ = false;
     plot_->clearPlottables();
     const bool folder = folder_.n_images() > 0;
     const bool minMax = spread_->currentIndex() == 1;
@@ -254,7 +266,7 @@ void DistanceView::rebuildPlot() {
         plot_->legend->setVisible(false);
         plot_->xAxis->setRange(-0.6, 11.6);
         plot_->yAxis->setRange(0, 130);
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
     double yMax = 0;
@@ -343,7 +355,7 @@ void DistanceView::rebuildPlot() {
     ticker->setScaleStrategy(L > 16 ? QCPAxisTickerFixed::ssMultiples : QCPAxisTickerFixed::ssNone); // every layer numbered
     plot_->xAxis->setRange(-0.6, L - 0.4);
     plot_->yAxis->setRange(0, std::max(10.0, std::ceil(yMax * 1.08 / 10) * 10));
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot); // once per event-loop pass, not a window repaint inside a change
 }
 
 void DistanceView::addImagesClicked() {

@@ -53,6 +53,7 @@ public:
 
 protected:
     void refresh() override;
+    void dockShown() override;
 
 private:
     void rebuildPlot();
@@ -77,6 +78,7 @@ private:
     bool cancelled_ = false;
     int delayMs_ = 0;
     QString error_;
+    bool plotStale_ = false; // a selection change while the tab was covered
 };
 
 } // namespace attnscope::ui

@@ -67,10 +67,8 @@ QWidget* MatrixView::canvas() {
 // A hidden plot (its tab behind another: QMainWindow moves such docks off the window rather than hiding
 // them) is redrawn when it is shown or exported, not on every change; a visible one once per event-loop
 // pass, however many changes came in (QCustomPlot's queued replot).
-bool MatrixView::onScreen() const { return plot_->isVisible() && !plot_->visibleRegion().isEmpty(); }
-
 void MatrixView::replot() {
-    if (!onScreen()) {
+    if (!onScreen(plot_)) {
         stale_ = true;
         return;
     }
@@ -89,14 +87,7 @@ void MatrixView::catchUp() {
     plot_->replot();
 }
 
-bool MatrixView::event(QEvent* e) {
-    if (e->type() == QEvent::ParentChange) // a dock's tab raised: catch up
-        if (auto* dock = qobject_cast<QDockWidget*>(parentWidget()))
-            connect(dock, &QDockWidget::visibilityChanged, this, [this](bool on) {
-                if (on) QMetaObject::invokeMethod(this, &MatrixView::catchUp, Qt::QueuedConnection); // after the tab moved it in
-            });
-    return View::event(e);
-}
+
 
 void MatrixView::applyGradient() {
     QCPColorGradient g;
@@ -113,7 +104,7 @@ void MatrixView::rebuild() {
     values_ = doc_->matrix(basis_);
     nq_ = m ? m->n_q : 0;
     nk_ = m ? m->n_k : 0;
-    if (!onScreen()) { // hidden behind another tab: the plot is filled when shown (850² cells for a DETR encoder)
+    if (!onScreen(plot_)) { // hidden behind another tab: the plot is filled when shown (850² cells for a DETR encoder)
         stale_ = true;
         return;
     }

@@ -32,8 +32,7 @@ private:
     void applyGradient();
     void replot();       // now if visible (queued), else when shown or exported
     void showEvent(QShowEvent* e) override;
-    bool event(QEvent* e) override;
-    bool onScreen() const;
+    void dockShown() override { catchUp(); }
     void catchUp();      // fill and replot what changed while hidden
 
     QCustomPlot* plot_;

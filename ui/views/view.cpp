@@ -1,5 +1,7 @@
 #include "ui/views/view.h"
 
+#include <QDockWidget>
+#include <QEvent>
 #include <QFileInfo>
 
 namespace attnscope::ui {
@@ -22,6 +24,21 @@ bool navigateSelection(Document* doc, int key) {
     }
     doc->setSelection(s);
     return true;
+}
+
+bool onScreen(const QWidget* w) {
+    if (!w->isVisible()) return false;
+    const QWidget* top = w->window();
+    return QRect(w->mapTo(top, QPoint(0, 0)), w->size()).intersects(top->rect());
+}
+
+bool View::event(QEvent* e) {
+    if (e->type() == QEvent::ParentChange)
+        if (auto* dock = qobject_cast<QDockWidget*>(parentWidget()))
+            connect(dock, &QDockWidget::visibilityChanged, this, [this](bool on) {
+                if (on) QMetaObject::invokeMethod(this, &View::dockShown, Qt::QueuedConnection); // once the tab moved it in
+            });
+    return QWidget::event(e);
 }
 
 QString View::sourceCaption() const {

@@ -13,6 +13,10 @@ namespace attnscope::ui {
 // ←/→ head (leaving fusion), ↑/↓ layer. Returns whether the key was used.
 bool navigateSelection(Document* doc, int key);
 
+// Whether any of `w` is on screen. A dock tab behind another is not hidden — QMainWindow moves it off
+// the window — so isVisible() stays true for it; this is false.
+bool onScreen(const QWidget* w);
+
 class View : public QWidget {
     Q_OBJECT
 public:
@@ -40,6 +44,9 @@ protected:
     void invalidate();
     virtual void refresh() {}
     void showEvent(QShowEvent* e) override;
+    // Called (queued) when the view's dock tab is raised, which shows nothing and so sends no showEvent.
+    virtual void dockShown() {}
+    bool event(QEvent* e) override;
 
     Document* doc_;
 
