@@ -6,6 +6,7 @@
 #include "ui/convert.h"
 
 #include <QImage>
+#include <QSizeF>
 #include <QObject>
 #include <QString>
 
@@ -51,6 +52,10 @@ public:
     bool hasImage() const { return image_.width > 0; }
     const ImageRGB8& image() const { return image_; }
     const QImage& qimage() const { return qimage_; } // for display: at most kMaxDisplaySide a side
+    // The original image's size: the frame of every "in original" coordinate (geometry, boxes, grids).
+    QSizeF imageSize() const { return QSizeF(image_.width, image_.height); }
+    // qimage() pixels per original pixel (1 unless a huge image is shown downscaled).
+    double displayScale() const { return image_.width > 0 ? double(qimage_.width()) / image_.width : 1.0; }
     QString imageName() const { return imageName_; }
     const RunResult* result() const { return result_.get(); }
     std::shared_ptr<const RunResult> resultPtr() const { return result_; } // for work off the GUI thread

@@ -5,6 +5,7 @@
 #include "ui/export.h"
 #include "ui/main_window.h"
 #include "ui/views/head_grid_view.h"
+#include "ui/views/map_paint.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 
@@ -237,6 +238,11 @@ private slots:
         QVERIFY(std::abs(grid.width() - inOrig.width() * s) < 1e-6);
         QVERIFY(std::abs(grid.x() - (img.x() + inOrig.x() * s)) < 1e-6);
         QVERIFY2(grid.right() <= img.right() + 1e-6, "the grid must stay inside the drawn image");
+        // Every view's "original" frame is the full-resolution image, not the shown one.
+        QCOMPARE(doc()->imageSize(), QSizeF(5000, 60));
+        QVERIFY(std::abs(doc()->displayScale() - double(kMaxDisplaySide) / 5000) < 1e-12);
+        QVERIFY(seenInOriginal(*doc()).right() <= 5000 + 1e-9);
+        QVERIFY(seenInOriginal(*doc()).right() > kMaxDisplaySide); // the grid spans the whole width
     }
 
     void brokenModelShowsError() {

@@ -155,7 +155,7 @@ void DetectionsCanvas::rescaleThumb() {
         return;
     }
     thumb_ = img.scaledToWidth(480, Qt::SmoothTransformation);
-    thumbScale_ = double(thumb_.width()) / img.width();
+    thumbScale_ = double(thumb_.width()) / doc_->imageSize().width(); // thumb pixels per original pixel
 }
 
 void DetectionsCanvas::resizeEvent(QResizeEvent* e) {
@@ -224,8 +224,7 @@ QRectF DetectionsCanvas::boxRect(int i) const {
     const auto& dets = doc_->detections();
     if (i < 0 || i >= int(dets.size())) return {};
     const auto& b = dets[size_t(i)].box_xyxy;
-    const QImage& img = doc_->qimage();
-    return originalToTarget(QRectF(0, 0, img.width(), img.height()), imageRect()).mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3])));
+    return originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), imageRect()).mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3])));
 }
 
 QRectF DetectionsCanvas::headCellRect(int row, int head) const {
@@ -239,8 +238,7 @@ int DetectionsCanvas::cellAt(QPointF pos) const {
     const QRectF img = imageRect();
     const QRectF g = gridInOriginal(*doc_);
     if (!r || !img.contains(pos) || g.isEmpty() || gridW_ == 0) return -1;
-    const QImage& q = doc_->qimage();
-    const QPointF o = originalToTarget(QRectF(0, 0, q.width(), q.height()), img).inverted().map(pos);
+    const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(pos);
     const int c = std::clamp(int(std::floor((o.x() - g.x()) / (g.width() / gridW_))), 0, gridW_ - 1);
     const int row = std::clamp(int(std::floor((o.y() - g.y()) / (g.height() / gridH_))), 0, gridH_ - 1);
     return r->layout.n_prefix() + row * gridW_ + c;
@@ -252,9 +250,8 @@ QPointF DetectionsCanvas::cellCentre(int token) const {
     if (!r || gridW_ == 0 || g.isEmpty()) return {};
     const int cell = token - r->layout.n_prefix();
     const double cw = g.width() / gridW_, ch = g.height() / gridH_;
-    const QImage& q = doc_->qimage();
     const QPointF o(g.x() + (cell % gridW_ + 0.5) * cw, g.y() + (cell / gridW_ + 0.5) * ch);
-    return originalToTarget(QRectF(0, 0, q.width(), q.height()), imageRect()).map(o);
+    return originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), imageRect()).map(o);
 }
 
 void DetectionsCanvas::paintEvent(QPaintEvent*) {
@@ -272,7 +269,7 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
     const Layout L = layout();
     outlined_ = shownCell();
     const QImage& img = doc_->qimage();
-    const QRectF full(0, 0, img.width(), img.height());
+    const QRectF full(QPointF(0, 0), doc_->imageSize());
     const QTransform toWidget = originalToTarget(full, L.image);
     photo_.paint(p, L.image, img);
     // The selected query's box when it is below the threshold: dashed, so it is not taken for a detection.
@@ -426,8 +423,7 @@ void DetectionsCanvas::mousePressEvent(QMouseEvent* e) {
     if (!img.contains(pos)) return;
     const bool referenceOnly = e->button() == Qt::RightButton || (e->modifiers() & Qt::ShiftModifier);
     if (e->button() == Qt::LeftButton && !referenceOnly) {
-        const QImage& q = doc_->qimage();
-        const QPointF o = originalToTarget(QRectF(0, 0, q.width(), q.height()), img).inverted().map(pos);
+        const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(pos);
         const int d = detectionAt(doc_->detections(), o);
         if (d >= 0) return doc_->setQueryFor(Site::DecoderCross, doc_->detections()[size_t(d)].query);
     }

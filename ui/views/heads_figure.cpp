@@ -54,7 +54,7 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
     }
     const QImage& img = doc_->qimage();
     thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;
-    thumbScale_ = img.isNull() ? 1.0 : double(thumb_.width()) / img.width();
+    thumbScale_ = img.isNull() ? 1.0 : double(thumb_.width()) / doc_->imageSize().width(); // per original pixel
 
     ensurePolished(); // the font the title is measured with
     // Size: cells of the seen region's aspect.

@@ -17,7 +17,7 @@ QRectF gridInOriginal(const Document& doc) {
 }
 
 QRectF seenInOriginal(const Document& doc) {
-    const QRectF image(0, 0, doc.qimage().width(), doc.qimage().height());
+    const QRectF image(QPointF(0, 0), doc.imageSize());
     const QRectF grid = gridInOriginal(doc);
     return grid.isEmpty() ? image : grid.intersected(image);
 }

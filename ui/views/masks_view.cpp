@@ -121,7 +121,8 @@ void MasksCanvas::paintEvent(QPaintEvent*) {
         p.drawText(QRectF(r.x(), r.y() - kLabel, r.width(), kLabel), Qt::AlignLeft | Qt::AlignVCenter,
                    tr("head %1 · %2 of %3 patches").arg(h).arg(kept).arg(N));
         p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-        p.drawImage(r, doc_->qimage(), seen_);
+        const double ds = doc_->displayScale(); // seen_ is in original pixels
+        p.drawImage(r, doc_->qimage(), QRectF(seen_.x() * ds, seen_.y() * ds, seen_.width() * ds, seen_.height() * ds));
         if (showAttention_ && size_t(h) < heat_.size()) {
             p.setRenderHint(QPainter::SmoothPixmapTransform, doc_->display().smooth);
             p.drawImage(r, heat_[size_t(h)]);

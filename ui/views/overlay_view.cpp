@@ -99,7 +99,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
         }
         p.restore();
         if (isDecoderSite(doc_->selection().site) && doc_->isDetr()) // the detections; the query's box stands out
-            paintDetections(p, doc_->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img),
+            paintDetections(p, doc_->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img),
                             doc_->selection().query, img);
         const TokenLayout& L = doc_->result()->layout;
         const int qp = doc_->selection().query - L.n_prefix();
@@ -138,7 +138,7 @@ void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
     const auto& dets = doc_->detections();
     std::tie(lo_, hi_) = valueRange(shown_.row.data(), shown_.row.size());
     const auto& lut = colormapLut(doc_->display().colormap);
-    const QTransform toWidget = originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img);
+    const QTransform toWidget = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img);
     const int q = doc_->selection().query;
     p.save();
     p.setClipRect(img);
@@ -226,7 +226,7 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     if (e->button() == Qt::LeftButton && m && isDecoderSite(doc_->selection().site) && doc_->isDetr()) {
         // DETR decoder: the query is an object query; a click on a box picks that detection.
         const QRectF img = imageRect();
-        const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->qimage().size()), img).inverted().map(e->position());
+        const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(e->position());
         const int d = img.contains(e->position()) ? detectionAt(doc_->detections(), o) : -1;
         if (d >= 0) doc_->setQueryFor(doc_->selection().site, doc_->detections()[size_t(d)].query);
         return;

@@ -75,7 +75,7 @@ QRectF RolloutCanvas::gridRect() const {
     const QRectF img = imageRect();
     if (!r || img.isEmpty() || values_.empty()) return {};
     const QRectF g = seenRegion(*r);
-    const double s = img.width() / doc_->qimage().width();
+    const double s = img.width() / doc_->imageSize().width(); // original pixels → widget
     return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
 }
 
