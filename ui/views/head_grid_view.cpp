@@ -5,6 +5,8 @@
 #include <QPainter>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace attnscope::ui {
 namespace {
 constexpr int kLeft = 34, kTop = 22, kRight = 64, kBottom = 8, kGap = 3;
@@ -39,6 +41,10 @@ void HeadGridCanvas::rebuild() {
             s.fusion = Fusion::None;
             maps_.push_back(doc_->queryMap(s));
         }
+    // Cells keep the map's own aspect (DETR's feature grid is rarely square; a ViT's usually is).
+    aspect_ = 1.0;
+    if (!maps_.empty() && !maps_[0].grid.empty() && maps_[0].grid_h > 0)
+        aspect_ = std::clamp(double(maps_[0].grid_w) / maps_[0].grid_h, 0.2, 5.0);
     recolour();
 }
 
@@ -58,8 +64,9 @@ QRectF HeadGridCanvas::cellRect(int layer, int head) const {
     if (layers_ == 0 || heads_ == 0) return {};
     const double cw = (width() - kLeft - kRight) / double(heads_);
     const double ch = (height() - kTop - kBottom) / double(layers_);
-    const double side = std::max(4.0, std::min(cw, ch));
-    return {kLeft + head * side + kGap / 2.0, kTop + layer * side + kGap / 2.0, side - kGap, side - kGap};
+    const double w = std::max(4.0, std::min(cw, ch * aspect_));
+    const double h = std::max(4.0, w / aspect_);
+    return {kLeft + head * w + kGap / 2.0, kTop + layer * h + kGap / 2.0, w - kGap, h - kGap};
 }
 
 void HeadGridCanvas::paintEvent(QPaintEvent*) {

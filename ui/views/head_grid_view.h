@@ -28,6 +28,7 @@ private:
 
     Document* doc_;
     int layers_ = 0, heads_ = 0;
+    double aspect_ = 1.0;  // width / height of one cell: the query map's grid
     Selection basis_;                // site and query the maps were built for
     std::vector<QueryMap> maps_;     // layer-major
     std::vector<QImage> thumbs_;
