@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
                     }
                 }
                 QApplication::processEvents();
+                v->ensureFresh(); // what changed while its tab was covered
                 QElapsedTimer waited; // work the view does off the GUI thread (rollout, embeddings)
                 waited.start();
                 while (v->busy() && waited.elapsed() < 120000) QApplication::processEvents(QEventLoop::AllEvents, 50);

@@ -296,6 +296,7 @@ void MainWindow::exportViewDialog() {
                                                       Settings().lastDirectory() + "/" + v->viewId() + ".png",
                                                       tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"), &filter);
     if (path.isEmpty()) return;
+    v->ensureFresh();
     const QString err = exportView(v->canvas(), v->caption(), path);
     if (!err.isEmpty()) return showError(err);
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);

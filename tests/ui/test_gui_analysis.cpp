@@ -14,7 +14,7 @@
 #include "core/io/npy.h"
 #include "core/io/weights.h"
 #include "core/session.h"
-#include "tests/support/tensor_compare.h"
+#include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
 #include "ui/settings.h"
@@ -68,18 +68,8 @@ double diff(const std::vector<float>& got, const Tensor& want, const std::string
 
 } // namespace
 
-class TestGuiAnalysis : public QObject {
+class TestGuiAnalysis : public testing::GuiTest {
     Q_OBJECT
-    QTemporaryDir tmp_;
-    QString png_;
-    std::unique_ptr<MainWindow> w_;
-
-    Document* doc() const { return w_->document(); }
-    template <class T> T* find(const QString& name) const {
-        T* t = w_->findChild<T*>(name);
-        if (!t) qFatal("no widget named %s", qPrintable(name));
-        return t;
-    }
     template <class V> V* view(const char* id) const { return qobject_cast<V*>(w_->view(id)); }
     // Bring a view's dock to the front (as clicking its tab does) and wait for its work.
     bool show(const char* id) {
@@ -98,11 +88,7 @@ class TestGuiAnalysis : public QObject {
         while (v->busy() && t.elapsed() < 30000) QTest::qWait(5);
         return !v->busy();
     }
-    void openFixture(const std::string& model = "vit/hf_vit") {
-        w_->openPath(QString::fromStdString(testing::fixture(model)));
-        w_->openPath(png_);
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy(), 30000);
-    }
+    void openFixture(const std::string& model = "vit/hf_vit") { QVERIFY(openAndRun(model, png_)); }
     // The fixture model, and as the result PyTorch's recorded maps of that model (no forward of ours).
     nlohmann::json openReference(const QString& name) {
         const fs::path ref = testing::fixture("analysis/" + name.toStdString());
@@ -171,23 +157,8 @@ class TestGuiAnalysis : public QObject {
     }
 
 private slots:
-    void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName("AttnScopeTest");
-        QCoreApplication::setApplicationName("AttnScopeTestAnalysis");
-        QSettings().clear();
-        QVERIFY(tmp_.isValid());
-        QImage img(48, 40, QImage::Format_RGB888); // non-square: exercises the geometry
-        for (int y = 0; y < img.height(); ++y)
-            for (int x = 0; x < img.width(); ++x) img.setPixelColor(x, y, QColor(x * 5, y * 6, (x * y) % 256));
-        png_ = tmp_.filePath("gradient.png");
-        QVERIFY(img.save(png_));
-    }
-
-    void init() {
-        w_ = std::make_unique<MainWindow>();
-        w_->show();
-    }
+    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestAnalysis")); }
+    void init() { newWindow(); }
     void cleanup() { w_.reset(); }
 
     void viewsRegisteredWithEmptyStates() {
@@ -333,6 +304,29 @@ private slots:
         QCOMPARE(doc()->selection().fusion, Fusion::None);
         QCOMPARE(runs.count(), 0); // none of this ran the model again
         QCOMPARE(doc()->result(), r);
+    }
+
+    void coveredViewsWaitUntilRaised() {
+        openFixture();
+        // The rollout and masks docks are tabs behind others: a run computes nothing for them …
+        for (const char* id : {"rollout", "masks"}) {
+            QVERIFY2(!onScreen(w_->view(id)), id);
+            QVERIFY2(w_->view(id)->shownValues().empty(), id);
+        }
+        // … until a tab is raised, which brings that one (only) up to date.
+        QVERIFY(show("masks"));
+        const RunResult* r = doc()->result();
+        QVERIFY(w_->view("masks")->shownValues() ==
+                an::dino_masks(r->attention.back(), r->layout, find<QSlider>("maskMass")->value() / 100.0).data);
+        QVERIFY(w_->view("rollout")->shownValues().empty());
+        // A screenshot or export of a covered view catches up first.
+        View* rollout = w_->view("rollout");
+        QVERIFY(!onScreen(rollout));
+        rollout->ensureFresh();
+        QVERIFY(idle("rollout"));
+        QVERIFY(!rollout->shownValues().empty());
+        QVERIFY(rollout->shownValues() ==
+                an::attention_rollout(r->attention, r->layout, view<RolloutView>("rollout")->shownOptions()).data);
     }
 
     void positionTilesEnlarge() {

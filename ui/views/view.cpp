@@ -36,7 +36,7 @@ bool View::event(QEvent* e) {
     if (e->type() == QEvent::ParentChange)
         if (auto* dock = qobject_cast<QDockWidget*>(parentWidget()))
             connect(dock, &QDockWidget::visibilityChanged, this, [this](bool on) {
-                if (on) QMetaObject::invokeMethod(this, &View::dockShown, Qt::QueuedConnection); // once the tab moved it in
+                if (on) QMetaObject::invokeMethod(this, &View::raised, Qt::QueuedConnection); // once the tab moved it in
             });
     return QWidget::event(e);
 }
@@ -48,10 +48,21 @@ QString View::sourceCaption() const {
 
 void View::invalidate() {
     stale_ = true;
-    if (isVisible()) {
+    if (onScreen(this)) { // a tab behind another stays isVisible(): it waits until it is raised
         stale_ = false;
         refresh();
     }
+}
+
+void View::ensureFresh() {
+    if (!stale_) return;
+    stale_ = false;
+    refresh();
+}
+
+void View::raised() {
+    if (onScreen(this)) ensureFresh();
+    dockShown();
 }
 
 void View::showEvent(QShowEvent* e) {

@@ -35,12 +35,15 @@ public:
     virtual bool besideImage() const { return false; }
     // --screenshot --view: the size to render at (floating); empty: as docked.
     virtual QSize screenshotSize() const { return {}; }
+    // Recompute now what changed while the view was covered (exports and screenshots of a view that is
+    // not on screen call this first; it may start work that busy() then reports).
+    void ensureFresh();
 
 protected:
     // "model · image" for captions.
     QString sourceCaption() const;
     // Lazy recomputation for heavy views: invalidate() on a change recomputes now (refresh()) when the
-    // view is visible, else when it is next shown — a hidden tab costs nothing.
+    // view is on screen, else when it is next shown or its dock tab raised — a covered tab costs nothing.
     void invalidate();
     virtual void refresh() {}
     void showEvent(QShowEvent* e) override;
@@ -51,6 +54,7 @@ protected:
     Document* doc_;
 
 private:
+    void raised();
     bool stale_ = false;
 };
 
