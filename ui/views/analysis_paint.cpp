@@ -36,9 +36,16 @@ void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, doub
         const QString s = QString::number(std::abs(v) < 1e-12 * std::max(1.0, std::abs(hi - lo)) ? 0.0 : v, 'g', 3);
         p.drawText(QRectF(bar.right() + 6, y - fm.height() / 2, 60, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, s);
     }
-    p.translate(bar.left() - 4, bar.center().y());
-    p.rotate(-90);
-    p.drawText(QRectF(-bar.height() / 2 - 40, -fm.height(), bar.height() + 80, fm.height()), Qt::AlignCenter, label);
+    if (ticks == 0) { // each map scaled to its own range: the ends only
+        p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignTop, QObject::tr("max"));
+        p.drawText(QRectF(bar.right() + 4, bar.bottom() - fm.height() + 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignBottom,
+                   QObject::tr("min"));
+    }
+    if (!label.isEmpty()) {
+        p.translate(bar.left() - 4, bar.center().y());
+        p.rotate(-90);
+        p.drawText(QRectF(-bar.height() / 2 - 40, -fm.height(), bar.height() + 80, fm.height()), Qt::AlignCenter, label);
+    }
     p.restore();
 }
 

@@ -20,7 +20,8 @@ namespace attnscope::ui {
 QRectF fitRect(const QSizeF& size, const QRectF& area);
 // The patch grid in original-image pixels (what the model saw, e.g. the centre crop).
 QRectF seenRegion(const RunResult& r);
-// A vertical colour bar (high end on top) with `ticks` labelled values lo…hi and `label` rotated on its left.
+// A vertical colour bar (high end on top) with `ticks` labelled values lo…hi (0: just "max"/"min" at the
+// ends) and `label` rotated on its left.
 void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, double hi, const QString& label,
                     const QColor& text, int ticks = 5);
 // Text centred in `r`, word-wrapped, in the placeholder colour.

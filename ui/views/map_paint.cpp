@@ -1,5 +1,6 @@
 #include "ui/views/map_paint.h"
 
+#include "ui/views/analysis_paint.h"
 #include "ui/views/overlay_view.h"
 
 #include <QFontMetricsF>
@@ -44,34 +45,7 @@ void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double
 
 void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
                    const QColor& text, bool ticks) {
-    p.save();
-    p.drawImage(bar, colorBarImage(cm, 1, 256));
-    p.setPen(QPen(text, 1));
-    p.setBrush(Qt::NoBrush);
-    p.drawRect(bar);
-    QFont f = p.font();
-    f.setPointSizeF(f.pointSizeF() * 0.85);
-    p.setFont(f);
-    const QFontMetricsF fm(f);
-    if (ticks) {
-        const int n = bar.height() > 70 ? 4 : 2;
-        for (int i = 0; i <= n; ++i) {
-            const double t = double(i) / n, y = bar.bottom() - t * bar.height();
-            p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y));
-            p.drawText(QRectF(bar.right() + 5, y - fm.height() / 2, 60, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
-                       QString::number(lo + t * (hi - lo), 'g', 3));
-        }
-    } else {
-        p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignTop, QObject::tr("max"));
-        p.drawText(QRectF(bar.right() + 4, bar.bottom() - fm.height() + 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignBottom,
-                   QObject::tr("min"));
-    }
-    if (!label.isEmpty()) {
-        p.translate(bar.left() - 3, bar.center().y());
-        p.rotate(-90);
-        p.drawText(QRectF(-bar.height() / 2 - 20, -fm.height(), bar.height() + 40, fm.height()), Qt::AlignCenter, label);
-    }
-    p.restore();
+    paintColourBar(p, bar, cm, lo, hi, label, text, ticks ? (bar.height() > 70 ? 5 : 3) : 0);
 }
 
 void ScaledImageCache::paint(QPainter& p, const QRectF& target, const QImage& image) {
