@@ -1,6 +1,6 @@
 // GUI tests: drive the main window by object names under QT_QPA_PLATFORM=offscreen and check that
 // what the views hold is exactly core's RunResult for the selection.
-#include "tests/support/tensor_compare.h"
+#include "tests/support/gui_test.h"
 #include "ui/convert.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
@@ -23,18 +23,8 @@
 using namespace attnscope;
 using namespace attnscope::ui;
 
-class TestGui : public QObject {
+class TestGui : public testing::GuiTest {
     Q_OBJECT
-    QTemporaryDir tmp_;
-    QString png_;
-    std::unique_ptr<MainWindow> w_;
-
-    Document* doc() const { return w_->document(); }
-    template <class T> T* find(const char* name) const {
-        T* t = w_->findChild<T*>(name);
-        if (!t) qFatal("no widget named %s", name);
-        return t;
-    }
     // Core's row for (layer, head, query): the patch keys after the prefix tokens.
     std::vector<float> coreGrid(int layer, int head, int query) const {
         const RunResult* r = doc()->result();
@@ -43,29 +33,11 @@ class TestGui : public QObject {
         for (int k = r->layout.n_prefix(); k < m.n_k; ++k) out.push_back(m.at(head, query, k));
         return out;
     }
-    void openFixture() {
-        w_->openPath(QString::fromStdString(testing::fixture("vit/hf_vit")));
-        w_->openPath(png_);
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy(), 30000);
-    }
+    void openFixture() { QVERIFY(openAndRun("vit/hf_vit", png_)); }
 
 private slots:
-    void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName("AttnScopeTest");
-        QCoreApplication::setApplicationName("AttnScopeTest");
-        QVERIFY(tmp_.isValid());
-        QImage img(48, 40, QImage::Format_RGB888); // non-square: exercises the geometry
-        for (int y = 0; y < img.height(); ++y)
-            for (int x = 0; x < img.width(); ++x) img.setPixelColor(x, y, QColor(x * 5, y * 6, (x * y) % 256));
-        png_ = tmp_.filePath("gradient.png");
-        QVERIFY(img.save(png_));
-    }
-
-    void init() {
-        w_ = std::make_unique<MainWindow>();
-        w_->show();
-    }
+    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTest")); }
+    void init() { newWindow(); }
     void cleanup() { w_.reset(); }
 
     void emptyStateThenRun() {

@@ -4,12 +4,13 @@
 // the view and heads-figure exports, and that none of it re-runs the model. Expected values come from
 // core (detr_postprocess, the recorded maps) and from the preprocessing geometry worked out here.
 #include "core/models/detr.h"
-#include "tests/support/tensor_compare.h"
+#include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
 #include "ui/views/distance_view.h"
+#include "ui/views/head_grid_view.h"
 #include "ui/views/heads_figure.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
@@ -36,29 +37,17 @@
 using namespace attnscope;
 using namespace attnscope::ui;
 
-class TestGuiDetr : public QObject {
+class TestGuiDetr : public testing::GuiTest {
     Q_OBJECT
-    QTemporaryDir tmp_;
     QString image_;
-    std::unique_ptr<MainWindow> w_;
 
-    Document* doc() const { return w_->document(); }
-    template <class T> T* find(const char* name) const {
-        T* t = w_->findChild<T*>(name);
-        if (!t) qFatal("no widget named %s", name);
-        return t;
-    }
     DetectionsView* view() const { return static_cast<DetectionsView*>(w_->view("detections")); }
     DetectionsCanvas* canvas() const { return find<DetectionsCanvas>("detectionsCanvas"); }
     void showDetections() const { // the dock shares a tab with the model view and the matrix
         find<QDockWidget>("dock_detections")->raise();
         QApplication::processEvents();
     }
-    void open(const std::string& model) {
-        w_->openPath(QString::fromStdString(testing::fixture(model)));
-        w_->openPath(image_);
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy(), 60000);
-    }
+    void open(const std::string& model) { QVERIFY(openAndRun(model, image_)); }
     void openDetr() { open("detr/r50tiny/hf"); }
     const AttentionMap& coreMap(Site site, int layer) const {
         for (const AttentionMap& m : doc()->result()->attention)
@@ -94,19 +83,14 @@ class TestGuiDetr : public QObject {
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName("AttnScopeDetrTest");
-        QCoreApplication::setApplicationName("AttnScopeDetrTest");
-        QVERIFY(tmp_.isValid());
+        QVERIFY(setUpTestCase("AttnScopeDetrTest", "AttnScopeDetrTest"));
         // 64 × 48: DETR resizes it to 1066 × 800, a feature grid of 25 × 34 that overhangs the right edge.
         image_ = QString::fromStdString(testing::fixture("image/src_64x48.png"));
         QVERIFY(QFileInfo::exists(image_));
     }
     void init() {
         QSettings().clear();
-        w_ = std::make_unique<MainWindow>();
-        w_->resize(1300, 860);
-        w_->show();
+        newWindow({1300, 860});
     }
     void cleanup() { w_.reset(); }
 
@@ -335,6 +319,25 @@ private slots:
         QVERIFY(w_->view("overlay")->shownValues() == coreRow(Site::Encoder, layer, 1, token));
         site->setCurrentIndex(site->findData(int(Site::DecoderCross)));
         QCOMPARE(doc()->selection().query, decoderQuery);
+    }
+
+    void modelGridKeepsTheFeatureGridAspect() {
+        openDetr();
+        find<QDockWidget>("dock_model")->raise();
+        auto* site = find<QComboBox>("siteCombo");
+        site->setCurrentIndex(site->findData(int(Site::DecoderCross)));
+        QApplication::processEvents();
+        const RunResult* r = doc()->result();
+        QVERIFY(r->layout.grid_w != r->layout.grid_h); // 34 × 25: a square cell would squeeze it
+        auto* grid = find<HeadGridCanvas>("headGridCanvas");
+        const QRectF a = grid->cellRect(0, 0), right = grid->cellRect(0, 1), below = grid->cellRect(1, 0);
+        // A cell is the map's aspect once the 3-pixel gap is added back; neighbours do not overlap.
+        const double aspect = double(r->layout.grid_w) / r->layout.grid_h;
+        QVERIFY2(std::abs((a.width() + 3) / (a.height() + 3) - aspect) < 1e-9,
+                 qPrintable(QString("cell %1 × %2, map %3 × %4").arg(a.width()).arg(a.height())
+                                .arg(r->layout.grid_w).arg(r->layout.grid_h)));
+        QVERIFY(right.left() >= a.right() && below.top() >= a.bottom());
+        QVERIFY(grid->cellRect(doc()->layerCount(Site::DecoderCross) - 1, 0).bottom() <= grid->height());
     }
 
     void overlayPlacesTheFeatureGrid() {
