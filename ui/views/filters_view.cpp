@@ -1,17 +1,14 @@
 #include "ui/views/filters_view.h"
 
 #include "core/io/weights.h"
-#include "ui/background_task.h"
 #include "ui/settings.h"
 #include "ui/views/analysis_paint.h"
 
 #include <QFileInfo>
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QSpinBox>
-#include <QVBoxLayout>
 
 #include <cmath>
 
@@ -196,65 +193,37 @@ void FiltersCanvas::leaveEvent(QEvent*) {
     update();
 }
 
-FiltersView::FiltersView(Document* doc, QWidget* parent) : View(doc, parent) {
+FiltersView::FiltersView(Document* doc, QWidget* parent)
+    : CheckpointView(doc, parent,
+                     {tr("Open a model to see its patch-embedding filters."),
+                      tr("DETR has no patch-embedding filters: its tokens come from a ResNet backbone."),
+                      tr("Computing the principal components of the filters…"), tr("Cannot compute the filter PCA: %1")}) {
     setObjectName("filtersView");
-    auto* controls = new QWidget(this);
-    auto* row = new QHBoxLayout(controls);
-    row->setContentsMargins(6, 4, 6, 0);
-    count_ = new QSpinBox(controls);
+    count_ = new QSpinBox(this);
     count_->setObjectName("filterCount");
     count_->setRange(1, kMaxComponents);
     count_->setValue(std::min(Settings().filterCount(), kMaxComponents));
     count_->setToolTip(tr("How many principal components to show (the ViT paper shows 28)"));
-    row->addWidget(new QLabel(tr("Components"), controls));
-    row->addWidget(count_);
-    row->addStretch(1);
     canvas_ = new FiltersCanvas(doc, this);
     canvas_->setCount(count_->value());
-    auto* lay = new QVBoxLayout(this);
-    lay->setContentsMargins(0, 0, 0, 0);
-    lay->setSpacing(2);
-    lay->addWidget(controls);
-    lay->addWidget(canvas_, 1);
-    task_ = new BackgroundTask(this);
-    connect(task_, &BackgroundTask::failed, canvas_, [this](const QString& m) { canvas_->setMessage(tr("Cannot compute the filter PCA: %1").arg(m)); });
+    place({new QLabel(tr("Components"), this), count_}, canvas_);
     connect(count_, &QSpinBox::valueChanged, this, [this](int n) {
         Settings().setFilterCount(n);
         canvas_->setCount(n);
-    });
-    connect(doc_, &Document::modelChanged, this, [this] {
-        loadedFor_.clear();
-        invalidate();
     });
     invalidate(); // the empty state, on first show
 }
 
 QWidget* FiltersView::canvas() { return canvas_; }
-bool FiltersView::busy() const { return task_->busy(); }
+void FiltersView::showMessage(const QString& text) { canvas_->setMessage(text); }
 
-void FiltersView::refresh() {
-    const Model* m = doc_->model();
-    if (!m) {
-        loadedFor_.clear();
-        return canvas_->setMessage(tr("Open a model to see its patch-embedding filters."));
-    }
-    const std::string source = m->info().source;
-    if (loadedFor_ == QString::fromStdString(source)) return;
-    const QString family = QString::fromStdString(m->info().family);
-    if (family == "detr") {
-        loadedFor_ = QString::fromStdString(source);
-        return canvas_->setMessage(tr("DETR has no patch-embedding filters: its tokens come from a ResNet backbone."));
-    }
-    canvas_->setMessage(tr("Computing the principal components of the filters…"));
-    task_->start([this, source](const BackgroundTask::Job&) -> BackgroundTask::Deliver {
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
-        an::FilterPca pca = an::filter_pca(pe.filters, kMaxComponents);
-        const int D = int(pe.filters.size(0)), P = int(pe.filters.size(2));
-        return [this, pca = std::move(pca), source, D, P]() mutable {
-            loadedFor_ = QString::fromStdString(source);
-            canvas_->setPca(std::move(pca), tr("%1 filters, %2×%2 RGB").arg(D).arg(P));
-        };
-    });
+BackgroundTask::Deliver FiltersView::compute(const std::string& source, const QString&) const {
+    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
+    an::FilterPca pca = an::filter_pca(pe.filters, kMaxComponents);
+    const int D = int(pe.filters.size(0)), P = int(pe.filters.size(2));
+    return [canvas = canvas_, pca = std::move(pca), D, P]() mutable {
+        canvas->setPca(std::move(pca), tr("%1 filters, %2×%2 RGB").arg(D).arg(P));
+    };
 }
 
 std::vector<float> FiltersView::shownValues() const {

@@ -5,15 +5,13 @@
 #pragma once
 
 #include "core/analysis/embeddings.h"
-#include "ui/views/view.h"
+#include "ui/views/checkpoint_view.h"
 
 #include <QImage>
 
 class QSpinBox;
 
 namespace attnscope::ui {
-
-class BackgroundTask;
 
 class FiltersCanvas : public QWidget {
     Q_OBJECT
@@ -53,7 +51,7 @@ private:
     QString title_, message_, readout_;
 };
 
-class FiltersView : public View {
+class FiltersView : public CheckpointView {
     Q_OBJECT
 public:
     explicit FiltersView(Document* doc, QWidget* parent = nullptr);
@@ -63,18 +61,16 @@ public:
     std::vector<float> shownValues() const override;     // [count, 3, P, P]
     std::vector<int64_t> shownShape() const override;
     QString caption() const override;
-    bool busy() const override;
     QSize screenshotSize() const override { return {1000, 560}; }
     FiltersCanvas* filtersCanvas() const { return canvas_; }
 
 protected:
-    void refresh() override;
+    void showMessage(const QString& text) override;
+    BackgroundTask::Deliver compute(const std::string& source, const QString& family) const override;
 
 private:
     QSpinBox* count_;
     FiltersCanvas* canvas_;
-    BackgroundTask* task_;
-    QString loadedFor_;
 };
 
 } // namespace attnscope::ui

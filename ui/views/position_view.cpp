@@ -2,17 +2,14 @@
 
 #include "core/analysis/embeddings.h"
 #include "core/io/weights.h"
-#include "ui/background_task.h"
 #include "ui/settings.h"
 #include "ui/views/analysis_paint.h"
 
 #include <QCheckBox>
 #include <QFileInfo>
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
-#include <QVBoxLayout>
 
 #include <cmath>
 
@@ -268,71 +265,40 @@ void PosSimCanvas::leaveEvent(QEvent*) {
     update();
 }
 
-PositionView::PositionView(Document* doc, QWidget* parent) : View(doc, parent) {
+PositionView::PositionView(Document* doc, QWidget* parent)
+    : CheckpointView(doc, parent,
+                     {tr("Open a model to see its position embeddings."),
+                      tr("This model (detr) has no learned position embeddings to compare: DETR adds fixed sine "
+                         "encodings to its ResNet features."),
+                      tr("Reading the position embeddings…"), tr("Cannot read the position embeddings: %1")}) {
     setObjectName("positionView");
-    auto* controls = new QWidget(this);
-    auto* row = new QHBoxLayout(controls);
-    row->setContentsMargins(6, 4, 6, 0);
-    tileRange_ = new QCheckBox(tr("Each tile to its own range"), controls);
+    tileRange_ = new QCheckBox(tr("Each tile to its own range"), this);
     tileRange_->setObjectName("posSimTileRange");
     tileRange_->setChecked(Settings().posSimTileRange());
     tileRange_->setToolTip(tr("Off: one scale −1…1 for all tiles, as in the ViT paper. On: each tile spans its own "
                               "min…max, which shows the structure of every tile"));
-    row->addWidget(tileRange_);
-    row->addStretch(1);
     canvas_ = new PosSimCanvas(doc, this);
     canvas_->setTileRange(tileRange_->isChecked());
-    auto* lay = new QVBoxLayout(this);
-    lay->setContentsMargins(0, 0, 0, 0);
-    lay->setSpacing(2);
-    lay->addWidget(controls);
-    lay->addWidget(canvas_, 1);
-    task_ = new BackgroundTask(this);
-    connect(task_, &BackgroundTask::failed, canvas_, [this](const QString& m) { canvas_->setMessage(tr("Cannot read the position embeddings: %1").arg(m)); });
+    place({tileRange_}, canvas_);
     connect(tileRange_, &QCheckBox::toggled, this, [this](bool on) {
         Settings().setPosSimTileRange(on);
         canvas_->setTileRange(on);
-    });
-    connect(doc_, &Document::modelChanged, this, [this] {
-        loadedFor_.clear();
-        invalidate();
     });
     invalidate(); // the empty state, on first show
 }
 
 QWidget* PositionView::canvas() { return canvas_; }
-bool PositionView::busy() const { return task_->busy(); }
+void PositionView::showMessage(const QString& text) { canvas_->setMessage(text); }
 
-void PositionView::refresh() {
-    const Model* m = doc_->model();
-    if (!m) {
-        loadedFor_.clear();
-        return canvas_->setMessage(tr("Open a model to see its position embeddings."));
-    }
-    const std::string source = m->info().source;
-    if (loadedFor_ == QString::fromStdString(source)) return;
-    const QString family = QString::fromStdString(m->info().family);
-    if (family == "detr") {
-        loadedFor_ = QString::fromStdString(source);
-        return canvas_->setMessage(tr("This model (detr) has no learned position embeddings to compare: DETR adds fixed sine "
-                                      "encodings to its ResNet features."));
-    }
-    canvas_->setMessage(tr("Reading the position embeddings…"));
-    task_->start([this, source, family](const BackgroundTask::Job&) -> BackgroundTask::Deliver {
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
-        if (pe.pos.empty()) {
-            return [this, family, source] {
-                loadedFor_ = QString::fromStdString(source);
-                canvas_->setMessage(tr("This model (%1) has no learned position embeddings to compare.").arg(family));
-            };
-        }
-        Tensor sim = an::position_similarity(pe.pos);
-        return [this, sim = std::move(sim), gh = pe.pos_grid_h, gw = pe.pos_grid_w, source]() mutable {
-            loadedFor_ = QString::fromStdString(source);
-            canvas_->setSimilarity(std::move(sim), gh, gw,
-                                   tr("Position-embedding similarity · %1×%2 patch positions").arg(gh).arg(gw));
-        };
-    });
+BackgroundTask::Deliver PositionView::compute(const std::string& source, const QString& family) const {
+    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
+    PosSimCanvas* canvas = canvas_;
+    if (pe.pos.empty())
+        return [canvas, family] { canvas->setMessage(tr("This model (%1) has no learned position embeddings to compare.").arg(family)); };
+    Tensor sim = an::position_similarity(pe.pos);
+    return [canvas, sim = std::move(sim), gh = pe.pos_grid_h, gw = pe.pos_grid_w]() mutable {
+        canvas->setSimilarity(std::move(sim), gh, gw, tr("Position-embedding similarity · %1×%2 patch positions").arg(gh).arg(gw));
+    };
 }
 
 std::vector<float> PositionView::shownValues() const { return canvas_->similarity().data; }

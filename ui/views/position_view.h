@@ -8,7 +8,7 @@
 #pragma once
 
 #include "core/tensor/tensor.h"
-#include "ui/views/view.h"
+#include "ui/views/checkpoint_view.h"
 
 #include <QImage>
 #include <QPoint>
@@ -16,8 +16,6 @@
 class QCheckBox;
 
 namespace attnscope::ui {
-
-class BackgroundTask;
 
 class PosSimCanvas : public QWidget {
     Q_OBJECT
@@ -66,7 +64,7 @@ private:
     QString title_, message_, readout_;
 };
 
-class PositionView : public View {
+class PositionView : public CheckpointView {
     Q_OBJECT
 public:
     explicit PositionView(Document* doc, QWidget* parent = nullptr);
@@ -76,18 +74,16 @@ public:
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;
     QString caption() const override;
-    bool busy() const override;
     QSize screenshotSize() const override { return {1120, 580}; }
     PosSimCanvas* simCanvas() const { return canvas_; }
 
 protected:
-    void refresh() override;
+    void showMessage(const QString& text) override;
+    BackgroundTask::Deliver compute(const std::string& source, const QString& family) const override;
 
 private:
     QCheckBox* tileRange_;
     PosSimCanvas* canvas_;
-    BackgroundTask* task_;
-    QString loadedFor_; // weights path of the similarity shown
 };
 
 } // namespace attnscope::ui

@@ -1,0 +1,55 @@
+#include "ui/views/checkpoint_view.h"
+
+#include <QHBoxLayout>
+#include <QVBoxLayout>
+
+namespace attnscope::ui {
+
+CheckpointView::CheckpointView(Document* doc, QWidget* parent, Texts texts)
+    : View(doc, parent), texts_(std::move(texts)), task_(new BackgroundTask(this)) {
+    connect(task_, &BackgroundTask::failed, this, [this](const QString& m) { showMessage(texts_.failed.arg(m)); });
+    connect(doc_, &Document::modelChanged, this, [this] {
+        loadedFor_.clear();
+        invalidate();
+    });
+}
+
+void CheckpointView::place(const QList<QWidget*>& controls, QWidget* canvas) {
+    auto* bar = new QWidget(this);
+    auto* row = new QHBoxLayout(bar);
+    row->setContentsMargins(6, 4, 6, 0);
+    for (QWidget* w : controls) row->addWidget(w);
+    row->addStretch(1);
+    auto* lay = new QVBoxLayout(this);
+    lay->setContentsMargins(0, 0, 0, 0);
+    lay->setSpacing(2);
+    lay->addWidget(bar);
+    lay->addWidget(canvas, 1);
+}
+
+bool CheckpointView::busy() const { return task_->busy(); }
+
+void CheckpointView::refresh() {
+    const Model* m = doc_->model();
+    if (!m) {
+        loadedFor_.clear();
+        return showMessage(texts_.noModel);
+    }
+    const std::string source = m->info().source;
+    if (loadedFor_ == QString::fromStdString(source)) return;
+    const QString family = QString::fromStdString(m->info().family);
+    if (family == "detr") {
+        loadedFor_ = QString::fromStdString(source);
+        return showMessage(texts_.detr);
+    }
+    showMessage(texts_.working);
+    task_->start([this, source, family](const BackgroundTask::Job&) -> BackgroundTask::Deliver {
+        BackgroundTask::Deliver show = compute(source, family);
+        return [this, show = std::move(show), source] {
+            loadedFor_ = QString::fromStdString(source);
+            show();
+        };
+    });
+}
+
+} // namespace attnscope::ui

@@ -1,0 +1,40 @@
+// A view computed from the model's checkpoint rather than from a run: the position-embedding grid and
+// the filter PCA. The weights are read off the GUI thread once per model (re-read only when another
+// model is opened, never on a new image or run); DETR, which has neither, gets a message instead.
+#pragma once
+
+#include "ui/background_task.h"
+#include "ui/views/view.h"
+
+#include <QList>
+
+namespace attnscope::ui {
+
+class CheckpointView : public View {
+    Q_OBJECT
+public:
+    bool busy() const override;
+
+protected:
+    struct Texts {
+        QString noModel;  // the empty state
+        QString detr;     // a DETR model: nothing of this kind to show
+        QString working;  // while the worker reads
+        QString failed;   // %1: the error
+    };
+    CheckpointView(Document* doc, QWidget* parent, Texts texts);
+    // Lays out a row of `controls` above `canvas` (the constructor's last step, before invalidate()).
+    void place(const QList<QWidget*>& controls, QWidget* canvas);
+    // The canvas's message line (empty states, progress, errors).
+    virtual void showMessage(const QString& text) = 0;
+    // Runs on the worker: reads the checkpoint at `source` and returns what shows it (GUI thread).
+    virtual BackgroundTask::Deliver compute(const std::string& source, const QString& family) const = 0;
+    void refresh() final;
+
+private:
+    Texts texts_;
+    BackgroundTask* task_;
+    QString loadedFor_; // weights path of what is shown
+};
+
+} // namespace attnscope::ui
