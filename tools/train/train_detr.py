@@ -33,8 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import make_detr_fixtures as ref  # noqa: E402
-import st_io  # noqa: E402
 import fmnist  # noqa: E402
+import run_io  # noqa: E402
 
 NUM_CLASSES = 10
 
@@ -179,26 +179,19 @@ class Pool:
 
 # ------------------------------------------------------------------ export
 def export_hf(model, args, out_dir, meta):
-    os.makedirs(out_dir, exist_ok=True)
     orig = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()
             if not k.endswith("num_batches_tracked")}
-    tmp = os.path.join(out_dir, "model.safetensors.tmp")
-    st_io.save_file(ref.to_hf(orig), tmp, metadata={"format": "pt"})
-    os.replace(tmp, os.path.join(out_dir, "model.safetensors"))
     config = ref.hf_config(args.d, args.heads, args.layers, args.layers, args.ffn, args.queries, fmnist.LABELS,
                            True, "resnet18")
     config["attnscope_backbone"] = {"block": "BasicBlock", "layers": [1, 1, 1, 1], "stem": args.stem,
                                     "widths": args.widths,
                                     "note": "narrower than timm resnet18; AttnScope reads widths from the weights"}
     config["attnscope_training"] = meta
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
     prep = {"image_processor_type": "DetrImageProcessor", "do_resize": True,
             "size": {"shortest_edge": args.size, "longest_edge": args.size}, "resample": 2,
             "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
             "image_mean": [fmnist.MEAN] * 3, "image_std": [fmnist.STD] * 3, "do_pad": True}
-    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
-        json.dump(prep, f, indent=2)
+    run_io.write_hf_folder(out_dir, ref.to_hf(orig), config, prep)
 
 
 def evaluate_cpp(cli, out_dir, seed, count):
@@ -236,16 +229,7 @@ def main():
                     help="with --resume: the iteration to continue at (the schedule is that of --iterations)")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    os.makedirs(args.work, exist_ok=True)
-    log = open(os.path.join(args.work, "log.txt"), "a")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
+    rng, say = run_io.start(args)
 
     pool = Pool(args.pool, args.size)
     say(f"start: {json.dumps(vars(args))}; pool {len(pool.images)} scenes")

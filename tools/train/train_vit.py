@@ -23,9 +23,9 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-import st_io  # noqa: E402
 import vit_ref  # noqa: E402
 import fmnist  # noqa: E402
+import run_io  # noqa: E402
 
 
 def block_forward_train(self, x):
@@ -67,13 +67,9 @@ def accuracy(model, images, labels, bs=500):
 
 
 def export_hf(model, args, out_dir, meta):
-    os.makedirs(out_dir, exist_ok=True)
     sd = vit_ref.prefixvit_to_timm(model.state_dict())
     hf = vit_ref.timm_to_hf(sd, "vit.", "vit")
     tensors = {k: v.detach().float().numpy() for k, v in hf.items()}
-    tmp = os.path.join(out_dir, "model.safetensors.tmp")
-    st_io.save_file(tensors, tmp, metadata={"format": "pt"})
-    os.replace(tmp, os.path.join(out_dir, "model.safetensors"))
     config = {
         "architectures": ["ViTForImageClassification"],
         "model_type": "vit",
@@ -86,16 +82,13 @@ def export_hf(model, args, out_dir, meta):
         "label2id": {n: i for i, n in enumerate(fmnist.LABELS)},
         "attnscope_training": meta,
     }
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
     prep = {
         "image_processor_type": "ViTImageProcessor",
         "do_resize": True, "size": {"height": 28, "width": 28}, "resample": 0,
         "do_rescale": True, "rescale_factor": 1 / 255,
         "do_normalize": True, "image_mean": [fmnist.MEAN] * 3, "image_std": [fmnist.STD] * 3,
     }
-    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
-        json.dump(prep, f, indent=2)
+    run_io.write_hf_folder(out_dir, tensors, config, prep)
 
 
 def main():
@@ -115,20 +108,14 @@ def main():
     ap.add_argument("--augment", choices=["shift-flip", "none"], default="shift-flip")
     ap.add_argument("--fresh-cosine", action="store_true",
                     help="with --resume: the cosine runs from --lr over the remaining steps only")
+    ap.add_argument("--swa", action="store_true",
+                    help="stochastic weight averaging: a constant --lr (after the warm-up), the weights averaged "
+                         "at the end of every epoch; the average is what is evaluated and exported")
     ap.add_argument("--resume", help="continue from this last.pt (model weights and step; a fresh optimiser "
                                      "with a 100-step warm-up, the schedule of --epochs)")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    os.makedirs(args.work, exist_ok=True)
-    log = open(os.path.join(args.work, "log.txt"), "a")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
+    rng, say = run_io.start(args)
 
     xtr, ytr = fmnist.load("train")
     xte, yte = fmnist.load("t10k")
@@ -155,6 +142,10 @@ def main():
 
     def warmup(step):
         return min(1.0, (step - start + 1) / 100) if args.resume else min(1.0, (step + 1) / 300)
+    swa, swa_n = None, 0
+    if args.swa:
+        averaged = vit_ref.PrefixViT(args.hidden, args.heads, args.layers, args.mlp, 4, (7, 7), 1e-6,
+                                     num_classes=10)
     model.train()
     while True:
         perm = rng.permutation(len(xtr))
@@ -164,7 +155,7 @@ def main():
             idx = perm[b * args.batch:(b + 1) * args.batch]
             x = to_input(augment(xtr[idx], rng) if args.augment == "shift-flip" else xtr[idx])
             y = torch.from_numpy(ytr[idx])
-            if total is None:
+            if total is None or args.swa:
                 lr = args.lr * warmup(step)
             else:
                 progress = (step - start) / (total - start) if args.fresh_cosine else step / total
@@ -184,14 +175,27 @@ def main():
                 say(f"step {step}/{total} loss {loss.item():.4f} lr {lr:.2e} t {time.time() - t0:.0f}s")
         epoch += 1
         done = total is not None and step >= total
-        acc = accuracy(model, xte, yte)
-        say(f"epoch {epoch} step {step} test_acc {acc:.4f} t {time.time() - t0:.0f}s")
+        shown = model
+        if args.swa:
+            with torch.no_grad():
+                sd = model.state_dict()
+                if swa is None:
+                    swa = {k: v.detach().clone() for k, v in sd.items()}
+                else:
+                    for k in swa:
+                        swa[k].mul_(swa_n / (swa_n + 1)).add_(sd[k], alpha=1 / (swa_n + 1))
+                swa_n += 1
+            averaged.load_state_dict(swa)
+            shown = averaged
+        acc = accuracy(shown, xte, yte)
+        say(f"epoch {epoch} step {step} test_acc {acc:.4f}" + (f" (average of {swa_n})" if args.swa else "")
+            + f" t {time.time() - t0:.0f}s")
         torch.save({"model": model.state_dict(), "step": step, "args": vars(args)},
                    os.path.join(args.work, "last.pt"))
         meta = {"seed": args.seed, "steps": step, "epochs": round(step / steps_per_epoch, 2),
                 "minutes": round((time.time() - t0) / 60, 1), "pytorch_test_accuracy": float(acc),
                 "command": "tools/train/train_vit.py " + " ".join(sys.argv[1:])}
-        export_hf(model, args, args.out, meta)
+        export_hf(shown, args, args.out, meta)
         if done:
             break
     say("done")
