@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 ATTNSCOPE_PACKAGES=(
   build-essential cmake pkg-config
-  qt6-base-dev qt6-svg-dev libqt6svg6-dev
+  qt6-base-dev qt6-svg-dev
   libeigen3-dev libopencv-dev nlohmann-json3-dev libopenblas-dev libqcustomplot-dev zlib1g-dev
   dataset-fashion-mnist
 )
