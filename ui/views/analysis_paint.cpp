@@ -33,7 +33,7 @@ void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, doub
         const double t = ticks > 1 ? i / double(ticks - 1) : 0.0, y = bar.bottom() - t * bar.height();
         p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 4, y));
         const double v = lo + t * (hi - lo);
-        const QString s = QString::number(std::abs(v) < 1e-12 * std::max(1.0, std::abs(hi - lo)) ? 0.0 : v, 'g', 3);
+        const QString s = QString::number(std::abs(v) < 1e-4 * std::abs(hi - lo) ? 0.0 : v, 'g', 3);
         p.drawText(QRectF(bar.right() + 6, y - fm.height() / 2, 60, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, s);
     }
     if (ticks == 0) { // each map scaled to its own range: the ends only
