@@ -209,6 +209,19 @@ int Document::headCount() const {
     return m ? m->n_heads : 0;
 }
 
+std::vector<QueryMap> Document::headMaps(const Selection& basis, int layer) const {
+    std::vector<QueryMap> out;
+    const AttentionMap* m = map(basis.site, layer);
+    for (int h = 0; m && h < m->n_heads; ++h) {
+        Selection s = basis;
+        s.layer = layer;
+        s.head = h;
+        s.fusion = Fusion::None;
+        out.push_back(queryMap(s));
+    }
+    return out;
+}
+
 QueryMap Document::queryMap(const Selection& s) const {
     QueryMap out;
     const AttentionMap* m = map(s.site, s.layer);

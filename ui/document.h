@@ -39,6 +39,8 @@ struct QueryMap {
     std::vector<float> row;   // [n_k]
     std::vector<float> grid;  // [grid_h · grid_w] or empty when the keys are not spatial
     int grid_w = 0, grid_h = 0;
+    bool spatial() const { return !grid.empty(); }
+    const std::vector<float>& values() const { return spatial() ? grid : row; } // what a cell paints
 };
 
 class Document : public QObject {
@@ -77,6 +79,8 @@ public:
     int headCount() const;                            // of the current map
     QueryMap queryMap(const Selection& s) const;      // head or fusion of s, row s.query
     QueryMap currentQueryMap() const { return queryMap(sel_); }
+    // Every head of `layer` on basis's site, unfused, row basis.query: the cells of the head grids.
+    std::vector<QueryMap> headMaps(const Selection& basis, int layer) const;
     // Full [n_q, n_k] matrix of the selection's head or fusion.
     std::vector<float> matrix(const Selection& s) const;
     QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"

@@ -33,14 +33,10 @@ void HeadGridCanvas::rebuild() {
     layers_ = doc_->layerCount(basis_.site);
     const AttentionMap* m0 = doc_->map(basis_.site, 0);
     heads_ = m0 ? m0->n_heads : 0;
-    for (int l = 0; l < layers_; ++l)
-        for (int h = 0; h < heads_; ++h) {
-            Selection s = basis_;
-            s.layer = l;
-            s.head = h;
-            s.fusion = Fusion::None;
-            maps_.push_back(doc_->queryMap(s));
-        }
+    for (int l = 0; l < layers_; ++l) {
+        std::vector<QueryMap> row = doc_->headMaps(basis_, l);
+        maps_.insert(maps_.end(), std::make_move_iterator(row.begin()), std::make_move_iterator(row.end()));
+    }
     // Cells keep the map's own aspect (DETR's feature grid is rarely square; a ViT's usually is).
     aspect_ = 1.0;
     if (!maps_.empty() && !maps_[0].grid.empty() && maps_[0].grid_h > 0)
@@ -51,10 +47,9 @@ void HeadGridCanvas::rebuild() {
 void HeadGridCanvas::recolour() {
     thumbs_.clear();
     for (const QueryMap& q : maps_) {
-        const bool spatial = !q.grid.empty();
-        const auto& v = spatial ? q.grid : q.row;
+        const auto& v = q.values();
         const auto [lo, hi] = valueRange(v.data(), v.size());
-        thumbs_.push_back(mapToImage(v, spatial ? q.grid_w : int(v.size()), spatial ? q.grid_h : 1, lo, hi,
+        thumbs_.push_back(mapToImage(v, q.spatial() ? q.grid_w : int(v.size()), q.spatial() ? q.grid_h : 1, lo, hi,
                                      doc_->display().colormap));
     }
     update();

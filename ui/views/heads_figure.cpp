@@ -24,33 +24,27 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
         for (int l = 0; l < doc_->layerCount(basis_.site); ++l) layers_.push_back(l);
     else if (m)
         layers_.push_back(basis_.layer);
-    for (int l : layers_)
-        for (int h = 0; h < heads_; ++h) {
-            Selection s = basis_;
-            s.layer = l;
-            s.head = h;
-            s.fusion = Fusion::None;
-            maps_.push_back(doc_->queryMap(s));
-        }
+    for (int l : layers_) {
+        std::vector<QueryMap> row = doc_->headMaps(basis_, l);
+        maps_.insert(maps_.end(), std::make_move_iterator(row.begin()), std::make_move_iterator(row.end()));
+    }
     // Colours: one scale for a single layer, so its heads compare; each cell its own across layers.
     const DisplayOptions& d = doc_->display();
     const int alpha = int(std::lround(std::clamp(d.opacity, 0.3, 1.0) * 255));
-    auto values = [](const QueryMap& q) -> const std::vector<float>& { return q.grid.empty() ? q.row : q.grid; };
     if (!maps_.empty()) {
-        lo_ = hi_ = values(maps_[0]).empty() ? 0.0f : values(maps_[0])[0];
+        lo_ = hi_ = maps_[0].values().empty() ? 0.0f : maps_[0].values()[0];
         for (const QueryMap& q : maps_) {
-            const auto [lo, hi] = valueRange(values(q).data(), values(q).size());
+            const auto [lo, hi] = valueRange(q.values().data(), q.values().size());
             lo_ = std::min(lo_, lo);
             hi_ = std::max(hi_, hi);
         }
     }
     for (const QueryMap& q : maps_) {
-        const auto& v = values(q);
+        const auto& v = q.values();
         auto [lo, hi] = valueRange(v.data(), v.size());
         if (!allLayers_) std::tie(lo, hi) = std::make_pair(lo_, hi_);
-        const bool spatial = !q.grid.empty();
-        images_.push_back(mapToImage(v, spatial ? q.grid_w : int(v.size()), spatial ? q.grid_h : 1, lo, hi, d.colormap,
-                                     spatial ? alpha : 255));
+        images_.push_back(mapToImage(v, q.spatial() ? q.grid_w : int(v.size()), q.spatial() ? q.grid_h : 1, lo, hi,
+                                     d.colormap, q.spatial() ? alpha : 255));
     }
     const QImage& img = doc_->qimage();
     thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;
