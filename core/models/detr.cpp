@@ -286,6 +286,12 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     spec.rescale = 1.0 / 255.0;
     spec.mean = {0.485f, 0.456f, 0.406f};
     spec.std = {0.229f, 0.224f, 0.225f};
+    if (const auto& p = opts.preprocessor) {
+        spec.resample = p->resample;
+        spec.rescale = p->rescale;
+        spec.mean = p->mean;
+        spec.std = p->std;
+    }
     return std::make_unique<DetrModel>(c, std::move(w), std::move(info), spec);
 }
 

@@ -21,6 +21,9 @@ struct DetrOptions {
     std::optional<bool> dc5;       // set: overrides config `dilation`
     int shortest_edge = 800;       // preprocessing (from preprocessor_config.json when the caller has one)
     int longest_edge = 1333;
+    // Set from preprocessor_config.json: its resample filter, rescale factor and normalisation replace
+    // DetrImageProcessor's defaults (bilinear, 1/255, ImageNet mean/std). Resizing stays shortest/longest edge.
+    std::optional<PreprocessSpec> preprocessor;
 };
 
 struct DetrConfig {

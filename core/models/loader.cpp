@@ -102,10 +102,15 @@ std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> w, co
     if (is_detr_checkpoint(*w)) {
         DetrOptions dopt;
         dopt.heads = options.heads_override;
-        if (preprocessor) { // the resize bounds; the rest of DETR's preprocessing is fixed by the model
-            const PreprocessSpec spec = spec_from_hf_preprocessor(*preprocessor, "preprocessor_config.json");
+        if (preprocessor) { // resize bounds, filter, rescale and normalisation (a demo's mean/std are not ImageNet's)
+            json p = *preprocessor;
+            // Parsed as DetrImageProcessor whatever it names (absent keys take DETR's defaults, not ViT's).
+            if (p.is_object() && !p.contains("image_processor_type") && !p.contains("feature_extractor_type"))
+                p["image_processor_type"] = "DetrImageProcessor";
+            const PreprocessSpec spec = spec_from_hf_preprocessor(p, "preprocessor_config.json");
             if (spec.shortest_edge) dopt.shortest_edge = spec.shortest_edge;
             if (spec.longest_edge) dopt.longest_edge = spec.longest_edge;
+            dopt.preprocessor = spec;
         }
         return load_detr(w, config, dopt);
     }

@@ -5,6 +5,7 @@
 #include "core/io/npy.h"
 #include "core/io/weights.h"
 #include "core/models/detr.h"
+#include "core/models/loader.h"
 #include "core/tensor/conv.h"
 #include "tests/support/tensor_compare.h"
 
@@ -275,6 +276,39 @@ private slots:
         QCOMPARE(r.layout.grid_w, 4);
     }
 
+    // A DETR folder's preprocessor_config.json is honoured beyond the resize bounds: the demo DETR is
+    // trained on Fashion-MNIST statistics, and ImageNet's in their place shift every input pixel.
+    void folder_preprocessor_sets_normalisation_and_filter() {
+        const nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        auto spec_of = [&](const char* text) {
+            const nlohmann::json prep = nlohmann::json::parse(text);
+            return load_model_from(open("r50tiny/hf/model.safetensors"), &cfg, &prep)->preprocess();
+        };
+        PreprocessSpec p = spec_of(R"({"image_processor_type": "DetrImageProcessor", "size": {"shortest_edge": 256,
+            "longest_edge": 256}, "resample": 0, "rescale_factor": 0.5, "image_mean": [0.286, 0.286, 0.286],
+            "image_std": [0.353, 0.353, 0.353]})");
+        QVERIFY(p.resize == PreprocessSpec::Resize::ShortestEdgeMaxLongest);
+        QCOMPARE(p.shortest_edge, 256);
+        QCOMPARE(p.longest_edge, 256);
+        QVERIFY(p.resample == Resample::Nearest);
+        QCOMPARE(p.rescale, 0.5);
+        for (int c = 0; c < 3; ++c) {
+            QCOMPARE(p.mean[c], 0.286f);
+            QCOMPARE(p.std[c], 0.353f);
+        }
+        // Keys left out take DetrImageProcessor's defaults, also when the file names no processor type.
+        for (const char* text : {R"({"image_processor_type": "DetrImageProcessor"})", R"({"size": {"shortest_edge": 600}})"}) {
+            p = spec_of(text);
+            QVERIFY(p.resample == Resample::Bilinear);
+            QCOMPARE(p.rescale, 1.0 / 255.0);
+            QCOMPARE(p.mean[1], 0.456f);
+            QCOMPARE(p.std[0], 0.229f);
+            QCOMPARE(p.longest_edge, 1333);
+        }
+        QCOMPARE(p.shortest_edge, 600);
+        QCOMPARE(spec_of("{}").shortest_edge, 800);
+    }
+
     void detects_checkpoints_and_preprocess_spec() {
         QVERIFY(is_detr_checkpoint(*open("r50tiny/hf/model.safetensors")));
         QVERIFY(is_detr_checkpoint(*open("r50tiny/original/model.safetensors")));
@@ -400,7 +434,7 @@ private slots:
         // class head without a no-object row / wrong width
         auto src = std::make_shared<MemorySource>(*open("r50tiny/original/model.safetensors"));
         src->tensors["class_embed.weight"] = Tensor({6, 16});
-        msg = error_of([&] { load_detr(src, nullptr, DetrOptions{4, {}, 800, 1333}); });
+        msg = error_of([&] { load_detr(src, nullptr, DetrOptions{4, {}, 800, 1333, {}}); });
         qInfo() << msg;
         QVERIFY(msg.contains("tensor 'class_embed.weight'"));
         QVERIFY(msg.contains("expected [num_labels + 1, 32], found [6, 16]"));
