@@ -14,7 +14,7 @@ using namespace attnscope;
 namespace fs = std::filesystem;
 
 // The demo DETR card's mAP@0.5 (500 scenes, seed 7) minus 0.06 for the 150-scene subset's spread.
-constexpr double DETR_FLOOR = 0.60; // card: 0.659 (500 scenes); the 150-scene subset measured 0.643
+constexpr double DETR_FLOOR = 0.62; // card: 0.691 (500 scenes); the 150-scene subset measured 0.682
 
 namespace {
 struct Out {
