@@ -39,14 +39,14 @@ private slots:
     void vit_demo_accuracy_holds() {
         if (!have_data()) QSKIP("dataset-fashion-mnist is not installed");
         if (!have_demo("demo-vit")) QSKIP("resources/models/demo-vit is not there (tools/train/README.md)");
-        // Model card: ≥ 0.90 top-1 on the 10k test set. On the first 2000 test images the figure
-        // stays within ±0.02 of the full-set one; 0.88 is the floor.
+        // Model card: 0.9005 top-1 on the 10k test set; the first 2000 test images measure 0.9055.
+        // 0.89 is the floor (the subset's figure minus its spread, ±0.01).
         const Out r = cli({"eval", "--model", demo("demo-vit"), "--dataset", "fashion-mnist-test", "--limit", "2000", "--quiet"});
         QVERIFY2(r.code == 0, r.err.c_str());
         const auto j = nlohmann::json::parse(r.out);
         qInfo("demo-vit: %s", r.out.c_str());
         QCOMPARE(j["count"].get<int>(), 2000);
-        QVERIFY(j["accuracy"].get<double>() >= 0.88);
+        QVERIFY(j["accuracy"].get<double>() >= 0.89);
         QCOMPARE(j["correct"].get<int>(), int(std::lround(j["accuracy"].get<double>() * 2000)));
     }
 

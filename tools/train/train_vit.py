@@ -4,7 +4,7 @@ ViTForImageClassification layout (config.json, model.safetensors, preprocessor_c
 The network is vit_ref.PrefixViT: plain torch.nn modules (nn.MultiheadAttention, nn.LayerNorm,
 nn.GELU), converted to HF names with vit_ref's timm->HF mapping.
 
-    /usr/bin/python3 tools/train/train_vit.py --out resources/models/demo-vit --minutes 50
+    /usr/bin/python3 tools/train/train_vit.py --out build/train/demo-vit --epochs 20 --threads 1   # the shipped run
 
 Input: the 28x28 grey image replicated to 3 channels, normalised with the Fashion-MNIST mean/std.
 Patch 4 -> 7x7 = 49 patches + CLS. Augmentation: random shift (pad 2, crop 28) and horizontal flip.
@@ -97,10 +97,10 @@ def main():
     ap.add_argument("--work", default="build/train/vit", help="checkpoints and log")
     ap.add_argument("--minutes", type=float, default=50.0, help="wall-clock budget")
     ap.add_argument("--epochs", type=int, default=0, help="fixed epoch count (overrides --minutes)")
-    ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--mlp", type=int, default=192)
+    ap.add_argument("--mlp", type=int, default=256)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
