@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace attnscope {
 
@@ -22,6 +23,11 @@ struct ImageHeader {
     int width = 0, height = 0;
 };
 ImageHeader sniff_image_header(const std::string& bytes);
+
+// The file-name extensions (lower case, with the dot) of the files decode_image_file reads, the one list
+// behind the GUI's Open Image filter, drops and folder jobs (the decoder itself sniffs the content):
+// .png .jpg .jpeg .jfif .bmp .gif .webp .tif .tiff .ppm .pgm .pbm .pnm
+const std::vector<std::string>& image_extensions();
 
 // Decode an in-memory file. name_for_errors is the file named in every Error (Format: empty, truncated,
 // corrupt, unsupported; Unsupported: absurd size).
