@@ -83,8 +83,16 @@ public:
     std::vector<QueryMap> headMaps(const Selection& basis, int layer) const;
     // Full [n_q, n_k] matrix of the selection's head or fusion.
     std::vector<float> matrix(const Selection& s) const;
-    QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"
+    // One naming everywhere (spin box, hover, captions): the token index, then where it lies.
+    QString tokenName(int token) const;               // "CLS", "DIST", "token 38 (row 2, col 9)", "query 7 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
+
+    // What the RunController is doing (set by it), so that a view without a result says why instead
+    // of "Running…" forever: after a cancel, a failure, or with a model or an image still missing.
+    enum class RunState { Idle, Running, Cancelled, Failed };
+    RunState runState() const { return runState_; }
+    void setRunState(RunState s, const QString& error = {}); // emits runStateChanged on change
+    QString waitingText() const; // for "no result here": "Running…", "Cancelled — …", "Failed: …", "Open …"
 
     // DETR. Detections: core's detr_postprocess at the threshold (empty for other models). Each kind of
     // site remembers its own query: the encoder's is a feature cell (the "reference point"), the
@@ -105,6 +113,7 @@ signals:
     void displayChanged();
     void detectionsChanged();
     void queriesChanged(); // queryFor() of either kind changed
+    void runStateChanged();
 
 private:
     Selection clamp(Selection s) const;
@@ -124,6 +133,8 @@ private:
     float threshold_ = 0.7f;               // DETR colab's default
     std::vector<Detection> detections_;
     int encoderQuery_ = 0, decoderQuery_ = 0;
+    RunState runState_ = RunState::Idle;
+    QString runError_;
 };
 
 inline bool isDecoderSite(Site s) { return s != Site::Encoder; }

@@ -38,6 +38,7 @@ DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(par
         rebuild();
     });
     connect(doc_, &Document::imageChanged, this, &DetectionsCanvas::rescaleThumb);
+    connect(doc_, &Document::runStateChanged, this, qOverload<>(&QWidget::update)); // emptyMessage()
     connect(doc_, &Document::queriesChanged, this, &DetectionsCanvas::rebuild);
     connect(doc_, &Document::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
     connect(doc_, &Document::displayChanged, this, &DetectionsCanvas::recolour);
@@ -64,7 +65,7 @@ QString DetectionsCanvas::emptyMessage() const {
             .arg(QFileInfo(doc_->modelPath()).fileName(), QString::fromStdString(i.family));
     if (!doc_->hasImage()) return tr("Open an image (Ctrl+O), paste one (Ctrl+V) or drop it here to run %1.")
                                   .arg(QFileInfo(doc_->modelPath()).fileName());
-    if (!doc_->isDetr()) return tr("Running…");
+    if (!doc_->isDetr()) return doc_->waitingText();
     return {};
 }
 

@@ -24,6 +24,7 @@ public:
     QRectF imageRect() const;                // the original image, in widget coordinates
     QRectF gridRect() const;                 // the patch grid, in widget coordinates
     QString readout() const { return readout_; }
+    QString statusLine() const;              // the line under the image: hover read-out, query, or why no map
 
 signals:
     void hovered(const QString& text);
