@@ -2,6 +2,7 @@
 
 #include "core/image/decode.h"
 #include "core/session.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
@@ -136,7 +137,7 @@ void MainWindow::createActions() {
                        [this] { exportFigureDialog(true); });
     QAction* exportDetections = make(file, "actionExportDetections", tr("Export &Detections…"), QKeySequence(),
                                      tr("DETR: the detections above the threshold as .json"), &MainWindow::exportDetectionsDialog);
-    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->isDetr()); });
+    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->detr()->active()); });
     exportDetections->setEnabled(false);
     file->addSeparator();
     make(file, "actionQuit", tr("&Quit"), QKeySequence::Quit, tr("Quit AttnScope"), &MainWindow::close);

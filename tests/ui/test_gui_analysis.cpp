@@ -299,9 +299,9 @@ private slots:
         // Click head 2's panel: that head of the last layer is selected everywhere.
         auto* mc = find<MasksCanvas>("masksCanvas");
         QTest::mouseClick(mc, Qt::LeftButton, {}, mc->panelRect(2).center().toPoint());
-        QCOMPARE(doc()->selection().head, 2);
+        QCOMPARE(doc()->selection().heads.head, 2);
         QCOMPARE(doc()->selection().layer, last.layer);
-        QCOMPARE(doc()->selection().fusion, Fusion::None);
+        QVERIFY(!doc()->selection().heads.fused());
         QCOMPARE(runs.count(), 0); // none of this ran the model again
         QCOMPARE(doc()->result(), r);
     }
@@ -420,7 +420,7 @@ private slots:
         const QPoint dot(int(dv->plot()->xAxis->coordToPixel(it->key)), int(dv->plot()->yAxis->coordToPixel(it->value)));
         QTest::mouseClick(dv->plot(), Qt::LeftButton, {}, dot);
         QCOMPARE(doc()->selection().layer, 2);
-        QCOMPARE(doc()->selection().head, 1);
+        QCOMPARE(doc()->selection().heads.head, 1);
     }
 
     void addImagesAveragesFolder() {

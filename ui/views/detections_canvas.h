@@ -11,6 +11,8 @@
 
 namespace attnscope::ui {
 
+class DetrState;
+
 // "cat 0.93" and "3 detections": the canvas titles and the view's list and caption share them.
 QString detectionText(const Detection& d);
 QString detectionCountText(size_t n);
@@ -71,11 +73,13 @@ private:
     void setReference(QPointF widgetPos);
     QPoint shownCell() const; // (head, row) of the map the other views show, (-1, -1) when none
 
+    int encoderGridStart() const; // the first encoder token on the feature grid
+
     Document* doc_;
+    DetrState* detr_;
     int decLayer_ = -1, encLayer_ = -1;
     Row rows_[2];
     int gridW_ = 0, gridH_ = 0;
-    std::vector<Detection> all_;   // every query's best class and score (threshold −1), for the titles
     QImage thumb_;                 // the original scaled for the head cells
     double thumbScale_ = 1;
     bool dragging_ = false;

@@ -204,8 +204,7 @@ DistanceView::DistanceView(Document* doc, QWidget* parent) : View(doc, parent) {
         Selection s = doc_->selection();
         s.site = Site::Encoder;
         s.layer = l;
-        s.head = h;
-        s.fusion = Fusion::None;
+        s.heads = {h};
         doc_->setSelection(s);
     });
     connect(plot_, &QCustomPlot::mouseDoubleClick, this, &DistanceView::rebuildPlot);
@@ -333,11 +332,11 @@ void DistanceView::rebuildPlot() {
         }
     }
     // The selected head, ringed.
-    if (sel.site == Site::Encoder && sel.fusion == Fusion::None && sel.layer < L) {
-        const double dx = H > 1 ? (sel.head - (H - 1) / 2.0) * (0.56 / H) : 0.0;
+    if (sel.site == Site::Encoder && !sel.heads.fused() && sel.layer < L) {
+        const double dx = H > 1 ? (sel.heads.head - (H - 1) / 2.0) * (0.56 / H) : 0.0;
         double y = -1;
-        if (folder && sel.head < folder_.n_heads(sel.layer)) y = folder_.mean(sel.layer, sel.head);
-        else if (!image_.empty() && size_t(sel.head) < image_[size_t(sel.layer)].size()) y = image_[size_t(sel.layer)][size_t(sel.head)];
+        if (folder && sel.heads.head < folder_.n_heads(sel.layer)) y = folder_.mean(sel.layer, sel.heads.head);
+        else if (!image_.empty() && size_t(sel.heads.head) < image_[size_t(sel.layer)].size()) y = image_[size_t(sel.layer)][size_t(sel.heads.head)];
         if (y >= 0) {
             QCPGraph* ring = plot_->addGraph();
             ring->setData({sel.layer + dx}, {y});

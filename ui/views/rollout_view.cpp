@@ -74,7 +74,7 @@ QRectF RolloutCanvas::gridRect() const {
     const RunResult* r = doc_->result();
     const QRectF img = imageRect();
     if (!r || img.isEmpty() || values_.empty()) return {};
-    const QRectF g = seenRegion(*r);
+    const QRectF g = doc_->gridInOriginal();
     const double s = img.width() / doc_->imageSize().width(); // original pixels → widget
     return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
 }
