@@ -29,6 +29,7 @@ public:
     QString emptyMessage() const;
     int selectedQuery() const;   // the decoder query shown in the cross-attention row (-1: none)
     int referenceToken() const;  // the encoder token of the reference point (-1: none)
+    int encoderGridStart() const; // the first encoder token on the feature grid (core's query_grid_start)
     // Row 0: cross-attention of selectedQuery() in decoderLayer(); row 1: encoder self-attention of
     // referenceToken() in encoderLayer(). Per head, over the feature grid (grid_h × grid_w, row-major).
     const std::vector<std::vector<float>>& rowMaps(int row) const { return rows_[size_t(row)].maps; }
@@ -72,8 +73,6 @@ private:
     void paintRow(QPainter& p, int row, const Layout& L);
     void setReference(QPointF widgetPos);
     QPoint shownCell() const; // (head, row) of the map the other views show, (-1, -1) when none
-
-    int encoderGridStart() const; // the first encoder token on the feature grid
 
     Document* doc_;
     DetrState* detr_;

@@ -161,7 +161,7 @@ QString DetectionsView::caption() const {
                        .arg(double(doc_->detr()->threshold()), 0, 'f', 2);
     const int q = canvas_->selectedQuery(), t = canvas_->referenceToken();
     if (q >= 0) text += tr(" · decoder layer %1, query %2").arg(canvas_->decoderLayer()).arg(q);
-    if (t >= 0) text += tr(" · encoder layer %1, cell %2").arg(canvas_->encoderLayer()).arg(t - doc_->result()->layout.n_prefix());
+    if (t >= 0) text += tr(" · encoder layer %1, cell %2").arg(canvas_->encoderLayer()).arg(t - canvas_->encoderGridStart());
     return text;
 }
 
