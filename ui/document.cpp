@@ -107,7 +107,7 @@ void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) 
 }
 
 bool Document::isDetr() const {
-    return model_ && model_->info().family == "detr" && result_ && result_->boxes.dim() == 2;
+    return model_ && model_->info().task == Task::Detect && result_ && result_->boxes.dim() == 2;
 }
 
 void Document::updateDetections() {
