@@ -74,8 +74,11 @@ void write_rollout(const std::string& out, const RunResult& r, const ImageRGB8* 
                       an::overlay_png(*image, an::map_to_original(map, r.geometry, an::Upsample::Bilinear), title));
 }
 
-void write_embeddings(const std::string& out, const ModelInfo& info) {
-    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(info.source));
+void write_embeddings(const std::string& out, const Model& model) {
+    const PatchEmbedding pe = model.patch_embedding();
+    if (pe.filters.empty()) // DETR: a ResNet stem, no linear patch embedding
+        throw Error(ErrorKind::Missing, std::filesystem::path(model.info().source).filename().string(), "patch_embed.proj.weight",
+                    "no patch-embedding filters in the checkpoint");
     if (!pe.pos.empty()) {
         const Tensor sim = an::position_similarity(pe.pos);
         write_npy(path_in(out, "pos_similarity.npy"), sim);
@@ -143,7 +146,7 @@ int cmd_analyze(const Args& a) {
     write_file_atomic(path_in(out, "attention_distance.csv"), distance_csv(dist));
     an::write_png(path_in(out, "attention_distance.png"), an::distance_scatter_png(dist, "Mean attention distance, one image"));
     try {
-        write_embeddings(out, model->info());
+        write_embeddings(out, *model);
     } catch (const Error& e) {
         std::fprintf(stderr, "pos_similarity / filters_pca: skipped (%s)\n", e.what());
     }
@@ -189,7 +192,7 @@ int cmd_dataset(const Args& a) {
     make_dir(out);
     // DETR: every query's box per image goes to query_boxes.csv (checked on the DETR fixture).
     // The box-centre scatter picture (DETR Fig. 7) is not drawn yet.
-    const bool detr = model->info().family == "detr";
+    const bool detr = model->info().task == Task::Detect;
     an::DistanceAccumulator acc;
     std::string per_image = "image,layer,head,mean_px\n", boxes = an::query_boxes_csv_header();
     int skipped = 0;

@@ -76,7 +76,7 @@ int cmd_run(const Args& a) {
     RunResult r = run_model(*model, a, rec, input);
     r.attention = rec.take();
     json extra = json::object();
-    if (model->info().family == "detr") {
+    if (model->info().task == Task::Detect) {
         const float threshold = a.get_float("--threshold", 0.7f);
         const std::vector<Detection> dets = detr_postprocess(r, model->info(), threshold);
         for (const Detection& d : dets)
@@ -129,7 +129,7 @@ int cmd_bench(const Args& a) {
         if (i > 0) ms.push_back(t);
     }
     std::sort(ms.begin(), ms.end());
-    json j = {{"model", info.architecture}, {"family", info.family}, {"input", input.shape}, {"threads", threads},
+    json j = {{"model", info.architecture}, {"family", family_name(info.family)}, {"input", input.shape}, {"threads", threads},
               {"runs", runs}, {"record_attention", record}, {"attention_maps", n_maps},
               {"median_ms", ms[ms.size() / 2]}, {"min_ms", ms.front()}, {"peak_rss_mb", peak_rss_kb() / 1024.0}};
     std::puts(j.dump().c_str());

@@ -67,7 +67,7 @@ std::vector<Prediction> top_k(const RunResult& result, const ModelInfo& info, in
 }
 
 json model_summary_json(const ModelInfo& info) {
-    return {{"family", info.family},       {"format", info.format},     {"architecture", info.architecture},
+    return {{"family", family_name(info.family)}, {"format", info.format},     {"architecture", info.architecture},
             {"source", info.source},       {"hidden", info.hidden},     {"layers", info.n_layers},
             {"heads", info.n_heads},       {"mlp", info.mlp},           {"patch_size", info.patch_size},
             {"image_size", {info.image_h, info.image_w}},               {"num_labels", info.n_labels},

@@ -8,7 +8,7 @@ DetrState::DetrState(Document* doc) : QObject(doc), doc_(doc) {}
 
 bool DetrState::active() const {
     const RunResult* r = doc_->result();
-    return doc_->model() && doc_->model()->info().family == "detr" && r && r->boxes.dim() == 2;
+    return doc_->model() && doc_->model()->info().task == Task::Detect && r && r->boxes.dim() == 2;
 }
 
 void DetrState::update() {

@@ -195,7 +195,7 @@ void MainWindow::updateStatus() {
     if (m) {
         const ModelInfo& i = m->info();
         modelLabel_->setText(tr("%1 (%2) · %3 M params · %4 layers × %5 heads")
-                                 .arg(QString::fromStdString(i.family), QString::fromStdString(i.format))
+                                 .arg(QString(family_name(i.family)), QString::fromStdString(i.format))
                                  .arg(double(i.n_params) / 1e6, 0, 'f', 1).arg(i.n_layers).arg(i.n_heads));
         modelLabel_->setToolTip(QString::fromStdString(i.architecture + "\n" + i.source));
     } else {

@@ -68,7 +68,7 @@ ImageRGB8 grey_to_rgb(const uint8_t* pixels, int width, int height) {
 ClassificationResult evaluate_classification(const Model& model, const FashionMnist& set, int limit, int threads,
                                              const EvalProgress& progress) {
     const ModelInfo& info = model.info();
-    if (info.family == "detr") throw Error(ErrorKind::Unsupported, info.source, "", "a DETR model cannot be scored on classification");
+    if (info.task == Task::Detect) throw Error(ErrorKind::Unsupported, info.source, "", "a DETR model cannot be scored on classification");
     const int n = limit > 0 ? std::min(limit, set.count) : set.count;
     ClassificationResult r;
     r.count = n;
@@ -95,7 +95,7 @@ ClassificationResult evaluate_classification(const Model& model, const FashionMn
 DetectionEvalResult evaluate_detection(const Model& model, const FashionMnist& items, uint64_t seed, int count,
                                        int threads, const SceneOptions& opt, const EvalProgress& progress) {
     const ModelInfo& info = model.info();
-    if (info.family != "detr") throw Error(ErrorKind::Unsupported, info.source, "", "synthetic-scenes needs a DETR model");
+    if (info.task != Task::Detect) throw Error(ErrorKind::Unsupported, info.source, "", "synthetic-scenes needs a DETR model");
     std::vector<std::vector<ScoredBox>> dets(count), gts(count);
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(count, threads, progress, [&](int i) {

@@ -44,7 +44,7 @@ private slots:
 
         QCOMPARE(dino_masks(r.attention.back(), r.layout, 0.6).shape, (Shape{3, 14, 14}));
 
-        const PatchEmbedding pe = read_patch_embedding(*open_weights(model->info().source));
+        const PatchEmbedding pe = model->patch_embedding();
         QCOMPARE(pe.pos_grid_h, 14);
         const Tensor sim = position_similarity(pe.pos);
         for (int i = 0; i < 196; ++i) QVERIFY(std::abs(sim.data[i * 196 + i] - 1.0f) < 1e-5);

@@ -67,7 +67,7 @@ private slots:
         LoadOptions o;
         o.heads_override = 4; // no config beside the original checkpoint; the fixture uses 4 heads
         auto model = load_model(fixture("pth/detr_original.pth"), o);
-        QCOMPARE(QString::fromStdString(model->info().family), QString("detr"));
+        QCOMPARE(QString(family_name(model->info().family)), QString("detr"));
         RecordAll rec;
         const RunResult r = run_on_tensor(*model, read_npy(fixture("detr/r50tiny/input.npy")), rec);
         QVERIFY(max_abs_diff(r.logits, read_npy(fixture("detr/r50tiny/expected/logits.npy")), "detr .pth logits") <= 1e-4);

@@ -334,7 +334,7 @@ private slots:
         QVERIFY(show("posembed"));
         auto* sim = find<PosSimCanvas>("posSimCanvas");
         QCOMPARE(sim->gridH(), 4);
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(testing::fixture("vit/hf_vit/model.safetensors")));
+        const PatchEmbedding pe = doc()->model()->patch_embedding();
         const Tensor tiles = an::similarity_tiles(an::position_similarity(pe.pos), 4, 4, 1); // core's Fig. 7 layout
         for (int r = 0; r < 4; ++r)
             for (int c = 0; c < 4; ++c) {
@@ -377,7 +377,7 @@ private slots:
         find<QSpinBox>("filterCount")->setValue(10);
         auto* v = w_->view("filters");
         QCOMPARE(v->shownShape(), (std::vector<int64_t>{10, 3, 8, 8}));
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(testing::fixture("vit/hf_vit/model.safetensors")));
+        const PatchEmbedding pe = doc()->model()->patch_embedding();
         const an::FilterPca pca = an::filter_pca(pe.filters, 10);
         QVERIFY(v->shownValues() == pca.axes.data);
         QVERIFY(std::abs(find<FiltersCanvas>("filtersCanvas")->pca().total_variance - pca.total_variance) < 1e-12);
@@ -611,7 +611,7 @@ private slots:
         QVERIFY(view<DistanceView>("distance")->imageDistances() == an::mean_attention_distances(r->attention, r->layout));
         // Back to a ViT: everything fills in again.
         w_->openPath(QString::fromStdString(testing::fixture("vit/hf_vit")));
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy() && doc()->model()->info().family != "detr", 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy() && doc()->model()->info().task != Task::Detect, 30000);
         QVERIFY(show("posembed"));
         QCOMPARE(find<PosSimCanvas>("posSimCanvas")->gridH(), 4);
         QVERIFY(show("rollout"));
