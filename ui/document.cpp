@@ -1,6 +1,7 @@
 #include "ui/document.h"
 
 #include "core/models/detr.h"
+#include "core/postprocess.h"
 
 #include <QFileInfo>
 
@@ -77,7 +78,7 @@ void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) 
         if (isDetr() && layerCount(Site::DecoderCross) > 0) {
             // DETR opens like the colab: the best-scoring object's cross-attention in the last decoder layer,
             // and the encoder's reference point at the centre of its box.
-            const auto all = detr_postprocess(*result_, model_->info(), -1.0f);
+            const auto& all = result_->detections; // every query (Session::run)
             const auto best = std::max_element(all.begin(), all.end(),
                                                [](const Detection& a, const Detection& b) { return a.score < b.score; });
             if (best != all.end()) {
@@ -112,7 +113,7 @@ bool Document::isDetr() const {
 
 void Document::updateDetections() {
     detections_.clear();
-    if (isDetr()) detections_ = detr_postprocess(*result_, model_->info(), threshold_);
+    if (isDetr()) detections_ = above_threshold(result_->detections, threshold_);
 }
 
 void Document::setDetectionThreshold(float t) {

@@ -86,7 +86,7 @@ public:
     QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
 
-    // DETR. Detections: core's detr_postprocess at the threshold (empty for other models). Each kind of
+    // DETR. Detections: the result's detections above the threshold (empty for other models). Each kind of
     // site remembers its own query: the encoder's is a feature cell (the "reference point"), the
     // decoders' an object query (a detection); switching site kind restores that kind's query.
     bool isDetr() const;

@@ -208,7 +208,7 @@ void MainWindow::updateStatus() {
     if (m) title += " — " + QFileInfo(doc_->modelPath()).fileName();
     if (!doc_->imageName().isEmpty()) title += " · " + doc_->imageName();
     if (r && m && r->logits.dim() == 1) {
-        const auto top = top_k(*r, m->info(), 1);
+        const auto top = top_k(*r, 1);
         if (!top.empty()) title += tr(" · %1 (%2%)").arg(QString::fromStdString(top[0].label)).arg(top[0].prob * 100, 0, 'f', 1);
     }
     setWindowTitle(title);

@@ -34,7 +34,7 @@ DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(par
                   "(drag to move it) · click a head map to open it in the other views · ←/→ previous/next detection"));
     connect(doc_, &Document::resultChanged, this, [this] {
         const RunResult* r = doc_->result();
-        all_ = doc_->isDetr() ? detr_postprocess(*r, doc_->model()->info(), -1.0f) : std::vector<Detection>{};
+        all_ = doc_->isDetr() ? r->detections : std::vector<Detection>{};
         rebuild();
     });
     connect(doc_, &Document::imageChanged, this, &DetectionsCanvas::rescaleThumb);

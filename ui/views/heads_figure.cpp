@@ -157,7 +157,7 @@ void HeadsFigure::paintQueryMark(QPainter& p, const QRectF& c, const QRectF& see
         p.setPen(QPen(Qt::white, 1.2));
         p.drawRect(mark);
     } else if (isDecoderSite(basis_.site) && doc_->isDetr()) {
-        const auto all = detr_postprocess(*r, doc_->model()->info(), -1.0f);
+        const auto& all = r->detections; // every query, computed once by Session::run
         if (basis_.query < int(all.size())) {
             const auto& b = all[size_t(basis_.query)].box_xyxy;
             const int d = doc_->detectionOfQuery(basis_.query);
