@@ -246,7 +246,7 @@ void MainWindow::openPath(const QString& path) {
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),
-                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm);;All files (*)"));
+                                                      tr("Images (%1);;All files (*)").arg(QString::fromStdString(image_name_patterns())));
     if (!path.isEmpty()) openPath(path);
 }
 
