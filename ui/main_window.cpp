@@ -209,7 +209,7 @@ void MainWindow::updateStatus() {
     if (m) title += " — " + QFileInfo(doc_->modelPath()).fileName();
     if (!doc_->imageName().isEmpty()) title += " · " + doc_->imageName();
     if (r && m && r->logits.dim() == 1) {
-        const auto top = top_k(*r, m->info(), 1);
+        const auto top = top_k(*r, 1);
         if (!top.empty()) title += tr(" · %1 (%2%)").arg(QString::fromStdString(top[0].label)).arg(top[0].prob * 100, 0, 'f', 1);
     }
     setWindowTitle(title);
@@ -247,7 +247,7 @@ void MainWindow::openPath(const QString& path) {
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),
-                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm);;All files (*)"));
+                                                      tr("Images (%1);;All files (*)").arg(QString::fromStdString(image_name_patterns())));
     if (!path.isEmpty()) openPath(path);
 }
 

@@ -76,8 +76,7 @@ ClassificationResult evaluate_classification(const Model& model, const FashionMn
     std::vector<int> predicted(n, -1);
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(n, threads, progress, [&](int i) {
-        NullRecorder none;
-        const RunResult out = run_on_image(model, grey_to_rgb(set.image(i), set.cols, set.rows), none);
+        const RunResult out = Session(model).run(grey_to_rgb(set.image(i), set.cols, set.rows), RecordPolicy::None);
         if (out.logits.numel() != 10)
             throw Error(ErrorKind::Mismatch, info.source, "logits",
                         "the model has " + std::to_string(out.logits.numel()) + " outputs; Fashion-MNIST has 10 classes");
@@ -100,9 +99,8 @@ DetectionEvalResult evaluate_detection(const Model& model, const FashionMnist& i
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(count, threads, progress, [&](int i) {
         const Scene s = make_scene(items, seed, static_cast<uint64_t>(i), opt);
-        NullRecorder none;
-        const RunResult out = run_on_image(model, grey_to_rgb(s.pixels.data(), s.size, s.size), none);
-        for (const Detection& d : detr_postprocess(out, info, -1.0f))
+        const RunResult out = Session(model).run(grey_to_rgb(s.pixels.data(), s.size, s.size), RecordPolicy::None);
+        for (const Detection& d : out.detections)
             dets[i].push_back({i, d.label_id, d.score, d.box_xyxy});
         for (const SceneObject& o : s.objects) gts[i].push_back({i, o.label, 1.0f, o.box_xyxy});
     });

@@ -444,46 +444,8 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     for (float& v : result.boxes.data) v = 1.0f / (1.0f + std::exp(-v));
 
     result.layout = TokenLayout{0, 0, 0, h, w, w_.backbone.stride};
-    if (result.geometry.input_w == 0) {
-        result.geometry.input_w = W;
-        result.geometry.input_h = H;
-    }
     result.timings_ms["backbone"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     result.timings_ms["transformer"] = ms_since(t1);
-    result.timings_ms["forward"] = ms_since(t0);
-}
-
-// ---------------------------------------------------------------------------------------------- post-processing
-
-std::vector<Detection> detr_postprocess(const RunResult& r, const ModelInfo& info, float threshold) {
-    std::vector<Detection> out;
-    if (r.logits.dim() != 2 || r.boxes.dim() != 2 || r.logits.size(0) != r.boxes.size(0) || r.logits.size(1) < 2)
-        return out;
-    const int Q = static_cast<int>(r.logits.size(0)), n_cls = static_cast<int>(r.logits.size(1));
-    float img_w = static_cast<float>(r.geometry.orig_w), img_h = static_cast<float>(r.geometry.orig_h);
-    if (img_w <= 0 || img_h <= 0) {
-        img_w = static_cast<float>(r.geometry.input_w > 0 ? r.geometry.input_w : r.layout.grid_w * r.layout.patch_size);
-        img_h = static_cast<float>(r.geometry.input_h > 0 ? r.geometry.input_h : r.layout.grid_h * r.layout.patch_size);
-    }
-    for (int q = 0; q < Q; ++q) {
-        const float* z = r.logits.ptr() + static_cast<int64_t>(q) * n_cls; // (n_cls)
-        const float mx = *std::max_element(z, z + n_cls);
-        double sum = 0.0;
-        for (int i = 0; i < n_cls; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
-        const int best = static_cast<int>(std::max_element(z, z + n_cls - 1) - z); // drop "no object"
-        const float score = static_cast<float>(std::exp(static_cast<double>(z[best] - mx)) / sum);
-        if (!(score > threshold)) continue;
-        const float* b = r.boxes.ptr() + static_cast<int64_t>(q) * 4; // (cx, cy, w, h)
-        Detection det;
-        det.query = q;
-        det.label_id = best;
-        det.label = best < static_cast<int>(info.labels.size()) ? info.labels[best] : "";
-        det.score = score;
-        det.box_xyxy = {(b[0] - 0.5f * b[2]) * img_w, (b[1] - 0.5f * b[3]) * img_h, (b[0] + 0.5f * b[2]) * img_w,
-                        (b[1] + 0.5f * b[3]) * img_h};
-        out.push_back(std::move(det));
-    }
-    return out;
 }
 
 // ---------------------------------------------------------------------------------------------- labels (facebook/detr-resnet-50 config.json id2label)

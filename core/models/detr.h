@@ -94,10 +94,7 @@ bool is_detr_checkpoint(const WeightSource& w);
 std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> w, const nlohmann::json* config,
                                  const nlohmann::json* preprocessor, const LoadOptions& options);
 
-// HF post_process_object_detection: softmax over all classes, drop "no object", keep score > threshold
-// (strict, query order); boxes in pixels of the original image (r.geometry.orig_w/h; the input size when
-// the geometry is empty).
-std::vector<Detection> detr_postprocess(const RunResult& r, const ModelInfo& info, float threshold);
+// Post-processing (detr_postprocess): core/postprocess.h.
 
 // COCO detection id → label as in facebook/detr-resnet-50's config (91 ids, "N/A" for unused ids).
 const std::vector<std::string>& coco_detr_labels();

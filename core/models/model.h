@@ -60,6 +60,13 @@ struct Detection {
     std::array<float, 4> box_xyxy{}; // pixels of the ORIGINAL image
 };
 
+struct Prediction {
+    int index = 0;
+    std::string label;       // "class <index>" when the model has no name for it
+    float prob = 0.0f, logit = 0.0f;
+};
+
+// One forward pass, as Session::run (core/session.h) hands it out.
 struct RunResult {
     Tensor logits;          // ViT: [n_labels] (empty for headless models); DETR: [Q, n_labels + 1]
     Tensor features;        // headless models: the normed CLS token [hidden]
@@ -67,7 +74,10 @@ struct RunResult {
     std::vector<AttentionMap> attention;
     TokenLayout layout;
     PreprocessGeometry geometry;
-    std::map<std::string, double> timings_ms; // "preprocess", "forward", ...
+    std::map<std::string, double> timings_ms; // "preprocess", "forward", "postprocess", ...
+    // Post-processed once by Session::run (core/postprocess.h):
+    std::vector<Prediction> predictions; // classifiers: every class, most probable first
+    std::vector<Detection> detections;   // DETR: every query (index == query), unthresholded
 };
 
 // Set from another thread to stop a forward pass between layers (it then throws Error(Cancelled)).
@@ -89,7 +99,8 @@ public:
     virtual const PreprocessSpec& preprocess() const = 0;
     // Empty (no filters, no table) for models without a linear patch embedding (DETR's ResNet stem).
     virtual PatchEmbedding patch_embedding() const { return {}; }
-    // input: [3, H, W] normalised. Fills logits / attention / layout of `result`.
+    // input: [3, H, W] normalised. Fills logits / boxes / features / layout of `result` and hands every
+    // attention map to `recorder`. Geometry, timings and post-processing are Session::run's.
     virtual void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                          const CancelFlag* cancel = nullptr) const = 0;
 };

@@ -296,7 +296,6 @@ void VitModel::head(const float* xn, int n_tok, RunResult& result) const {
 
 void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                        const CancelFlag* cancel) const {
-    const auto t0 = std::chrono::steady_clock::now();
     if (input.dim() != 3 || input.size(0) != 3)
         throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
     const int P = c_.patch, D = c_.n_embd, M = c_.n_mlp;
@@ -354,8 +353,6 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
     head(h.data(), T, result);
 
     result.layout = TokenLayout{1, c_.n_dist, c_.n_reg, gh, gw, P};
-    result.timings_ms["forward"] =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace

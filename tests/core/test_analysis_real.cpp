@@ -26,9 +26,7 @@ private slots:
         const std::string img = shared_path("images/coco_000000039769_two_cats.png");
         if (dir.empty() || img.empty()) QSKIP("../shared/models/deit-tiny-imagenet or ../shared/images absent: real-model analysis test skipped");
         auto model = load_model(dir);
-        RecordAll rec;
-        RunResult r = run_on_image(*model, decode_image_file(img), rec);
-        r.attention = rec.take();
+        RunResult r = Session(*model).run(decode_image_file(img));
 
         const Tensor roll = attention_rollout(r.attention, r.layout, {HeadFusion::Mean, 0.9});
         QCOMPARE(roll.shape, (Shape{14, 14}));

@@ -6,6 +6,8 @@
 #include "core/io/weights.h"
 #include "core/models/detr.h"
 #include "core/models/loader.h"
+#include "core/postprocess.h"
+#include "core/session.h"
 #include "core/tensor/conv.h"
 #include "tests/support/tensor_compare.h"
 
@@ -68,11 +70,14 @@ const AttentionMap* find_map(const std::vector<AttentionMap>& maps, Site site, i
 RunResult check_against(const Model& model, const std::string& input_rel, const std::string& expected,
                         const std::string& label, const Tensor* pixel_mask = nullptr) {
     const Tensor input = read_npy(fixture("detr/" + input_rel));
-    RecordAll rec;
     RunResult r;
-    if (pixel_mask) dynamic_cast<const DetrModel&>(model).forward_masked(input, pixel_mask, rec, r);
-    else model.forward(input, rec, r);
-    r.attention = rec.take();
+    if (pixel_mask) { // the model's own entry point: Session runs unmasked inputs only
+        RecordAll rec;
+        dynamic_cast<const DetrModel&>(model).forward_masked(input, pixel_mask, rec, r);
+        r.attention = rec.take();
+    } else {
+        r = Session(model).run(input);
+    }
     const std::string dir = fixture("detr/" + expected + "/");
     std::printf("%s (grid %dx%d, stride %d, %.1f ms)\n", label.c_str(), r.layout.grid_h, r.layout.grid_w,
                 r.layout.patch_size, r.timings_ms["forward"]);
@@ -242,9 +247,7 @@ private slots:
         const RunResult ro = check_against(*orig, "r50tiny/input.npy", "r50tiny/expected", "bottleneck, original names");
         auto hf = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
-        RecordAll rec;
-        RunResult rh;
-        hf->forward(input, rec, rh);
+        const RunResult rh = Session(*hf).run(input);
         QCOMPARE(max_abs_diff(ro.logits, rh.logits, "original vs HF logits"), 0.0);
         QCOMPARE(max_abs_diff(ro.boxes, rh.boxes, "original vs HF boxes"), 0.0);
     }
@@ -454,10 +457,8 @@ private slots:
     void cancel_stops_the_forward_pass() {
         auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         CancelFlag cancel{true};
-        NullRecorder rec;
-        RunResult r;
         try {
-            model->forward(read_npy(fixture("detr/r50tiny/input.npy")), rec, r, &cancel);
+            Session(*model).run(read_npy(fixture("detr/r50tiny/input.npy")), RecordPolicy::None, &cancel);
             QFAIL("no exception");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::Cancelled);

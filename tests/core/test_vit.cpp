@@ -39,9 +39,7 @@ private slots:
         QCOMPARE(model->info().hidden, ex["hidden"].get<int>());
 
         const Tensor input = read_npy((dir / "input.npy").string());
-        RecordAll rec;
-        RunResult r = run_on_tensor(*model, input, rec);
-        r.attention = rec.take();
+        RunResult r = Session(*model).run(input);
         std::printf("%s (%s, %s)\n", name.toUtf8().constData(), family_name(model->info().family), model->info().format.c_str());
         if (fs::exists(dir / "logits.npy")) {
             QVERIFY(max_abs_diff(r.logits, read_npy((dir / "logits.npy").string()), "logits") <= 1e-4);
@@ -161,12 +159,13 @@ private slots:
     void attention_rows_sum_to_one_and_recording_is_optional() {
         auto model = load_model(fixture("vit/hf_vit"));
         const Tensor input = read_npy(fixture("vit/hf_vit/input.npy"));
-        RecordAll rec;
-        NullRecorder none;
-        RunResult a = run_on_tensor(*model, input, rec);
-        RunResult b = run_on_tensor(*model, input, none);
+        Session session(*model);
+        RunResult a = session.run(input, RecordPolicy::All);
+        RunResult b = session.run(input, RecordPolicy::None);
         QCOMPARE(a.logits.data, b.logits.data); // recording never changes the result
-        for (const AttentionMap& m : rec.maps())
+        QVERIFY(!a.attention.empty());
+        QVERIFY(b.attention.empty());
+        for (const AttentionMap& m : a.attention)
             for (int h = 0; h < m.n_heads; ++h)
                 for (int q = 0; q < m.n_q; ++q) {
                     double s = 0;
