@@ -2,6 +2,7 @@
 
 #include "core/image/decode.h"
 #include "core/session.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
@@ -150,7 +151,7 @@ void MainWindow::createActions() {
                        [this] { exportFigureDialog(true); });
     QAction* exportDetections = make(file, "actionExportDetections", tr("Export &Detections…"), QKeySequence(),
                                      tr("DETR: the detections above the threshold as .json"), &MainWindow::exportDetectionsDialog);
-    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->isDetr()); });
+    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->detr()->active()); });
     exportDetections->setEnabled(false);
     file->addSeparator();
     make(file, "actionQuit", tr("&Quit"), QKeySequence::Quit, tr("Quit AttnScope"), &MainWindow::close);
@@ -208,7 +209,7 @@ void MainWindow::updateStatus() {
     if (m) {
         const ModelInfo& i = m->info();
         modelLabel_->setText(tr("%1 (%2) · %3 M params · %4 layers × %5 heads")
-                                 .arg(QString::fromStdString(i.family), QString::fromStdString(i.format))
+                                 .arg(QString(family_name(i.family)), QString::fromStdString(i.format))
                                  .arg(double(i.n_params) / 1e6, 0, 'f', 1).arg(i.n_layers).arg(i.n_heads));
         modelLabel_->setToolTip(QString::fromStdString(i.architecture + "\n" + i.source));
     } else {
@@ -222,7 +223,7 @@ void MainWindow::updateStatus() {
     if (m) title += " — " + QFileInfo(doc_->modelPath()).fileName();
     if (!doc_->imageName().isEmpty()) title += " · " + doc_->imageName();
     if (r && m && r->logits.dim() == 1) {
-        const auto top = top_k(*r, m->info(), 1);
+        const auto top = top_k(*r, 1);
         if (!top.empty()) title += tr(" · %1 (%2%)").arg(QString::fromStdString(top[0].label)).arg(top[0].prob * 100, 0, 'f', 1);
     }
     setWindowTitle(title);
@@ -257,11 +258,7 @@ void MainWindow::openPath(const QString& path) {
 void MainWindow::openModel(const QString& path) { runner_->openModel(QFileInfo(path).absoluteFilePath()); }
 void MainWindow::openImage(const QString& path) { runner_->openImageFile(QFileInfo(path).absoluteFilePath()); }
 
-QString MainWindow::imageFileFilter() {
-    QStringList globs;
-    for (const std::string& e : image_extensions()) globs << "*" + QString::fromStdString(e);
-    return tr("Images (%1)").arg(globs.join(' '));
-}
+QString MainWindow::imageFileFilter() { return tr("Images (%1)").arg(QString::fromStdString(image_name_patterns())); }
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),

@@ -37,7 +37,7 @@ public:
     void openModel(const QString& path);
     void openImage(const QString& path);
     static bool looksLikeModel(const QString& path);
-    // "Images (*.png *.jpg …)": core's image_extensions(), the one list.
+    // "Images (*.png *.jpg …)": core's kImageExtensions, the one list.
     static QString imageFileFilter();
 
 signals:

@@ -159,12 +159,6 @@ ImageRGB8 image_from_pixels(const uint8_t* data, int width, int height, size_t s
     return im;
 }
 
-const std::vector<std::string>& image_extensions() {
-    static const std::vector<std::string> ext = {".png", ".jpg",  ".jpeg", ".jfif", ".bmp", ".gif", ".webp",
-                                                 ".tif", ".tiff", ".ppm",  ".pgm",  ".pbm", ".pnm"};
-    return ext;
-}
-
 ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) {
     if (bytes.empty()) throw Error(ErrorKind::Format, name, "", "empty file, not an image");
     const ImageHeader head = sniff_image_header(bytes);
@@ -200,6 +194,20 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
     require_memory(uint64_t(mat.cols) * uint64_t(mat.rows) * 3, name, "",
                    "converting the decoded " + dims(mat.cols, mat.rows) + " image to RGB");
     return image_from_pixels(mat.data, mat.cols, mat.rows, mat.step[0], PixelLayout::BGR);
+}
+
+bool has_image_extension(const std::string& path) {
+    const size_t dot = path.find_last_of("./");
+    if (dot == std::string::npos || path[dot] != '.' || dot == 0 || path[dot - 1] == '/') return false; // ".png": a dotfile
+    std::string ext = path.substr(dot);
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::find(kImageExtensions.begin(), kImageExtensions.end(), ext) != kImageExtensions.end();
+}
+
+std::string image_name_patterns() {
+    std::string out;
+    for (std::string_view e : kImageExtensions) out += (out.empty() ? "*" : " *") + std::string(e);
+    return out;
 }
 
 ImageRGB8 decode_image_file(const std::string& path) {

@@ -4,9 +4,10 @@
 
 #include "core/image/image.h"
 
+#include <array>
 #include <cstddef>
 #include <string>
-#include <vector>
+#include <string_view>
 
 namespace attnscope {
 
@@ -24,10 +25,15 @@ struct ImageHeader {
 };
 ImageHeader sniff_image_header(const std::string& bytes);
 
-// The file-name extensions (lower case, with the dot) of the files decode_image_file reads, the one list
-// behind the GUI's Open Image filter, drops and folder jobs (the decoder itself sniffs the content):
-// .png .jpg .jpeg .jfif .bmp .gif .webp .tif .tiff .ppm .pgm .pbm .pnm
-const std::vector<std::string>& image_extensions();
+// The file-name extensions (lower case, with the dot) of exactly the formats decode_image_bytes decodes
+// (content is sniffed, the name only picks files): THE list for every folder job (CLI `dataset`, the GUI's
+// "Add images…") and open dialog. GIF is decoded by core/image/gif.cpp (OpenCV 4.6 has no GIF reader).
+inline constexpr std::array<std::string_view, 15> kImageExtensions = {
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm"};
+// True when `path` ends in one of kImageExtensions (case-insensitive).
+bool has_image_extension(const std::string& path);
+// "*.png *.jpg …" for a file dialog's name filter.
+std::string image_name_patterns();
 
 // Decode an in-memory file. name_for_errors is the file named in every Error (Format: empty, truncated,
 // corrupt, unsupported; Unsupported: absurd size).

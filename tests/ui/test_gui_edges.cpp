@@ -3,6 +3,7 @@
 // export folders, token naming, full paths in errors. Offscreen; the app-level ones (--screenshot,
 // --help without a display, positional files) are in test_app_launch.cpp, the real X server in
 // xvfb_smoke.cpp.
+#include "core/error.h"
 #include "tests/support/gui_test.h"
 #include "ui/settings.h"
 #include "ui/views/head_grid_view.h"
@@ -20,8 +21,35 @@
 #include <QTimer>
 #include <QtTest>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 using namespace attnscope;
 using namespace attnscope::ui;
+
+namespace {
+// A model whose forward pass first waits `delay` ms (polling the cancel flag), changeable while it is
+// the document's model: a slow run can follow a fast one without a new model clearing the result.
+class SwitchableSlowModel final : public Model {
+public:
+    SwitchableSlowModel(std::shared_ptr<const Model> inner, std::shared_ptr<std::atomic<int>> delay)
+        : inner_(std::move(inner)), delay_(std::move(delay)) {}
+    const ModelInfo& info() const override { return inner_->info(); }
+    const PreprocessSpec& preprocess() const override { return inner_->preprocess(); }
+    void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result, const CancelFlag* cancel) const override {
+        for (int waited = 0; waited < delay_->load(); waited += 5) {
+            if (cancel && cancel->load()) throw Error(ErrorKind::Cancelled, "", "", "forward pass cancelled");
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        inner_->forward(input, recorder, result, cancel);
+    }
+
+private:
+    std::shared_ptr<const Model> inner_;
+    std::shared_ptr<std::atomic<int>> delay_;
+};
+} // namespace
 
 class TestGuiEdges : public testing::GuiTest {
     Q_OBJECT
@@ -117,10 +145,15 @@ private slots:
     // "Cancelled" rather than "Running…".
     void cancelKeepsTheLastResultAndSaysCancelled() {
         QVERIFY(openAndRun("vit/hf_vit", png_));
+        const QString path = doc()->modelPath();
+        auto delay = std::make_shared<std::atomic<int>>(0);
+        doc()->setModel(std::make_shared<SwitchableSlowModel>(doc()->modelPtr(), delay), path);
+        w_->runner()->rerun();
+        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() && !w_->runner()->busy(), 30000);
         const RunResult* last = doc()->result();
         QVERIFY(QFile::copy(png_, tmp_.filePath("second.png")));
         QSignalSpy cancelled(w_->runner(), &RunController::cancelled);
-        w_->runner()->setRunDelayForTesting(5000);
+        *delay = 5000; // the next run takes 5 s
         w_->openPath(tmp_.filePath("second.png"));
         QVERIFY(w_->runner()->busy());
         QTest::mouseClick(find<QWidget>("cancelButton"), Qt::LeftButton);
@@ -133,14 +166,14 @@ private slots:
         newWindow(); // nothing to keep: the model and the image stay, the views say why there is no map
         w_->openPath(model());
         QTRY_VERIFY_WITH_TIMEOUT(doc()->model() && !w_->runner()->busy(), 10000);
-        w_->runner()->setRunDelayForTesting(5000);
+        doc()->setModel(std::make_shared<SwitchableSlowModel>(doc()->modelPtr(), delay), doc()->modelPath());
         w_->openPath(png_);
         QTRY_VERIFY_WITH_TIMEOUT(overlayLine().contains("Running"), 3000);
         w_->runner()->cancel();
         QTRY_VERIFY_WITH_TIMEOUT(!w_->runner()->busy(), 5000);
         QVERIFY(doc()->result() == nullptr && doc()->model() && doc()->hasImage());
         QVERIFY2(overlayLine().contains("Cancelled"), qPrintable(overlayLine()));
-        w_->runner()->setRunDelayForTesting(0);
+        *delay = 0;
         find<QAction>("actionRerun")->trigger(); // F5
         QTRY_VERIFY_WITH_TIMEOUT(doc()->result() && !w_->runner()->busy(), 30000);
     }
@@ -166,11 +199,11 @@ private slots:
         w_->setFocus(); // focus on no view
         QTRY_VERIFY(QApplication::focusWidget() == w_.get());
         QTest::keyClick(w_.get(), Qt::Key_Right);
-        QCOMPARE(doc()->selection().head, 1);
+        QCOMPARE(doc()->selection().heads.head, 1);
         auto* grid = find<HeadGridCanvas>("headGridCanvas");
         const double before = grid->cellRect(doc()->selection().layer, 1).center().y();
         QTest::keyClick(w_.get(), Qt::Key_Up);
-        QCOMPARE(doc()->selection().head, 1);
+        QCOMPARE(doc()->selection().heads.head, 1);
         QVERIFY2(grid->cellRect(doc()->selection().layer, 1).center().y() < before, "↑ goes up the model view");
         QTest::keyClick(w_.get(), Qt::Key_Down);
         QCOMPARE(doc()->selection().layer, 1);

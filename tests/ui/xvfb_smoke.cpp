@@ -61,8 +61,7 @@ private slots:
         w_->setFocus();
         const Selection s0 = doc()->selection();
         QTest::keyClick(w_.get(), Qt::Key_Right);
-        QCOMPARE(doc()->selection().head, 0); // from "mean of heads" → head 0
-        QCOMPARE(doc()->selection().fusion, Fusion::None);
+        QCOMPARE(doc()->selection().heads, analysis::HeadSelect{0}); // from "mean of heads" → head 0
         QTest::keyClick(w_.get(), Qt::Key_Up);
         QCOMPARE(doc()->selection().layer, s0.layer - 1);
 
