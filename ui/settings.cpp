@@ -35,7 +35,6 @@ void Settings::addRecentFile(const QString& path) {
     s_.setValue(kRecent, list);
 }
 
-void Settings::clearRecentFiles() { s_.remove(kRecent); }
 
 QString Settings::lastDirectory() const { return s_.value(kLastDir, QDir::homePath()).toString(); }
 void Settings::setLastDirectory(const QString& dir) { s_.setValue(kLastDir, dir); }

@@ -15,7 +15,6 @@ public:
     static constexpr int kMaxRecent = 10;
     QStringList recentFiles() const;
     void addRecentFile(const QString& path); // most recent first, deduplicated
-    void clearRecentFiles();
 
     QString lastDirectory() const;
     void setLastDirectory(const QString& dir);
