@@ -43,7 +43,6 @@ void Settings::addRecentFile(const QString& typed) {
     s_.setValue(kRecent, list);
 }
 
-void Settings::clearRecentFiles() { s_.remove(kRecent); }
 
 QString Settings::lastDirectory() const { return s_.value(kLastDir, QDir::homePath()).toString(); }
 void Settings::setLastDirectory(const QString& dir) { s_.setValue(kLastDir, dir); }

@@ -20,7 +20,6 @@ public:
     static constexpr int kMaxRecent = 10;
     QStringList recentFiles() const;
     void addRecentFile(const QString& path); // absolute (made so), most recent first, deduplicated
-    void clearRecentFiles();
 
     QString lastDirectory() const;           // where the last model or image was opened from (open dialogs)
     void setLastDirectory(const QString& dir);
