@@ -9,13 +9,16 @@
 namespace attnscope {
 
 void ensure_fast_blas(char** argv) {
-    if (std::getenv("OPENBLAS_CORETYPE")) return; // already chosen (by us or by the user)
     const char* opt = std::getenv("ATTNSCOPE_BLAS_REEXEC");
-    if (opt && std::strcmp(opt, "0") == 0) return;
+    if (opt && std::strcmp(opt, "0") == 0) return;     // the user's OPENBLAS_CORETYPE (or none) stays
+    if (std::getenv("ATTNSCOPE_BLAS_REEXECUTED")) return; // we already did: never loop
+    // By the CPU's features: an AVX-512 CPU gets SkylakeX even when OpenBLAS (or an inherited
+    // OPENBLAS_CORETYPE=Haswell) picked its AVX2 kernels.
     const std::string core = ops::preferred_blas_coretype();
     if (core.empty()) return;
     ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-    ::execv("/proc/self/exe", argv); // returns only on failure: carry on with the slow kernels
+    ::setenv("ATTNSCOPE_BLAS_REEXECUTED", "1", 1);
+    ::execv("/proc/self/exe", argv); // returns only on failure: carry on with the slower kernels
 }
 
 } // namespace attnscope

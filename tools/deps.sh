@@ -4,7 +4,7 @@
 ATTNSCOPE_PACKAGES=(
   build-essential cmake pkg-config
   qt6-base-dev qt6-svg-dev
-  libeigen3-dev libopencv-dev nlohmann-json3-dev libopenblas-dev libqcustomplot-dev zlib1g-dev
+  libeigen3-dev libopencv-dev nlohmann-json3-dev libopenblas-dev libdnnl-dev libqcustomplot-dev zlib1g-dev
   dataset-fashion-mnist
 )
 
