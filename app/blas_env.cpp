@@ -10,15 +10,27 @@ namespace attnscope {
 
 void ensure_fast_blas(char** argv) {
     const char* opt = std::getenv("ATTNSCOPE_BLAS_REEXEC");
-    if (opt && std::strcmp(opt, "0") == 0) return;     // the user's OPENBLAS_CORETYPE (or none) stays
+    if (opt && std::strcmp(opt, "0") == 0) return;     // the environment stays as the user set it
     if (std::getenv("ATTNSCOPE_BLAS_REEXECUTED")) return; // we already did: never loop
+    bool changed = false;
     // By the CPU's features: an AVX-512 CPU gets SkylakeX even when OpenBLAS (or an inherited
     // OPENBLAS_CORETYPE=Haswell) picked its AVX2 kernels.
     const std::string core = ops::preferred_blas_coretype();
-    if (core.empty()) return;
-    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    if (!core.empty()) {
+        ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+        changed = true;
+    }
+    // oneDNN runs on OpenMP (libgomp), whose idle threads spin by default: on a 2-core machine shared
+    // with anything else a spinning thread takes the core its partner needs, and DETR-R50 took 5× the
+    // CPU time (docs/performance.md). Passive waiting, as for PyTorch (peers.md), unless the user chose.
+    if (ops::backend_available(ops::Backend::OneDNN) && !std::getenv("OMP_WAIT_POLICY") &&
+        !std::getenv("GOMP_SPINCOUNT")) {
+        ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        changed = true;
+    }
+    if (!changed) return;
     ::setenv("ATTNSCOPE_BLAS_REEXECUTED", "1", 1);
-    ::execv("/proc/self/exe", argv); // returns only on failure: carry on with the slower kernels
+    ::execv("/proc/self/exe", argv); // returns only on failure: carry on as we are
 }
 
 } // namespace attnscope

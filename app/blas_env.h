@@ -1,9 +1,10 @@
-// Makes sure OpenBLAS runs the kernels this CPU's features call for (ops::preferred_blas_coretype:
-// AVX-512 → SkylakeX, AVX2 → Haswell): when it picked others (0.3.21 runs Haswell kernels on AMD
-// Zen 4/5 and SSE3 "Prescott" on CPUs it does not know; an inherited OPENBLAS_CORETYPE may name a
-// weaker family), re-execute this program once with OPENBLAS_CORETYPE set — OpenBLAS reads it only
-// when it is loaded. Call first thing in main(). ATTNSCOPE_BLAS_REEXEC=0 disables it (then
-// OPENBLAS_CORETYPE is whatever the environment says).
+// Sets what the kernel libraries read only when they are loaded, then re-executes this program once
+// with it (call first thing in main()):
+//  - OPENBLAS_CORETYPE from the CPU's features (ops::preferred_blas_coretype: AVX-512 → SkylakeX,
+//    AVX2 → Haswell) when OpenBLAS picked other kernels (0.3.21 runs Haswell kernels on AMD Zen 4/5
+//    and SSE3 "Prescott" on CPUs it does not know; an inherited OPENBLAS_CORETYPE may name a weaker one);
+//  - OMP_WAIT_POLICY=PASSIVE for oneDNN's OpenMP threads, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.
+// ATTNSCOPE_BLAS_REEXEC=0 disables it (the environment is then used as it is).
 #pragma once
 
 namespace attnscope {
