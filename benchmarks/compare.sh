@@ -2,7 +2,8 @@
 # AttnScope beside PyTorch and ONNX Runtime on ViT-Ti/S/B @224 and DETR-R50 @800×1066, in one run:
 # each round runs every contender once per model, alternating (A B C D A B C D …), and the table
 # gives, per model and contender, the median over rounds of each process's median (and the range),
-# with ratios to ONNX Runtime (ViT) or PyTorch (DETR). See docs/performance.md and ../shared/docs/peers.md.
+# with ratios to the faster ONNX Runtime setting (ViT) and to PyTorch. ONNX Runtime runs twice: with
+# its default spinning thread pool, and not spinning (on a loaded machine spinning costs it up to 4×). See docs/performance.md and ../shared/docs/peers.md.
 #
 #   benchmarks/compare.sh [runs per process = 10] [rounds = 3] [models = "ti s b detr"]
 #
@@ -64,7 +65,8 @@ for ((round = 1; round <= rounds; round++)); do
       record attnscope_maps "$m" "$cli" bench --model "$dir" --runs "$runs" --threads 2
       record attnscope_nomaps "$m" "$cli" bench --model "$dir" --runs "$runs" --threads 2 --no-record
       record torch "$m" $py tools/reference/bench_torch.py --models "$m" --runs "$runs" --threads 2 --record-attention
-      record ort "$m" node benchmarks/ort_bench.js "$dir/model.onnx" "$runs" 2
+      record ort "$m" node benchmarks/ort_bench.js "$dir/model.onnx" "$runs" 2 spin
+      record ort_nospin "$m" node benchmarks/ort_bench.js "$dir/model.onnx" "$runs" 2 nospin
     fi
   done
 done
@@ -74,8 +76,9 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 names = {"ti": "ViT-Ti/16 224", "s": "ViT-S/16 224", "b": "ViT-B/16 224", "detr": "DETR-R50 800×1066"}
 runners = [("attnscope_maps", "AttnScope, all maps"), ("attnscope_nomaps", "AttnScope, no maps"),
-           ("torch", "PyTorch 1.13 (PASSIVE, maps)"), ("ort", "ONNX Runtime (no maps)")]
-print("| model | " + " | ".join(t for _, t in runners) + " | maps ÷ ORT | maps ÷ PyTorch | peak RSS (AttnScope, maps) |")
+           ("torch", "PyTorch 1.13 (PASSIVE, maps)"), ("ort", "ORT, spinning (default)"),
+           ("ort_nospin", "ORT, not spinning")]
+print("| model | " + " | ".join(t for _, t in runners) + " | maps ÷ best ORT | maps ÷ PyTorch | peak RSS (AttnScope, maps) |")
 print("|---|" + "---|" * (len(runners) + 3))
 for key in ["ti", "s", "b", "detr"]:
     got = {r: [x["r"]["median_ms"] for x in rows if x["key"] == key and x["runner"] == r] for r, _ in runners}
@@ -83,9 +86,27 @@ for key in ["ti", "s", "b", "detr"]:
         continue
     med = {r: statistics.median(v) if v else None for r, v in got.items()}
     cell = lambda r: "–" if not got[r] else (f"{med[r]:.0f} ms ({min(got[r]):.0f}–{max(got[r]):.0f})")
+    ort = [med[r] for r in ("ort", "ort_nospin") if med[r]]
+    med["best_ort"] = min(ort) if ort else None
     ratio = lambda a, b: "–" if not (med[a] and med[b]) else f"{med[a] / med[b]:.2f}×"
     rss = [x["r"].get("peak_rss_mb") for x in rows if x["key"] == key and x["runner"] == "attnscope_maps"]
     print(f"| {names[key]} | " + " | ".join(cell(r) for r, _ in runners) +
-          f" | {ratio('attnscope_maps', 'ort')} | {ratio('attnscope_maps', 'torch')} | " +
+          f" | {ratio('attnscope_maps', 'best_ort')} | {ratio('attnscope_maps', 'torch')} | " +
           (f"{max(rss):.0f} MB" if rss else "–") + " |")
+print()
+print("Process CPU time per forward pass (all threads; what the pass costs whatever the machine's load):")
+print()
+cpu_runners = [r for r in runners if r[0] != "torch"]
+print("| model | " + " | ".join(t for _, t in cpu_runners) + " | maps ÷ best ORT |")
+print("|---|" + "---|" * (len(cpu_runners) + 1))
+for key in ["ti", "s", "b", "detr"]:
+    got = {r: [x["r"]["median_cpu_ms"] for x in rows if x["key"] == key and x["runner"] == r and "median_cpu_ms" in x["r"]]
+           for r, _ in cpu_runners}
+    if not any(got.values()):
+        continue
+    med = {r: statistics.median(v) if v else None for r, v in got.items()}
+    ort = [med[r] for r in ("ort", "ort_nospin") if med[r]]
+    cell = lambda r: "–" if not got[r] else f"{med[r]:.0f} ms"
+    print(f"| {names[key]} | " + " | ".join(cell(r) for r, _ in cpu_runners) + " | " +
+          (f"{med['attnscope_maps'] / min(ort):.2f}×" if ort and med["attnscope_maps"] else "–") + " |")
 PY

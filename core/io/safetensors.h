@@ -22,6 +22,9 @@ public:
     // once a tensor is converted, so the checkpoint's pages and their float32 copy are never all
     // resident at once (peak RSS ≈ the weights once, not twice). No-op for borrowed bytes.
     void release(const uint8_t* p, size_t n) const;
+    // Maps [p, p + n) in one call (MADV_POPULATE_READ) before it is read: one batch instead of a page
+    // fault every few pages. No-op where the kernel lacks it and for borrowed bytes.
+    void prefault(const uint8_t* p, size_t n) const;
 
 private:
     const uint8_t* data_ = nullptr;
