@@ -4,11 +4,19 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <unistd.h>
 
 namespace attnscope {
 
 void ensure_fast_blas(char** argv) {
+    // Freed blocks stay in the process for the next pass instead of going back to the kernel: a run's
+    // 21 MB of ViT-B maps (144 × 155 KB … 12 × 1.9 MB blocks) and its activations are then written into
+    // memory that is already mapped, rather than faulted in again page by page on every pass — the
+    // main cost of recording on this kind of machine (docs/performance.md). Blocks up to 32 MB come
+    // from the heap (glibc's maximum), which is trimmed only past 512 MB free.
+    ::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    ::mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     const char* opt = std::getenv("ATTNSCOPE_BLAS_REEXEC");
     if (opt && std::strcmp(opt, "0") == 0) return;     // the environment stays as the user set it
     if (std::getenv("ATTNSCOPE_BLAS_REEXECUTED")) return; // we already did: never loop

@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     // The same pseudo-random walk for every measurement: each step changes the layer or the head or both.
     std::mt19937 rng(7);
     std::vector<std::pair<int, int>> steps;
-    int l = start.layer, h = start.head;
+    int l = start.layer, h = std::max(0, start.heads.head);
     for (int i = 0; i < o.iterations + 10; ++i) {
         const int kind = int(rng() % 3);
         if (kind != 1 || heads == 1) l = (l + 1 + int(rng() % std::max(1, layers - 1))) % layers;
@@ -170,8 +170,7 @@ int main(int argc, char** argv) {
     auto select = [&](const std::pair<int, int>& lh) {
         Selection s = doc->selection();
         s.layer = lh.first;
-        s.head = lh.second;
-        s.fusion = Fusion::None;
+        s.heads = {lh.second};
         doc->setSelection(s);
     };
 
@@ -213,7 +212,7 @@ int main(int argc, char** argv) {
         }
         if (tabCanvas) tabCanvas->removeEventFilter(&tabPaints);
         nlohmann::json j = {{"measure", name}, {"model", doc->model()->info().architecture},
-                            {"family", doc->model()->info().family}, {"site", site_name(start.site)},
+                            {"family", family_name(doc->model()->info().family)}, {"site", site_name(start.site)},
                             {"tokens", result->layout.n_tokens()}, {"layers", layers}, {"heads", heads},
                             {"window", {o.size.width(), o.size.height()}}, {"changes", ms.size()},
                             {"overlay_paints", overlayPaints.count}, {"forward_passes", forwardPasses - passesBefore},

@@ -1,6 +1,6 @@
 #include "ui/document.h"
 
-#include "core/models/detr.h"
+#include "ui/detr_state.h"
 
 #include <QFileInfo>
 
@@ -8,48 +8,21 @@
 
 namespace attnscope::ui {
 
-QString fusionName(Fusion f) {
-    switch (f) {
-    case Fusion::Mean: return "mean";
-    case Fusion::Max: return "max";
-    case Fusion::Min: return "min";
-    default: return "";
-    }
+QString headsName(const analysis::HeadSelect& h) {
+    return h.fused() ? QString("heads %1").arg(analysis::fusion_name(h.fusion)) : QString("head %1").arg(h.head);
 }
 
-std::vector<float> attentionRow(const AttentionMap& m, int head, Fusion fusion, int q) {
-    std::vector<float> row(size_t(m.n_k), 0.0f);
-    if (q < 0 || q >= m.n_q || m.n_heads == 0) return row;
-    if (fusion == Fusion::None) {
-        const float* src = m.head(std::clamp(head, 0, m.n_heads - 1)) + size_t(q) * m.n_k;
-        return {src, src + m.n_k};
-    }
-    for (int h = 0; h < m.n_heads; ++h) {
-        const float* src = m.head(h) + size_t(q) * m.n_k;
-        for (int k = 0; k < m.n_k; ++k) {
-            float& d = row[size_t(k)];
-            if (h == 0) d = src[k];
-            else if (fusion == Fusion::Mean) d += src[k];
-            else if (fusion == Fusion::Max) d = std::max(d, src[k]);
-            else d = std::min(d, src[k]);
-        }
-    }
-    if (fusion == Fusion::Mean)
-        for (float& v : row) v /= float(m.n_heads);
-    return row;
-}
-
-Document::Document(QObject* parent) : QObject(parent) {}
+Document::Document(QObject* parent) : QObject(parent), detr_(new DetrState(this)) {}
 
 void Document::setModel(std::shared_ptr<const Model> model, const QString& path) {
     model_ = std::move(model);
     modelPath_ = path;
     freshModel_ = true;
     result_.reset();
-    updateDetections();
+    detr_->update();
     emit modelChanged();
     emit resultChanged();
-    emit detectionsChanged();
+    emit detr_->detectionsChanged();
 }
 
 void Document::setImage(ImageRGB8 image, const QString& name) {
@@ -57,111 +30,45 @@ void Document::setImage(ImageRGB8 image, const QString& name) {
     qimage_ = toDisplayQImage(image_); // downscaled when huge; image_ keeps every pixel
     imageName_ = name;
     result_.reset();
-    updateDetections();
+    detr_->update();
     emit imageChanged();
     emit resultChanged();
-    emit detectionsChanged();
+    emit detr_->detectionsChanged();
 }
 
 void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) {
     result_ = std::move(result);
     input_ = std::move(input);
     const Selection old = sel_;
-    const int oldEnc = encoderQuery_, oldDec = decoderQuery_;
-    updateDetections();
+    const auto oldQueries = detr_->queries();
+    detr_->update();
     if (freshModel_ && result_ && !result_->attention.empty()) {
-        // A new model opens on its last layer, heads averaged, CLS query: the most telling map.
+        // A new model opens on its last layer, heads averaged, CLS query: the most telling map
+        // (DETR: the best object's cross-attention, see DetrState::opening).
         const Site site = result_->attention.front().site;
-        sel_ = Selection{site, layerCount(site) - 1, 0, Fusion::Mean, 0};
-        encoderQuery_ = decoderQuery_ = 0;
-        if (isDetr() && layerCount(Site::DecoderCross) > 0) {
-            // DETR opens like the colab: the best-scoring object's cross-attention in the last decoder layer,
-            // and the encoder's reference point at the centre of its box.
-            const auto all = detr_postprocess(*result_, model_->info(), -1.0f);
-            const auto best = std::max_element(all.begin(), all.end(),
-                                               [](const Detection& a, const Detection& b) { return a.score < b.score; });
-            if (best != all.end()) {
-                const TokenLayout& L = result_->layout;
-                const float* b = result_->boxes.ptr() + size_t(best->query) * 4; // (cx, cy, w, h) of the input
-                const int stride = std::max(1, L.patch_size);
-                const int c = std::clamp(int(b[0] * result_->geometry.input_w / stride), 0, std::max(0, L.grid_w - 1));
-                const int r = std::clamp(int(b[1] * result_->geometry.input_h / stride), 0, std::max(0, L.grid_h - 1));
-                decoderQuery_ = best->query;
-                encoderQuery_ = L.n_prefix() + r * L.grid_w + c;
-            }
-            sel_ = Selection{Site::DecoderCross, layerCount(Site::DecoderCross) - 1, 0, Fusion::Mean, decoderQuery_};
-        }
+        sel_ = Selection{site, layerCount(site) - 1, {-1, analysis::HeadFusion::Mean}, 0};
+        if (!detr_->opening(sel_)) detr_->resetQueries();
         freshModel_ = false;
     }
     sel_ = clamp(sel_);
-    for (Site kind : {Site::Encoder, Site::DecoderCross}) {
-        int& slot = isDecoderSite(kind) ? decoderQuery_ : encoderQuery_;
-        const AttentionMap* m = map(kind, 0);
-        if (m) slot = std::clamp(slot, 0, std::max(0, m->n_q - 1));
-    }
-    rememberQuery(sel_);
+    detr_->clampQueries();
+    detr_->remember(sel_);
     emit resultChanged();
-    emit detectionsChanged();
+    emit detr_->detectionsChanged();
     if (!(old == sel_)) emit selectionChanged();
-    if (oldEnc != encoderQuery_ || oldDec != decoderQuery_) emit queriesChanged();
-}
-
-bool Document::isDetr() const {
-    return model_ && model_->info().family == "detr" && result_ && result_->boxes.dim() == 2;
-}
-
-void Document::updateDetections() {
-    detections_.clear();
-    if (isDetr()) detections_ = detr_postprocess(*result_, model_->info(), threshold_);
-}
-
-void Document::setDetectionThreshold(float t) {
-    t = std::clamp(t, 0.0f, 1.0f);
-    if (t == threshold_) return;
-    threshold_ = t;
-    updateDetections();
-    emit detectionsChanged();
-}
-
-int Document::detectionOfQuery(int query) const {
-    for (size_t i = 0; i < detections_.size(); ++i)
-        if (detections_[i].query == query) return int(i);
-    return -1;
-}
-
-int Document::queryFor(Site site) const { return isDecoderSite(site) ? decoderQuery_ : encoderQuery_; }
-
-void Document::setQueryFor(Site site, int query) {
-    if (isDecoderSite(site) == isDecoderSite(sel_.site)) {
-        Selection s = sel_;
-        s.query = query;
-        return setSelection(s);
-    }
-    const AttentionMap* m = map(site, 0);
-    if (m) query = std::clamp(query, 0, std::max(0, m->n_q - 1));
-    int& slot = isDecoderSite(site) ? decoderQuery_ : encoderQuery_;
-    if (slot == query) return;
-    slot = query;
-    emit queriesChanged();
-}
-
-bool Document::rememberQuery(const Selection& s) {
-    int& slot = isDecoderSite(s.site) ? decoderQuery_ : encoderQuery_;
-    if (slot == s.query) return false;
-    slot = s.query;
-    return true;
+    if (oldQueries != detr_->queries()) emit detr_->queriesChanged();
 }
 
 void Document::setSelection(Selection s) {
     // A query number means a feature cell / token on the encoder and an object query on the decoder:
     // a change of site kind that keeps the number brings back that kind's own query.
-    if (isDecoderSite(s.site) != isDecoderSite(sel_.site) && s.query == sel_.query) s.query = queryFor(s.site);
+    if (isDecoderSite(s.site) != isDecoderSite(sel_.site) && s.query == sel_.query) s.query = detr_->queryFor(s.site);
     s = clamp(s);
     if (s == sel_) return;
     sel_ = s;
-    const bool queryChanged = rememberQuery(sel_);
+    const bool queryChanged = detr_->remember(sel_);
     emit selectionChanged();
-    if (queryChanged) emit queriesChanged();
+    if (queryChanged) emit detr_->queriesChanged();
 }
 
 void Document::setDisplay(const DisplayOptions& d) {
@@ -177,7 +84,8 @@ Selection Document::clamp(Selection s) const {
     s.layer = std::clamp(s.layer, 0, std::max(0, layerCount(s.site) - 1));
     const AttentionMap* m = map(s.site, s.layer);
     if (!m) return s;
-    s.head = std::clamp(s.head, 0, std::max(0, m->n_heads - 1));
+    if (s.heads.fused()) s.heads.head = -1;
+    else s.heads = {std::clamp(s.heads.head, 0, std::max(0, m->n_heads - 1))}; // one head: no fusion kept
     s.query = std::clamp(s.query, 0, std::max(0, m->n_q - 1));
     return s;
 }
@@ -209,72 +117,61 @@ int Document::headCount() const {
     return m ? m->n_heads : 0;
 }
 
+namespace {
+bool inside(const AttentionMap& m, const Selection& s) {
+    return s.query >= 0 && s.query < m.n_q && s.heads.head < m.n_heads && m.n_heads > 0;
+}
+} // namespace
+
 std::vector<QueryMap> Document::headMaps(const Selection& basis, int layer) const {
-    std::vector<QueryMap> out;
     const AttentionMap* m = map(basis.site, layer);
-    for (int h = 0; m && h < m->n_heads; ++h) {
-        Selection s = basis;
-        s.layer = layer;
-        s.head = h;
-        s.fusion = Fusion::None;
-        out.push_back(queryMap(s));
-    }
-    return out;
+    if (!m || !inside(*m, basis)) return {};
+    return analysis::head_maps(*m, result_->layout, basis.query);
 }
 
 QueryMap Document::queryMap(const Selection& s) const {
-    QueryMap out;
     const AttentionMap* m = map(s.site, s.layer);
-    if (!m) return out;
-    out.row = attentionRow(*m, s.head, s.fusion, s.query);
-    const TokenLayout& L = result_->layout;
-    const int n_patch = L.grid_h * L.grid_w;
-    int offset = -1; // where the patch keys start
-    if (n_patch > 0 && m->n_k == L.n_tokens()) offset = L.n_prefix();
-    else if (n_patch > 0 && m->n_k == n_patch) offset = 0;
-    if (offset >= 0) {
-        out.grid.assign(out.row.begin() + offset, out.row.begin() + offset + n_patch);
-        out.grid_w = L.grid_w;
-        out.grid_h = L.grid_h;
-    }
-    return out;
+    if (!m || !inside(*m, s)) return {};
+    return analysis::query_attention(*m, result_->layout, s.query, s.heads);
 }
 
 std::vector<float> Document::matrix(const Selection& s) const {
     const AttentionMap* m = map(s.site, s.layer);
-    std::vector<float> out;
-    if (!m) return out;
-    out.reserve(size_t(m->n_q) * m->n_k);
-    for (int q = 0; q < m->n_q; ++q) {
-        const auto row = attentionRow(*m, s.head, s.fusion, q);
-        out.insert(out.end(), row.begin(), row.end());
-    }
-    return out;
+    if (!m || s.heads.head >= m->n_heads || m->n_heads == 0) return {};
+    return analysis::head_matrix(*m, s.heads);
+}
+
+QRectF Document::gridInOriginal() const {
+    return result_ ? toQRectF(analysis::grid_in_original(result_->geometry, result_->layout)) : QRectF();
+}
+
+QRectF Document::seenInOriginal() const {
+    if (!result_) return QRectF(QPointF(0, 0), imageSize());
+    return toQRectF(analysis::seen_in_original(result_->geometry, result_->layout));
 }
 
 QString Document::tokenName(int t) const {
     if (!result_) return QString::number(t);
     const TokenLayout& L = result_->layout;
     const AttentionMap* m = currentMap();
-    const bool patchesFollowPrefix = m && m->n_q == L.n_tokens() && sel_.site == Site::Encoder;
+    const bool patchesFollowPrefix = m && analysis::query_grid_start(*m, L) == L.n_prefix() && sel_.site == Site::Encoder;
     if (!patchesFollowPrefix) {
-        const int d = isDecoderSite(sel_.site) ? detectionOfQuery(t) : -1;
+        const int d = isDecoderSite(sel_.site) ? detr_->detectionOfQuery(t) : -1;
         if (d < 0) return QString("query %1").arg(t);
-        const Detection& det = detections_[size_t(d)];
+        const Detection& det = detr_->detections()[size_t(d)];
         return QString("query %1 (%2 %3)").arg(t).arg(QString::fromStdString(det.label)).arg(double(det.score), 0, 'f', 2);
     }
     if (t < L.n_cls) return L.n_cls > 1 ? QString("CLS %1").arg(t) : "CLS";
     if (t < L.n_cls + L.n_dist) return "DIST";
     if (t < L.n_prefix()) return QString("REG %1").arg(t - L.n_cls - L.n_dist);
     const int p = t - L.n_prefix();
-    if (isDetr()) return QString("cell %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
+    if (detr_->active()) return QString("cell %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
     return QString("patch %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
 }
 
 QString Document::selectionCaption() const {
     const QString modelName = model_ ? QFileInfo(modelPath_).fileName() : "no model";
-    const QString head = sel_.fusion == Fusion::None ? QString("head %1").arg(sel_.head)
-                                                     : QString("heads %1").arg(fusionName(sel_.fusion));
+    const QString head = headsName(sel_.heads);
     const QString token = tokenName(sel_.query); // DETR decoder tokens are named "query 7 (…)" already
     return QString("%1 · %2 · %3 layer %4 · %5 · %6")
         .arg(modelName, imageName_.isEmpty() ? "no image" : imageName_, site_name(sel_.site))

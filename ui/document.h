@@ -2,10 +2,12 @@
 // display options. Views repaint from here; changing the selection never re-runs the model.
 #pragma once
 
+#include "core/analysis/heads.h"
 #include "core/models/model.h"
 #include "ui/convert.h"
 
 #include <QImage>
+#include <QRectF>
 #include <QSizeF>
 #include <QObject>
 #include <QString>
@@ -15,13 +17,14 @@
 
 namespace attnscope::ui {
 
-enum class Fusion { None, Mean, Max, Min }; // None: the single head `Selection::head`
+class DetrState;
 
+// What the views show: a map (site, layer), its head or fusion of heads (core's HeadSelect: head >= 0
+// one head, head < 0 `fusion` over all) and a query row.
 struct Selection {
     Site site = Site::Encoder;
     int layer = 0;
-    int head = 0;
-    Fusion fusion = Fusion::None;
+    analysis::HeadSelect heads{0};
     int query = 0; // query token index (0 = CLS for ViTs)
     bool operator==(const Selection&) const = default;
 };
@@ -34,14 +37,8 @@ struct DisplayOptions {
     bool operator==(const DisplayOptions&) const = default;
 };
 
-// One query's attention over the keys, and its patch-grid part when the keys are patches.
-struct QueryMap {
-    std::vector<float> row;   // [n_k]
-    std::vector<float> grid;  // [grid_h · grid_w] or empty when the keys are not spatial
-    int grid_w = 0, grid_h = 0;
-    bool spatial() const { return !grid.empty(); }
-    const std::vector<float>& values() const { return spatial() ? grid : row; } // what a cell paints
-};
+// One query's attention over the keys, and its grid part when the keys are grid cells (core's type).
+using QueryMap = analysis::QueryAttention;
 
 class Document : public QObject {
     Q_OBJECT
@@ -68,7 +65,10 @@ public:
     void setModel(std::shared_ptr<const Model> model, const QString& path); // clears the result
     void setImage(ImageRGB8 image, const QString& name);                  // clears the result
     void setResult(std::shared_ptr<const RunResult> result, Tensor input);
-    void setSelection(Selection s); // clamped to the result; emits only on change
+    // Clamped to the result (site, layer, head, query; a fused selection keeps head < 0); emits only on
+    // change. A change of site kind (encoder ↔ decoder) that keeps the query number brings back that
+    // kind's own remembered query (DetrState::queryFor).
+    void setSelection(Selection s);
     void setDisplay(const DisplayOptions& d);
 
     // Queries on the current result (all safe without one).
@@ -77,25 +77,23 @@ public:
     const AttentionMap* map(Site site, int layer) const;
     const AttentionMap* currentMap() const { return map(sel_.site, sel_.layer); }
     int headCount() const;                            // of the current map
+    // core's query_attention / head_maps / head_matrix on the selected map; empty when the selection is
+    // outside the result (no map, query or head out of range).
     QueryMap queryMap(const Selection& s) const;      // head or fusion of s, row s.query
     QueryMap currentQueryMap() const { return queryMap(sel_); }
     // Every head of `layer` on basis's site, unfused, row basis.query: the cells of the head grids.
     std::vector<QueryMap> headMaps(const Selection& basis, int layer) const;
     // Full [n_q, n_k] matrix of the selection's head or fusion.
     std::vector<float> matrix(const Selection& s) const;
+    // The image grid in original-image pixels (analysis::grid_in_original), and the part of the original
+    // the model saw (analysis::seen_in_original: the grid clipped to the image; the image without a result).
+    QRectF gridInOriginal() const;
+    QRectF seenInOriginal() const;
     QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
 
-    // DETR. Detections: core's detr_postprocess at the threshold (empty for other models). Each kind of
-    // site remembers its own query: the encoder's is a feature cell (the "reference point"), the
-    // decoders' an object query (a detection); switching site kind restores that kind's query.
-    bool isDetr() const;
-    float detectionThreshold() const { return threshold_; }
-    void setDetectionThreshold(float t);              // emits detectionsChanged on change
-    const std::vector<Detection>& detections() const { return detections_; }
-    int detectionOfQuery(int query) const;            // index into detections(), -1 when below the threshold
-    int queryFor(Site site) const;                    // the query for that kind of site
-    void setQueryFor(Site site, int query);           // the selection follows when it is on that kind
+    // DETR only: threshold, detections, the encoder / decoder query memory (see detr_state.h).
+    DetrState* detr() const { return detr_; }
 
 signals:
     void modelChanged();
@@ -103,13 +101,9 @@ signals:
     void resultChanged();
     void selectionChanged();
     void displayChanged();
-    void detectionsChanged();
-    void queriesChanged(); // queryFor() of either kind changed
 
 private:
     Selection clamp(Selection s) const;
-    bool rememberQuery(const Selection& s); // whether queryFor(s.site) changed
-    void updateDetections();
 
     std::shared_ptr<const Model> model_;
     QString modelPath_;
@@ -121,15 +115,12 @@ private:
     Selection sel_;
     bool freshModel_ = false; // next result picks the default selection
     DisplayOptions display_;
-    float threshold_ = 0.7f;               // DETR colab's default
-    std::vector<Detection> detections_;
-    int encoderQuery_ = 0, decoderQuery_ = 0;
+    DetrState* detr_; // child
 };
 
 inline bool isDecoderSite(Site s) { return s != Site::Encoder; }
 
-QString fusionName(Fusion f);
-// Row q of `m` for head h, or fused over heads (mean / max / min).
-std::vector<float> attentionRow(const AttentionMap& m, int head, Fusion fusion, int q);
+// "head 3" or "heads mean": captions and titles.
+QString headsName(const analysis::HeadSelect& h);
 
 } // namespace attnscope::ui

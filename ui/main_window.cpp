@@ -2,6 +2,7 @@
 
 #include "core/image/decode.h"
 #include "core/session.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
@@ -136,7 +137,7 @@ void MainWindow::createActions() {
                        [this] { exportFigureDialog(true); });
     QAction* exportDetections = make(file, "actionExportDetections", tr("Export &Detections…"), QKeySequence(),
                                      tr("DETR: the detections above the threshold as .json"), &MainWindow::exportDetectionsDialog);
-    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->isDetr()); });
+    connect(doc_, &Document::resultChanged, this, [this, exportDetections] { exportDetections->setEnabled(doc_->detr()->active()); });
     exportDetections->setEnabled(false);
     file->addSeparator();
     make(file, "actionQuit", tr("&Quit"), QKeySequence::Quit, tr("Quit AttnScope"), &MainWindow::close);
@@ -194,7 +195,7 @@ void MainWindow::updateStatus() {
     if (m) {
         const ModelInfo& i = m->info();
         modelLabel_->setText(tr("%1 (%2) · %3 M params · %4 layers × %5 heads")
-                                 .arg(QString::fromStdString(i.family), QString::fromStdString(i.format))
+                                 .arg(QString(family_name(i.family)), QString::fromStdString(i.format))
                                  .arg(double(i.n_params) / 1e6, 0, 'f', 1).arg(i.n_layers).arg(i.n_heads));
         modelLabel_->setToolTip(QString::fromStdString(i.architecture + "\n" + i.source));
     } else {
@@ -208,7 +209,7 @@ void MainWindow::updateStatus() {
     if (m) title += " — " + QFileInfo(doc_->modelPath()).fileName();
     if (!doc_->imageName().isEmpty()) title += " · " + doc_->imageName();
     if (r && m && r->logits.dim() == 1) {
-        const auto top = top_k(*r, m->info(), 1);
+        const auto top = top_k(*r, 1);
         if (!top.empty()) title += tr(" · %1 (%2%)").arg(QString::fromStdString(top[0].label)).arg(top[0].prob * 100, 0, 'f', 1);
     }
     setWindowTitle(title);
@@ -246,7 +247,7 @@ void MainWindow::openPath(const QString& path) {
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),
-                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm);;All files (*)"));
+                                                      tr("Images (%1);;All files (*)").arg(QString::fromStdString(image_name_patterns())));
     if (!path.isEmpty()) openPath(path);
 }
 

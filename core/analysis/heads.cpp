@@ -50,12 +50,16 @@ namespace {
 
 std::string where(const AttentionMap& m) { return std::string(site_name(m.site)) + " layer " + std::to_string(m.layer); }
 
-// Row `query` of the selected head(s): [n_k].
-std::vector<double> select_row(const AttentionMap& m, int query, HeadSelect sel) {
+void check_query(const AttentionMap& m, int query, HeadSelect sel) {
     if (query < 0 || query >= m.n_q)
         throw Error(ErrorKind::Argument, "", "query", "token " + std::to_string(query) + " outside 0.." + std::to_string(m.n_q - 1) + " of " + where(m));
     if (sel.head >= m.n_heads)
         throw Error(ErrorKind::Argument, "", "head", std::to_string(sel.head) + " outside 0.." + std::to_string(m.n_heads - 1) + " of " + where(m));
+}
+
+// Row `query` of the selected head(s): [n_k], fused in double.
+std::vector<double> select_row(const AttentionMap& m, int query, HeadSelect sel) {
+    check_query(m, query, sel);
     if (sel.head >= 0) {
         const float* r = m.head(sel.head) + static_cast<size_t>(query) * m.n_k;
         return std::vector<double>(r, r + m.n_k);
@@ -72,17 +76,78 @@ std::vector<double> select_row(const AttentionMap& m, int query, HeadSelect sel)
     return row;
 }
 
+int grid_start(int n, const TokenLayout& L) {
+    const int cells = L.grid_h * L.grid_w;
+    if (cells <= 0) return -1;
+    if (n == L.n_tokens()) return L.n_prefix();
+    if (n == cells) return 0;
+    return -1;
+}
+
 } // namespace
 
-Tensor query_map(const AttentionMap& m, const TokenLayout& layout, int query, HeadSelect sel) {
-    const int n_cells = layout.grid_h * layout.grid_w;
-    const int offset = m.n_k - n_cells; // keys before the grid (prefix tokens)
-    if (n_cells <= 0 || offset < 0)
-        throw Error(ErrorKind::Mismatch, "", where(m), std::to_string(m.n_k) + " keys cannot hold a " + std::to_string(layout.grid_h) + "×" + std::to_string(layout.grid_w) + " grid");
+int key_grid_start(const AttentionMap& m, const TokenLayout& layout) { return grid_start(m.n_k, layout); }
+int query_grid_start(const AttentionMap& m, const TokenLayout& layout) { return grid_start(m.n_q, layout); }
+
+std::vector<float> query_row(const AttentionMap& m, int query, HeadSelect sel) {
     const std::vector<double> row = select_row(m, query, sel);
-    Tensor out({layout.grid_h, layout.grid_w});
-    for (int i = 0; i < n_cells; ++i) out.data[i] = static_cast<float>(row[offset + i]);
+    return std::vector<float>(row.begin(), row.end());
+}
+
+std::vector<float> head_matrix(const AttentionMap& m, HeadSelect sel) {
+    check_query(m, 0, sel);
+    if (sel.head >= 0) return std::vector<float>(m.head(sel.head), m.head(sel.head) + static_cast<size_t>(m.n_q) * m.n_k);
+    const std::vector<double> all = fuse_heads(m, sel.fusion);
+    return std::vector<float>(all.begin(), all.end());
+}
+
+QueryAttention query_attention(const AttentionMap& m, const TokenLayout& layout, int query, HeadSelect sel) {
+    QueryAttention out;
+    out.row = query_row(m, query, sel);
+    const int start = key_grid_start(m, layout);
+    if (start >= 0) {
+        const int cells = layout.grid_h * layout.grid_w;
+        out.grid.assign(out.row.begin() + start, out.row.begin() + start + cells);
+        out.grid_h = layout.grid_h;
+        out.grid_w = layout.grid_w;
+    }
     return out;
+}
+
+std::vector<QueryAttention> head_maps(const AttentionMap& m, const TokenLayout& layout, int query) {
+    std::vector<QueryAttention> out;
+    for (int h = 0; h < m.n_heads; ++h) out.push_back(query_attention(m, layout, query, {h}));
+    return out;
+}
+
+Tensor query_map(const AttentionMap& m, const TokenLayout& layout, int query, HeadSelect sel) {
+    if (key_grid_start(m, layout) < 0)
+        throw Error(ErrorKind::Mismatch, "", where(m), "its " + std::to_string(m.n_k) + " keys are not the " + std::to_string(layout.grid_h) + "×" +
+                                                         std::to_string(layout.grid_w) + " image grid (nor prefix tokens + grid)");
+    QueryAttention a = query_attention(m, layout, query, sel);
+    Tensor out({layout.grid_h, layout.grid_w});
+    out.data = std::move(a.grid);
+    return out;
+}
+
+RectD grid_in_original(const PreprocessGeometry& g, const TokenLayout& L) {
+    if (g.orig_w <= 0 || g.orig_h <= 0 || g.resized_w <= 0 || g.resized_h <= 0 || L.grid_w <= 0 || L.grid_h <= 0) return {};
+    // A cell is one patch (or one stride of a feature map) of the model input; without a patch size the
+    // grid spans the input.
+    const double p_w = L.patch_size > 0 ? L.patch_size : double(g.input_w) / L.grid_w;
+    const double p_h = L.patch_size > 0 ? L.patch_size : double(g.input_h) / L.grid_h;
+    const double sx = double(g.orig_w) / g.resized_w, sy = double(g.orig_h) / g.resized_h;
+    return {g.crop_x * sx, g.crop_y * sy, L.grid_w * p_w * sx, L.grid_h * p_h * sy};
+}
+
+RectD seen_in_original(const PreprocessGeometry& g, const TokenLayout& L) {
+    const RectD image{0, 0, double(std::max(0, g.orig_w)), double(std::max(0, g.orig_h))};
+    const RectD grid = grid_in_original(g, L);
+    if (grid.empty()) return image;
+    if (grid.x >= 0 && grid.y >= 0 && grid.x + grid.w <= image.w && grid.y + grid.h <= image.h) return grid; // inside
+    const double x0 = std::max(grid.x, 0.0), y0 = std::max(grid.y, 0.0);
+    const double x1 = std::min(grid.x + grid.w, image.w), y1 = std::min(grid.y + grid.h, image.h);
+    return {x0, y0, std::max(0.0, x1 - x0), std::max(0.0, y1 - y0)};
 }
 
 Tensor map_to_original(const Tensor& grid, const PreprocessGeometry& g, Upsample mode) {

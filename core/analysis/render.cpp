@@ -1,5 +1,6 @@
 #include "core/analysis/render.h"
 
+#include "core/analysis/colormap.h"
 #include "core/analysis/embeddings.h"
 #include "core/error.h"
 #include "core/io/npy.h"
@@ -34,16 +35,10 @@ Range finite_range(const float* p, size_t n, Range r) {
     return r;
 }
 
-// Viridis BGR colour of v within r.
+// Viridis BGR colour of v within r: the one table the GUI paints with too (core/analysis/colormap).
 cv::Vec3b viridis(double v, Range r) {
-    static cv::Mat lut = [] {
-        cv::Mat ramp(1, 256, CV_8U), out;
-        for (int i = 0; i < 256; ++i) ramp.at<uint8_t>(0, i) = static_cast<uint8_t>(i);
-        cv::applyColorMap(ramp, out, cv::COLORMAP_VIRIDIS);
-        return out;
-    }();
-    const double t = r.hi > r.lo ? (v - r.lo) / (r.hi - r.lo) : 0.5;
-    return lut.at<cv::Vec3b>(0, static_cast<int>(std::lround(std::clamp(t, 0.0, 1.0) * 255)));
+    const uint32_t c = colormap_lut(Colormap::Viridis)[static_cast<size_t>(colormap_index(v, r.lo, r.hi))];
+    return cv::Vec3b(static_cast<uint8_t>(c & 255), static_cast<uint8_t>((c >> 8) & 255), static_cast<uint8_t>((c >> 16) & 255));
 }
 
 // [h, w] → BGR image, each cell `cell` pixels; NaN cells in `nan_colour`.

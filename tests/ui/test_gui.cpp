@@ -1,6 +1,7 @@
 // GUI tests: drive the main window by object names under QT_QPA_PLATFORM=offscreen and check that
 // what the views hold is exactly core's RunResult for the selection.
 #include "tests/support/gui_test.h"
+#include "tests/support/slow_model.h"
 #include "ui/convert.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
@@ -69,7 +70,7 @@ private slots:
         find<QSpinBox>("querySpin")->setValue(query);
         const Selection& s = doc()->selection();
         QCOMPARE(s.layer, layer);
-        QCOMPARE(s.head, head);
+        QCOMPARE(s.heads.head, head);
         QCOMPARE(s.query, query);
         auto* overlay = static_cast<OverlayView*>(w_->view("overlay"));
         const auto shown = overlay->shownValues();
@@ -90,10 +91,10 @@ private slots:
         openFixture();
         // A fresh model opens on its last layer with heads averaged.
         QCOMPARE(doc()->selection().layer, 2);
-        QCOMPARE(doc()->selection().fusion, Fusion::Mean);
+        QCOMPARE(doc()->selection().heads, (analysis::HeadSelect{-1, analysis::HeadFusion::Mean}));
         find<QSpinBox>("layerSpin")->setValue(0);
         find<QComboBox>("headCombo")->setCurrentIndex(doc()->headCount()); // "mean of heads"
-        QCOMPARE(doc()->selection().fusion, Fusion::Mean);
+        QCOMPARE(doc()->selection().heads, (analysis::HeadSelect{-1, analysis::HeadFusion::Mean}));
         const auto shown = w_->view("overlay")->shownValues();
         const int n = doc()->headCount();
         std::vector<float> mean(shown.size(), 0.0f);
@@ -115,18 +116,18 @@ private slots:
         QTest::mouseClick(canvas, Qt::LeftButton, {}, p);
         QCOMPARE(doc()->selection().query, 12);
         QCOMPARE(find<QSpinBox>("querySpin")->value(), 12);
-        const auto expect = coreGrid(doc()->selection().layer, doc()->selection().head, 12);
+        const auto expect = coreGrid(doc()->selection().layer, doc()->selection().heads.head, 12);
         QVERIFY(w_->view("overlay")->shownValues() == expect);
         const Selection before = doc()->selection();
         QTest::keyClick(canvas, Qt::Key_Right);
-        QCOMPARE(doc()->selection().head, (before.head + 1) % doc()->headCount());
+        QCOMPARE(doc()->selection().heads.head, (before.heads.head + 1) % doc()->headCount());
         QTest::keyClick(canvas, Qt::Key_Up);
         QCOMPARE(doc()->selection().layer, std::max(0, before.layer - 1));
         // A click in the model view selects that cell.
         auto* grid = find<HeadGridCanvas>("headGridCanvas");
         QTest::mouseClick(grid, Qt::LeftButton, {}, grid->cellRect(1, 2).center().toPoint());
         QCOMPARE(doc()->selection().layer, 1);
-        QCOMPARE(doc()->selection().head, 2);
+        QCOMPARE(doc()->selection().heads.head, 2);
     }
 
     void selectionDoesNotRerun() {
@@ -174,7 +175,9 @@ private slots:
     void cancelRun() {
         openFixture();
         QSignalSpy cancelled(w_->runner(), &RunController::cancelled);
-        w_->runner()->setRunDelayForTesting(5000);
+        const std::shared_ptr<const Model> real = doc()->modelPtr();
+        const QString path = doc()->modelPath();
+        doc()->setModel(std::make_shared<testing::SlowModel>(real, 5000), path); // a run that takes 5 s
         w_->runner()->rerun();
         QVERIFY(w_->runner()->busy());
         QVERIFY(find<QWidget>("cancelButton")->isVisibleTo(w_.get()));
@@ -183,7 +186,7 @@ private slots:
         QVERIFY(!w_->runner()->busy());
         QVERIFY(!find<QWidget>("cancelButton")->isVisibleTo(w_.get()));
         // Still usable: a normal run goes through.
-        w_->runner()->setRunDelayForTesting(0);
+        doc()->setModel(real, path);
         w_->runner()->rerun();
         QTRY_VERIFY_WITH_TIMEOUT(!w_->runner()->busy() && doc()->result(), 30000);
     }
@@ -205,7 +208,7 @@ private slots:
         // The patch grid in widget coordinates = its place in the original, scaled like the image.
         auto* canvas = find<OverlayCanvas>("overlayCanvas");
         const QRectF img = canvas->imageRect(), grid = canvas->gridRect();
-        const QRectF inOrig = patchGridInOriginal(doc()->result()->geometry, doc()->result()->layout);
+        const QRectF inOrig = toQRectF(analysis::grid_in_original(doc()->result()->geometry, doc()->result()->layout));
         const double s = img.width() / 5000.0;
         QVERIFY(std::abs(grid.width() - inOrig.width() * s) < 1e-6);
         QVERIFY(std::abs(grid.x() - (img.x() + inOrig.x() * s)) < 1e-6);
@@ -213,8 +216,8 @@ private slots:
         // Every view's "original" frame is the full-resolution image, not the shown one.
         QCOMPARE(doc()->imageSize(), QSizeF(5000, 60));
         QVERIFY(std::abs(doc()->displayScale() - double(kMaxDisplaySide) / 5000) < 1e-12);
-        QVERIFY(seenInOriginal(*doc()).right() <= 5000 + 1e-9);
-        QVERIFY(seenInOriginal(*doc()).right() > kMaxDisplaySide); // the grid spans the whole width
+        QVERIFY(doc()->seenInOriginal().right() <= 5000 + 1e-9);
+        QVERIFY(doc()->seenInOriginal().right() > kMaxDisplaySide); // the grid spans the whole width
     }
 
     void brokenModelShowsError() {

@@ -4,6 +4,7 @@
 // the view and heads-figure exports, and that none of it re-runs the model. Expected values come from
 // core (detr_postprocess, the recorded maps) and from the preprocessing geometry worked out here.
 #include "core/models/detr.h"
+#include "core/postprocess.h"
 #include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
@@ -13,6 +14,7 @@
 #include "ui/views/head_grid_view.h"
 #include "ui/views/heads_figure.h"
 #include "ui/views/matrix_view.h"
+#include "ui/detr_state.h"
 #include "ui/views/overlay_view.h"
 
 #include <nlohmann/json.hpp>
@@ -102,14 +104,14 @@ private slots:
         QVERIFY(canvas()->emptyMessage().contains("vit"));
         QVERIFY(!find<QSlider>("thresholdSlider")->isEnabled());
         QVERIFY(!find<QAction>("actionExportDetections")->isEnabled());
-        QVERIFY(doc()->detections().empty());
+        QVERIFY(doc()->detr()->detections().empty());
         QVERIFY(view()->shownValues().empty());
         const QString png = tmp_.filePath("empty.png");
         QCOMPARE(exportView(view()->canvas(), view()->caption(), png), QString());
         QVERIFY(!QImage(png).isNull());
         // Then a DETR model: the view fills, the export is offered.
         w_->openPath(QString::fromStdString(testing::fixture("detr/r50tiny/hf")));
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->isDetr() && !w_->runner()->busy(), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(doc()->detr()->active() && !w_->runner()->busy(), 60000);
         QCOMPARE(canvas()->emptyMessage(), QString());
         QVERIFY(find<QSlider>("thresholdSlider")->isEnabled());
         QVERIFY(find<QAction>("actionExportDetections")->isEnabled());
@@ -124,12 +126,12 @@ private slots:
         QCOMPARE(r->layout.grid_w, 34); // ceil(1066 / 32)
         QCOMPARE(r->layout.grid_h, 25);
         QCOMPARE(find<QSlider>("thresholdSlider")->value(), 70); // the colab's 0.7
-        QCOMPARE(doc()->detectionThreshold(), 0.7f);
+        QCOMPARE(doc()->detr()->threshold(), 0.7f);
         // Last decoder layer, cross-attention, heads averaged, the best-scoring query.
         const Selection& s = doc()->selection();
         QCOMPARE(s.site, Site::DecoderCross);
         QCOMPARE(s.layer, 1);
-        QCOMPARE(s.fusion, Fusion::Mean);
+        QCOMPARE(s.heads, (analysis::HeadSelect{-1, analysis::HeadFusion::Mean}));
         const auto all = core(-1.0f);
         const auto best = std::max_element(all.begin(), all.end(), [](auto& a, auto& b) { return a.score < b.score; });
         QCOMPARE(s.query, best->query);
@@ -146,7 +148,7 @@ private slots:
         slider->setValue(0);
         const auto all = core(0.0f);
         QVERIFY2(all.size() >= 3, "the fixture should give a few boxes with score > 0");
-        sameDetections(doc()->detections(), all);
+        sameDetections(doc()->detr()->detections(), all);
         QCOMPARE(list->count(), int(all.size()));
         for (size_t i = 0; i < all.size(); ++i) {
             const QRectF got = canvas()->boxRect(int(i)), want = expectedBoxRect(all[i]);
@@ -171,7 +173,7 @@ private slots:
         QCOMPARE(find<QLabel>("thresholdLabel")->text(), QString::number(value / 100.0, 'f', 2));
         const auto some = core(value / 100.0f);
         QVERIFY(!some.empty() && some.size() < all.size());
-        sameDetections(doc()->detections(), some);
+        sameDetections(doc()->detr()->detections(), some);
         QCOMPARE(list->count(), int(some.size()));
         for (size_t i = 0; i < some.size(); ++i) {
             const QRectF got = canvas()->boxRect(int(i)), want = expectedBoxRect(some[i]);
@@ -182,7 +184,7 @@ private slots:
         QCOMPARE(Settings().detectionThreshold(), value / 100.0);
         w_ = std::make_unique<MainWindow>();
         QCOMPARE(find<QSlider>("thresholdSlider")->value(), value);
-        QCOMPARE(w_->document()->detectionThreshold(), value / 100.0f);
+        QCOMPARE(w_->document()->detr()->threshold(), value / 100.0f);
     }
 
     void crossAttentionOfTheSelectedDetection_data() {
@@ -200,13 +202,13 @@ private slots:
         openDetr();
         showDetections();
         find<QSlider>("thresholdSlider")->setValue(0);
-        const auto dets = doc()->detections();
+        const auto dets = doc()->detr()->detections();
         if (detection < 0) detection = int(dets.size()) - 1;
         const int q = dets[size_t(detection)].query;
         find<QListWidget>("detectionList")->setCurrentRow(detection);
         find<QSpinBox>("decoderLayerSpin")->setValue(layer);
         QCOMPARE(canvas()->selectedQuery(), q);
-        QCOMPARE(doc()->queryFor(Site::DecoderCross), q);
+        QCOMPARE(doc()->detr()->queryFor(Site::DecoderCross), q);
         const auto& maps = canvas()->rowMaps(0);
         QCOMPARE(int(maps.size()), coreMap(Site::DecoderCross, layer).n_heads + 1); // heads + mean
         const auto expect = coreRow(Site::DecoderCross, layer, head, q);
@@ -228,8 +230,7 @@ private slots:
         const Selection& s = doc()->selection();
         QCOMPARE(s.site, Site::DecoderCross);
         QCOMPARE(s.layer, layer);
-        QCOMPARE(s.head, head);
-        QCOMPARE(s.fusion, Fusion::None);
+        QCOMPARE(s.heads, analysis::HeadSelect{head});
         QCOMPARE(s.query, q);
         auto* overlay = static_cast<OverlayView*>(w_->view("overlay"));
         QVERIFY(overlay->shownValues() == expect);
@@ -241,7 +242,7 @@ private slots:
         openDetr();
         showDetections();
         find<QSlider>("thresholdSlider")->setValue(0);
-        const auto& dets = doc()->detections();
+        const auto& dets = doc()->detr()->detections();
         // Every detection's box centre: the smallest box holding that point is the one selected.
         for (size_t i = 0; i < dets.size(); ++i) {
             const QPoint p = expectedBoxRect(dets[i]).center().toPoint();
@@ -270,8 +271,8 @@ private slots:
         const QPoint p(int(img.x() + (b[0] + b[2]) / 2 * s), int(img.y() + (b[1] + b[3]) / 2 * s));
         QTest::mouseClick(ov, Qt::LeftButton, {}, p);
         const int picked = doc()->selection().query;
-        QVERIFY(doc()->detectionOfQuery(picked) >= 0);
-        const auto& pb = dets[size_t(doc()->detectionOfQuery(picked))].box_xyxy;
+        QVERIFY(doc()->detr()->detectionOfQuery(picked) >= 0);
+        const auto& pb = dets[size_t(doc()->detr()->detectionOfQuery(picked))].box_xyxy;
         const QPointF o = (QPointF(p) - img.topLeft()) / s;
         QVERIFY(o.x() >= pb[0] && o.x() <= pb[2] && o.y() >= pb[1] && o.y() <= pb[3]);
     }
@@ -302,7 +303,7 @@ private slots:
         const int row = std::min(int(yIn / r->layout.patch_size), r->layout.grid_h - 1);
         const int token = row * r->layout.grid_w + c;
         QCOMPARE(canvas()->referenceToken(), token);
-        QCOMPARE(doc()->queryFor(Site::Encoder), token);
+        QCOMPARE(doc()->detr()->queryFor(Site::Encoder), token);
         const auto& maps = canvas()->rowMaps(1);
         for (int h = 0; h < coreMap(Site::Encoder, layer).n_heads; ++h) {
             const auto expect = coreRow(Site::Encoder, layer, h, token);

@@ -1,7 +1,6 @@
 #include "ui/views/analysis_paint.h"
 
-#include "ui/views/overlay_view.h"
-
+#include <QObject>
 #include <QPainter>
 #include <QPalette>
 
@@ -16,8 +15,6 @@ QRectF fitRect(const QSizeF& size, const QRectF& area) {
     return {area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz};
 }
 
-QRectF seenRegion(const RunResult& r) { return patchGridInOriginal(r.geometry, r.layout); }
-
 void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, double hi, const QString& label,
                     const QColor& text, int ticks) {
     p.save();
@@ -29,6 +26,7 @@ void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, doub
     f.setPointSizeF(f.pointSizeF() * 0.9);
     p.setFont(f);
     const QFontMetricsF fm(f);
+    if (ticks < 0) ticks = bar.height() > 70 ? 5 : 3;
     for (int i = 0; i < ticks; ++i) {
         const double t = ticks > 1 ? i / double(ticks - 1) : 0.0, y = bar.bottom() - t * bar.height();
         p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 4, y));

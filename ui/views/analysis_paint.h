@@ -1,6 +1,4 @@
-// Painting shared by the analysis views (rollout, DINO masks, position-embedding similarity, filter
-// PCA): aspect fitting, the region of the original image the model saw, colour bars, placeholders,
-// mask outlines.
+// Painting shared by the views: aspect fitting, the colour bar, placeholders, mask outlines.
 #pragma once
 
 #include "core/models/model.h"
@@ -18,10 +16,8 @@ namespace attnscope::ui {
 
 // `size` scaled to fit `area` (aspect kept), centred.
 QRectF fitRect(const QSizeF& size, const QRectF& area);
-// The patch grid in original-image pixels (what the model saw, e.g. the centre crop).
-QRectF seenRegion(const RunResult& r);
-// A vertical colour bar (high end on top) with `ticks` labelled values lo…hi (0: just "max"/"min" at the
-// ends) and `label` rotated on its left.
+// THE colour bar of every view: vertical (high end on top), `ticks` labelled values lo…hi (0: just
+// "max"/"min" at the ends; -1: five, or three when the bar is under 70 px) and `label` rotated on its left.
 void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, double hi, const QString& label,
                     const QColor& text, int ticks = 5);
 // Text centred in `r`, word-wrapped, in the placeholder colour.

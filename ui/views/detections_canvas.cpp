@@ -1,5 +1,8 @@
 #include "ui/views/detections_canvas.h"
 
+#include "ui/detr_state.h"
+#include "ui/views/analysis_paint.h"
+
 #include "core/session.h"
 #include "ui/settings.h"
 #include "ui/views/map_paint.h"
@@ -26,20 +29,16 @@ QString detectionCountText(size_t n) {
     return n == 0 ? QObject::tr("no detection") : n == 1 ? QObject::tr("1 detection") : QObject::tr("%1 detections").arg(n);
 }
 
-DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
+DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc), detr_(doc->detr()) {
     setObjectName("detectionsCanvas");
     setFocusPolicy(Qt::StrongFocus);
     setMinimumSize(360, 300);
     setToolTip(tr("Click a box to select a detection · Shift+click or right-click: encoder reference point "
                   "(drag to move it) · click a head map to open it in the other views · ←/→ previous/next detection"));
-    connect(doc_, &Document::resultChanged, this, [this] {
-        const RunResult* r = doc_->result();
-        all_ = doc_->isDetr() ? detr_postprocess(*r, doc_->model()->info(), -1.0f) : std::vector<Detection>{};
-        rebuild();
-    });
+    connect(doc_, &Document::resultChanged, this, &DetectionsCanvas::rebuild);
     connect(doc_, &Document::imageChanged, this, &DetectionsCanvas::rescaleThumb);
-    connect(doc_, &Document::queriesChanged, this, &DetectionsCanvas::rebuild);
-    connect(doc_, &Document::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
+    connect(detr_, &DetrState::queriesChanged, this, &DetectionsCanvas::rebuild);
+    connect(detr_, &DetrState::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
     connect(doc_, &Document::displayChanged, this, &DetectionsCanvas::recolour);
     connect(doc_, &Document::selectionChanged, this, [this] { // the outline of the map shown elsewhere, when it moves
         const QPoint now = shownCell();
@@ -58,22 +57,27 @@ QString DetectionsCanvas::emptyMessage() const {
     const Model* m = doc_->model();
     if (!m) return tr("Open a DETR model (Ctrl+M) and an image (Ctrl+O) to see its detections.");
     const ModelInfo& i = m->info();
-    if (i.family != "detr")
+    if (i.task != Task::Detect)
         return tr("Detections need a DETR model (facebook/detr-resnet-50, -101 or -dc5: a Hugging Face folder or the "
                   "authors' .pth).\n\n%1 is a %2 model: its attention is in the overlay and the model view.")
-            .arg(QFileInfo(doc_->modelPath()).fileName(), QString::fromStdString(i.family));
+            .arg(QFileInfo(doc_->modelPath()).fileName(), QString(family_name(i.family)));
     if (!doc_->hasImage()) return tr("Open an image (Ctrl+O), paste one (Ctrl+V) or drop it here to run %1.")
                                   .arg(QFileInfo(doc_->modelPath()).fileName());
-    if (!doc_->isDetr()) return tr("Running…");
+    if (!detr_->active()) return tr("Running…");
     return {};
 }
 
+int DetectionsCanvas::encoderGridStart() const {
+    const AttentionMap* m = doc_->map(Site::Encoder, 0);
+    return m && doc_->result() ? std::max(0, analysis::query_grid_start(*m, doc_->result()->layout)) : 0;
+}
+
 int DetectionsCanvas::selectedQuery() const {
-    return doc_->isDetr() && doc_->layerCount(Site::DecoderCross) > 0 ? doc_->queryFor(Site::DecoderCross) : -1;
+    return detr_->active() && doc_->layerCount(Site::DecoderCross) > 0 ? detr_->queryFor(Site::DecoderCross) : -1;
 }
 
 int DetectionsCanvas::referenceToken() const {
-    return doc_->isDetr() && doc_->layerCount(Site::Encoder) > 0 ? doc_->queryFor(Site::Encoder) : -1;
+    return detr_->active() && doc_->layerCount(Site::Encoder) > 0 ? detr_->queryFor(Site::Encoder) : -1;
 }
 
 void DetectionsCanvas::rebuild() {
@@ -81,33 +85,28 @@ void DetectionsCanvas::rebuild() {
     const RunResult* res = doc_->result();
     gridW_ = res ? res->layout.grid_w : 0;
     gridH_ = res ? res->layout.grid_h : 0;
-    const int nPatch = gridW_ * gridH_;
-    auto fill = [&](Row& row, const AttentionMap* m, int q, int offset) {
-        if (!m || q < 0 || q >= m->n_q || m->n_k - offset != nPatch || nPatch == 0) return false;
-        std::vector<float> mean(size_t(nPatch), 0.0f);
-        for (int h = 0; h < m->n_heads; ++h) {
-            const float* src = m->head(h) + size_t(q) * m->n_k + offset; // (grid_h · grid_w)
-            row.maps.emplace_back(src, src + nPatch);
-            for (int k = 0; k < nPatch; ++k) mean[size_t(k)] += src[k] / float(m->n_heads);
-        }
-        row.maps.push_back(std::move(mean));
+    // Every head's map over the feature grid (core's head_maps), then their mean.
+    auto fill = [&](Row& row, const AttentionMap* m, int q) {
+        if (!m || q < 0 || q >= m->n_q || analysis::key_grid_start(*m, res->layout) < 0) return false;
+        for (auto& h : analysis::head_maps(*m, res->layout, q)) row.maps.push_back(std::move(h.grid));
+        row.maps.push_back(analysis::query_attention(*m, res->layout, q, {-1, analysis::HeadFusion::Mean}).grid);
         return true;
     };
-    if (doc_->isDetr()) {
-        const TokenLayout& L = res->layout;
+    if (detr_->active()) {
         const int q = selectedQuery();
-        if (fill(rows_[0], doc_->map(Site::DecoderCross, decLayer_), q, 0)) {
-            const int d = doc_->detectionOfQuery(q);
+        const auto& all = detr_->allQueries();
+        if (fill(rows_[0], doc_->map(Site::DecoderCross, decLayer_), q)) {
+            const int d = detr_->detectionOfQuery(q);
             QString who = tr("object query %1").arg(q);
-            if (d >= 0) who = tr("%1 (query %2)").arg(detectionText(doc_->detections()[size_t(d)])).arg(q);
-            else if (q < int(all_.size()))
-                who = tr("query %1: %2, below the %3 threshold").arg(q).arg(detectionText(all_[size_t(q)]))
-                          .arg(double(doc_->detectionThreshold()), 0, 'f', 2);
+            if (d >= 0) who = tr("%1 (query %2)").arg(detectionText(detr_->detections()[size_t(d)])).arg(q);
+            else if (q < int(all.size()))
+                who = tr("query %1: %2, below the %3 threshold").arg(q).arg(detectionText(all[size_t(q)]))
+                          .arg(double(detr_->threshold()), 0, 'f', 2);
             rows_[0].title = tr("Decoder layer %1 cross-attention · %2").arg(decLayer_).arg(who);
         }
         const int t = referenceToken();
-        if (fill(rows_[1], doc_->map(Site::Encoder, encLayer_), t, L.n_prefix())) {
-            const int cell = t - L.n_prefix();
+        if (fill(rows_[1], doc_->map(Site::Encoder, encLayer_), t)) {
+            const int cell = t - encoderGridStart();
             rows_[1].title = tr("Encoder layer %1 self-attention at the reference point · cell %2 (row %3, col %4)")
                                  .arg(encLayer_).arg(cell).arg(cell / gridW_).arg(cell % gridW_);
         }
@@ -161,7 +160,7 @@ DetectionsCanvas::Layout DetectionsCanvas::layout() const {
     double rowsHeight = 0;
     if (rows > 0) {
         const size_t n = std::max(rows_[0].maps.size(), rows_[1].maps.size()); // heads + mean
-        const QRectF seen = seenInOriginal(*doc_);
+        const QRectF seen = doc_->seenInOriginal();
         const double aspect = seen.isEmpty() ? 0.75 : seen.height() / seen.width();
         // The maps on one line, or wrapped on two when that makes them larger (a tall, narrow dock);
         // the rows take half the height at most.
@@ -210,7 +209,7 @@ QRectF DetectionsCanvas::cellRect(const Layout& L, int row, int head) {
 QRectF DetectionsCanvas::imageRect() const { return layout().image; }
 
 QRectF DetectionsCanvas::boxRect(int i) const {
-    const auto& dets = doc_->detections();
+    const auto& dets = detr_->detections();
     if (i < 0 || i >= int(dets.size())) return {};
     const auto& b = dets[size_t(i)].box_xyxy;
     return originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), imageRect()).mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3])));
@@ -225,19 +224,19 @@ QRectF DetectionsCanvas::headCellRect(int row, int head) const {
 int DetectionsCanvas::cellAt(QPointF pos) const {
     const RunResult* r = doc_->result();
     const QRectF img = imageRect();
-    const QRectF g = gridInOriginal(*doc_);
+    const QRectF g = doc_->gridInOriginal();
     if (!r || !img.contains(pos) || g.isEmpty() || gridW_ == 0) return -1;
     const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(pos);
     const int c = std::clamp(int(std::floor((o.x() - g.x()) / (g.width() / gridW_))), 0, gridW_ - 1);
     const int row = std::clamp(int(std::floor((o.y() - g.y()) / (g.height() / gridH_))), 0, gridH_ - 1);
-    return r->layout.n_prefix() + row * gridW_ + c;
+    return encoderGridStart() + row * gridW_ + c;
 }
 
 QPointF DetectionsCanvas::cellCentre(int token) const {
     const RunResult* r = doc_->result();
-    const QRectF g = gridInOriginal(*doc_);
+    const QRectF g = doc_->gridInOriginal();
     if (!r || gridW_ == 0 || g.isEmpty()) return {};
-    const int cell = token - r->layout.n_prefix();
+    const int cell = token - encoderGridStart();
     const double cw = g.width() / gridW_, ch = g.height() / gridH_;
     const QPointF o(g.x() + (cell % gridW_ + 0.5) * cw, g.y() + (cell / gridW_ + 0.5) * ch);
     return originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), imageRect()).map(o);
@@ -263,8 +262,8 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
     photo_.paint(p, L.image, img);
     // The selected query's box when it is below the threshold: dashed, so it is not taken for a detection.
     const int q = selectedQuery();
-    if (q >= 0 && doc_->detectionOfQuery(q) < 0 && q < int(all_.size())) {
-        const auto& b = all_[size_t(q)].box_xyxy;
+    if (q >= 0 && detr_->detectionOfQuery(q) < 0 && q < int(detr_->allQueries().size())) {
+        const auto& b = detr_->allQueries()[size_t(q)].box_xyxy;
         p.save();
         p.setClipRect(L.image);
         p.setPen(QPen(Qt::white, 2, Qt::DashLine));
@@ -273,9 +272,9 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
     }
     // Reference point: its feature cell, outlined, and a dot at the centre (under the boxes and their labels).
     const int t = referenceToken();
-    const QRectF g = gridInOriginal(*doc_);
+    const QRectF g = doc_->gridInOriginal();
     if (t >= 0 && gridW_ > 0 && !g.isEmpty()) {
-        const int cell = t - doc_->result()->layout.n_prefix();
+        const int cell = t - encoderGridStart();
         const double cw = g.width() / gridW_, ch = g.height() / gridH_;
         const QRectF c = toWidget.mapRect(QRectF(g.x() + (cell % gridW_) * cw, g.y() + (cell / gridW_) * ch, cw, ch));
         p.save();
@@ -291,9 +290,9 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
         p.drawEllipse(c.center(), 4, 4);
         p.restore();
     }
-    paintDetections(p, doc_->detections(), toWidget, q, L.image);
-    if (doc_->detections().empty()) {
-        const QString text = tr("No detection scores above %1: lower the threshold").arg(double(doc_->detectionThreshold()), 0, 'f', 2);
+    paintDetections(p, detr_->detections(), toWidget, q, L.image);
+    if (detr_->detections().empty()) {
+        const QString text = tr("No detection scores above %1: lower the threshold").arg(double(detr_->threshold()), 0, 'f', 2);
         QFont f = p.font();
         f.setBold(true);
         p.setFont(f);
@@ -325,7 +324,7 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
     QFont small = font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     p.setFont(small);
-    const QRectF seen = seenInOriginal(*doc_), grid = gridInOriginal(*doc_);
+    const QRectF seen = doc_->seenInOriginal(), grid = doc_->gridInOriginal();
     for (int h = 0; h <= heads; ++h) {
         const QRectF cell = cellRect(L, r, h);
         p.setPen(text);
@@ -348,12 +347,12 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
         p.setRenderHint(QPainter::Antialiasing, true);
         if (r == 0) { // the detection's box
             const int q = selectedQuery();
-            const int d = doc_->detectionOfQuery(q);
-            const auto& b = d >= 0 ? doc_->detections()[size_t(d)].box_xyxy : all_[size_t(q)].box_xyxy;
+            const int d = detr_->detectionOfQuery(q);
+            const auto& b = d >= 0 ? detr_->detections()[size_t(d)].box_xyxy : detr_->allQueries()[size_t(q)].box_xyxy;
             p.setPen(QPen(d >= 0 ? detectionColor(d) : QColor(Qt::white), 1.5, d >= 0 ? Qt::SolidLine : Qt::DashLine));
             p.drawRect(toCell.mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3]))));
         } else { // the reference point
-            const int cellIdx = referenceToken() - doc_->result()->layout.n_prefix();
+            const int cellIdx = referenceToken() - encoderGridStart();
             const QPointF c = toCell.map(QPointF(grid.x() + (cellIdx % gridW_ + 0.5) * grid.width() / gridW_,
                                                  grid.y() + (cellIdx / gridW_ + 0.5) * grid.height() / gridH_));
             p.setPen(QPen(Qt::black, 1));
@@ -369,7 +368,7 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
     }
     const QRectF bar(kMargin + L.cols * (L.cellW + kGap) + 14, L.rowTop[r] + kRowTitle + kHeadLabel, 12,
                      L.lines * (L.cellH + kHeadLabel) - kHeadLabel);
-    paintValueBar(p, bar, doc_->display().colormap, row.lo, row.hi, QString(), text, true);
+    paintColourBar(p, bar, doc_->display().colormap, row.lo, row.hi, QString(), text, -1);
     p.setFont(font());
 }
 
@@ -380,15 +379,15 @@ QPoint DetectionsCanvas::shownCell() const {
         if (heads < 1 || sel.site != (r == 0 ? Site::DecoderCross : Site::Encoder) || sel.layer != (r == 0 ? decLayer_ : encLayer_) ||
             sel.query != (r == 0 ? selectedQuery() : referenceToken()))
             continue;
-        if (sel.fusion == Fusion::None) return {sel.head, r};
-        if (sel.fusion == Fusion::Mean) return {heads, r};
+        if (!sel.heads.fused()) return {sel.heads.head, r};
+        if (sel.heads.fusion == analysis::HeadFusion::Mean) return {heads, r};
     }
     return {-1, -1};
 }
 
 void DetectionsCanvas::setReference(QPointF pos) {
     const int t = cellAt(pos);
-    if (t >= 0) doc_->setQueryFor(Site::Encoder, t);
+    if (t >= 0) detr_->setQueryFor(Site::Encoder, t);
 }
 
 void DetectionsCanvas::mousePressEvent(QMouseEvent* e) {
@@ -403,8 +402,7 @@ void DetectionsCanvas::mousePressEvent(QMouseEvent* e) {
                 s.site = r == 0 ? Site::DecoderCross : Site::Encoder;
                 s.layer = r == 0 ? decLayer_ : encLayer_;
                 s.query = r == 0 ? selectedQuery() : referenceToken();
-                s.fusion = h + 1 == int(rows_[r].maps.size()) ? Fusion::Mean : Fusion::None;
-                if (s.fusion == Fusion::None) s.head = h;
+                s.heads = h + 1 == int(rows_[r].maps.size()) ? analysis::HeadSelect{-1, analysis::HeadFusion::Mean} : analysis::HeadSelect{h};
                 doc_->setSelection(s);
                 return;
             }
@@ -413,8 +411,8 @@ void DetectionsCanvas::mousePressEvent(QMouseEvent* e) {
     const bool referenceOnly = e->button() == Qt::RightButton || (e->modifiers() & Qt::ShiftModifier);
     if (e->button() == Qt::LeftButton && !referenceOnly) {
         const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(pos);
-        const int d = detectionAt(doc_->detections(), o);
-        if (d >= 0) return doc_->setQueryFor(Site::DecoderCross, doc_->detections()[size_t(d)].query);
+        const int d = detectionAt(detr_->detections(), o);
+        if (d >= 0) return detr_->setQueryFor(Site::DecoderCross, detr_->detections()[size_t(d)].query);
     }
     if (e->button() == Qt::LeftButton || e->button() == Qt::RightButton) {
         setReference(pos);
@@ -429,12 +427,12 @@ void DetectionsCanvas::mouseMoveEvent(QMouseEvent* e) {
 void DetectionsCanvas::mouseReleaseEvent(QMouseEvent*) { dragging_ = false; }
 
 void DetectionsCanvas::keyPressEvent(QKeyEvent* e) {
-    const auto& dets = doc_->detections();
+    const auto& dets = detr_->detections();
     if ((e->key() != Qt::Key_Left && e->key() != Qt::Key_Right) || dets.empty()) return QWidget::keyPressEvent(e);
     const int n = int(dets.size());
-    const int cur = doc_->detectionOfQuery(selectedQuery());
+    const int cur = detr_->detectionOfQuery(selectedQuery());
     const int next = cur < 0 ? 0 : (cur + (e->key() == Qt::Key_Right ? 1 : n - 1)) % n;
-    doc_->setQueryFor(Site::DecoderCross, dets[size_t(next)].query);
+    detr_->setQueryFor(Site::DecoderCross, dets[size_t(next)].query);
 }
 
 } // namespace attnscope::ui

@@ -11,6 +11,8 @@
 
 namespace attnscope::ui {
 
+class DetrState;
+
 // "cat 0.93" and "3 detections": the canvas titles and the view's list and caption share them.
 QString detectionText(const Detection& d);
 QString detectionCountText(size_t n);
@@ -27,6 +29,7 @@ public:
     QString emptyMessage() const;
     int selectedQuery() const;   // the decoder query shown in the cross-attention row (-1: none)
     int referenceToken() const;  // the encoder token of the reference point (-1: none)
+    int encoderGridStart() const; // the first encoder token on the feature grid (core's query_grid_start)
     // Row 0: cross-attention of selectedQuery() in decoderLayer(); row 1: encoder self-attention of
     // referenceToken() in encoderLayer(). Per head, over the feature grid (grid_h × grid_w, row-major).
     const std::vector<std::vector<float>>& rowMaps(int row) const { return rows_[size_t(row)].maps; }
@@ -72,10 +75,10 @@ private:
     QPoint shownCell() const; // (head, row) of the map the other views show, (-1, -1) when none
 
     Document* doc_;
+    DetrState* detr_;
     int decLayer_ = -1, encLayer_ = -1;
     Row rows_[2];
     int gridW_ = 0, gridH_ = 0;
-    std::vector<Detection> all_;   // every query's best class and score (threshold −1), for the titles
     QImage thumb_;                 // the original scaled for the head cells
     double thumbScale_ = 1;
     bool dragging_ = false;

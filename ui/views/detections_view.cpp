@@ -1,6 +1,7 @@
 #include "ui/views/detections_view.h"
 
 #include "core/session.h"
+#include "ui/detr_state.h"
 #include "ui/settings.h"
 #include "ui/views/map_paint.h"
 
@@ -72,22 +73,22 @@ DetectionsView::DetectionsView(Document* doc, QWidget* parent) : View(doc, paren
     const double t = Settings().detectionThreshold();
     threshold_->setValue(int(std::lround(t * 100)));
     thresholdLabel_->setText(QString::number(t, 'f', 2));
-    doc_->setDetectionThreshold(float(threshold_->value() / 100.0));
+    doc_->detr()->setThreshold(float(threshold_->value() / 100.0));
     connect(threshold_, &QSlider::valueChanged, this, [this](int v) {
         thresholdLabel_->setText(QString::number(v / 100.0, 'f', 2));
-        doc_->setDetectionThreshold(float(v / 100.0));
+        doc_->detr()->setThreshold(float(v / 100.0));
         Settings().setDetectionThreshold(v / 100.0);
     });
     auto pushLayers = [this] { canvas_->setLayers(decLayer_->value(), encLayer_->value()); };
     connect(decLayer_, &QSpinBox::valueChanged, this, pushLayers);
     connect(encLayer_, &QSpinBox::valueChanged, this, pushLayers);
     connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
-        if (row >= 0 && row < int(doc_->detections().size())) doc_->setQueryFor(Site::DecoderCross, doc_->detections()[size_t(row)].query);
+        if (row >= 0 && row < int(doc_->detr()->detections().size())) doc_->detr()->setQueryFor(Site::DecoderCross, doc_->detr()->detections()[size_t(row)].query);
     });
     connect(doc_, &Document::resultChanged, this, &DetectionsView::syncControls);
     connect(doc_, &Document::modelChanged, this, &DetectionsView::syncControls);
-    connect(doc_, &Document::detectionsChanged, this, &DetectionsView::syncList);
-    connect(doc_, &Document::queriesChanged, this, &DetectionsView::syncListSelection);
+    connect(doc_->detr(), &DetrState::detectionsChanged, this, &DetectionsView::syncList);
+    connect(doc_->detr(), &DetrState::queriesChanged, this, &DetectionsView::syncListSelection);
     syncControls();
     syncList();
 }
@@ -95,7 +96,7 @@ DetectionsView::DetectionsView(Document* doc, QWidget* parent) : View(doc, paren
 QWidget* DetectionsView::canvas() { return canvas_; }
 
 void DetectionsView::syncControls() {
-    const bool detr = doc_->isDetr();
+    const bool detr = doc_->detr()->active();
     for (QWidget* w : std::initializer_list<QWidget*>{threshold_, decLayer_, encLayer_, list_}) w->setEnabled(detr);
     const QSignalBlocker b1(decLayer_), b2(encLayer_);
     // A new layer count (another model) starts on the last layers, as the colab.
@@ -114,7 +115,7 @@ void DetectionsView::syncControls() {
 void DetectionsView::syncList() {
     const QSignalBlocker block(list_);
     list_->clear();
-    const auto& dets = doc_->detections();
+    const auto& dets = doc_->detr()->detections();
     for (size_t i = 0; i < dets.size(); ++i) {
         const Detection& d = dets[i];
         QPixmap swatch(12, 12);
@@ -126,8 +127,8 @@ void DetectionsView::syncList() {
         item->setData(Qt::UserRole, d.query);
         list_->addItem(item);
     }
-    const float t = doc_->detectionThreshold();
-    count_->setText(!doc_->isDetr() ? QString()
+    const float t = doc_->detr()->threshold();
+    count_->setText(!doc_->detr()->active() ? QString()
                     : dets.empty()  ? tr("no detection > %1").arg(double(t), 0, 'f', 2)
                                     : detectionCountText(dets.size()));
     syncListSelection();
@@ -135,7 +136,7 @@ void DetectionsView::syncList() {
 
 void DetectionsView::syncListSelection() {
     const QSignalBlocker block(list_);
-    const int d = doc_->isDetr() ? doc_->detectionOfQuery(doc_->queryFor(Site::DecoderCross)) : -1;
+    const int d = doc_->detr()->active() ? doc_->detr()->detectionOfQuery(doc_->detr()->queryFor(Site::DecoderCross)) : -1;
     list_->setCurrentRow(d);
     if (d < 0) list_->clearSelection();
 }
@@ -155,12 +156,12 @@ std::vector<int64_t> DetectionsView::shownShape() const {
 QString DetectionsView::caption() const {
     const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
     const QString image = doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName();
-    if (!doc_->isDetr()) return tr("%1 · %2 · detections (DETR only)").arg(model, image);
-    QString text = tr("%1 · %2 · %3 > %4").arg(model, image, detectionCountText(doc_->detections().size()))
-                       .arg(double(doc_->detectionThreshold()), 0, 'f', 2);
+    if (!doc_->detr()->active()) return tr("%1 · %2 · detections (DETR only)").arg(model, image);
+    QString text = tr("%1 · %2 · %3 > %4").arg(model, image, detectionCountText(doc_->detr()->detections().size()))
+                       .arg(double(doc_->detr()->threshold()), 0, 'f', 2);
     const int q = canvas_->selectedQuery(), t = canvas_->referenceToken();
     if (q >= 0) text += tr(" · decoder layer %1, query %2").arg(canvas_->decoderLayer()).arg(q);
-    if (t >= 0) text += tr(" · encoder layer %1, cell %2").arg(canvas_->encoderLayer()).arg(t - doc_->result()->layout.n_prefix());
+    if (t >= 0) text += tr(" · encoder layer %1, cell %2").arg(canvas_->encoderLayer()).arg(t - canvas_->encoderGridStart());
     return text;
 }
 
@@ -169,7 +170,7 @@ QByteArray detectionsJson(const Document& doc) {
     const RunResult* r = doc.result();
     j["model"] = QFileInfo(doc.modelPath()).fileName().toStdString();
     j["image"] = doc.imageName().toStdString();
-    j["threshold"] = doc.detectionThreshold();
+    j["threshold"] = doc.detr()->threshold();
     if (r) {
         j["image_size"] = {r->geometry.orig_w, r->geometry.orig_h};
         j["input_size"] = {r->geometry.input_w, r->geometry.input_h};
@@ -177,7 +178,7 @@ QByteArray detectionsJson(const Document& doc) {
         j["stride"] = r->layout.patch_size;
     }
     j["box_format"] = "xyxy, pixels of the original image";
-    j["detections"] = detections_json(doc.detections());
+    j["detections"] = detections_json(doc.detr()->detections());
     return QByteArray::fromStdString(j.dump(2) + "\n");
 }
 

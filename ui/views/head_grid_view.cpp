@@ -1,5 +1,7 @@
 #include "ui/views/head_grid_view.h"
 
+#include "ui/views/analysis_paint.h"
+
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
@@ -91,18 +93,14 @@ void HeadGridCanvas::paintEvent(QPaintEvent*) {
     for (int l = 0; l < layers_; ++l)
         for (int h = 0; h < heads_; ++h) p.drawImage(cellRect(l, h), thumbs_[size_t(l * heads_ + h)]);
     // Selection: the cell, or the whole row when heads are fused.
-    QRectF selRect = cellRect(sel.layer, sel.head);
-    if (sel.fusion != Fusion::None) selRect = cellRect(sel.layer, 0).united(cellRect(sel.layer, heads_ - 1));
+    QRectF selRect = cellRect(sel.layer, std::max(0, sel.heads.head));
+    if (sel.heads.fused()) selRect = cellRect(sel.layer, 0).united(cellRect(sel.layer, heads_ - 1));
     p.setPen(QPen(palette().color(QPalette::Highlight), 3));
     p.drawRect(selRect.adjusted(-2, -2, 2, 2));
     // Colour bar: each cell is scaled to its own range.
     const QRectF last = cellRect(layers_ - 1, heads_ - 1);
     const QRectF bar(last.right() + 14, kTop, 14, std::max(30.0, last.bottom() - kTop));
-    p.drawImage(bar, colorBarImage(doc_->display().colormap, 1, 256));
-    p.setPen(palette().color(QPalette::Text));
-    p.drawRect(bar);
-    p.drawText(QRectF(bar.right() + 3, bar.top() - 2, 40, 16), Qt::AlignLeft | Qt::AlignTop, tr("max"));
-    p.drawText(QRectF(bar.right() + 3, bar.bottom() - 14, 40, 16), Qt::AlignLeft | Qt::AlignBottom, tr("min"));
+    paintColourBar(p, bar, doc_->display().colormap, 0, 1, QString(), palette().color(QPalette::Text), 0);
 }
 
 void HeadGridCanvas::mousePressEvent(QMouseEvent* e) {
@@ -112,8 +110,7 @@ void HeadGridCanvas::mousePressEvent(QMouseEvent* e) {
             if (cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(e->position())) {
                 Selection s = doc_->selection();
                 s.layer = l;
-                s.head = h;
-                s.fusion = Fusion::None;
+                s.heads = {h};
                 doc_->setSelection(s);
                 return;
             }

@@ -1,7 +1,8 @@
 #include "ui/views/heads_figure.h"
 
-#include "core/models/detr.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
+#include "ui/views/analysis_paint.h"
 #include "ui/views/map_paint.h"
 
 #include <QFileInfo>
@@ -52,7 +53,7 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
 
     ensurePolished(); // the font the title is measured with
     // Size: cells of the seen region's aspect.
-    const QRectF seen = seenInOriginal(*doc_);
+    const QRectF seen = doc_->seenInOriginal();
     const double aspect = seen.isEmpty() ? 1.0 : std::clamp(seen.height() / seen.width(), 0.25, 4.0);
     if (allLayers_) {
         cols_ = heads_;
@@ -106,7 +107,7 @@ void HeadsFigure::paintEvent(QPaintEvent*) {
     QFont small = font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     p.setFont(small);
-    const QRectF seen = seenInOriginal(*doc_), grid = gridInOriginal(*doc_);
+    const QRectF seen = doc_->seenInOriginal(), grid = doc_->gridInOriginal();
     for (int li = 0; li < layers(); ++li) {
         if (allLayers_) {
             const QRectF c = cellRect(li, 0);
@@ -136,7 +137,7 @@ void HeadsFigure::paintEvent(QPaintEvent*) {
     const QRectF last = cellRect(layers() - 1, heads_ - 1);
     const double right = left_ + cols_ * (cellW_ + kGap);
     const QRectF bar(right + 16, first.top(), 12, std::max(40.0, std::max(first.bottom(), last.bottom()) - first.top()));
-    paintValueBar(p, bar, doc_->display().colormap, lo_, hi_, tr("attention"), text, !allLayers_);
+    paintColourBar(p, bar, doc_->display().colormap, lo_, hi_, tr("attention"), text, allLayers_ ? 0 : -1);
 }
 
 // Where the query is: its patch / feature cell (encoder), or its box (DETR decoder).
@@ -148,19 +149,21 @@ void HeadsFigure::paintQueryMark(QPainter& p, const QRectF& c, const QRectF& see
     p.setRenderHint(QPainter::Antialiasing, true);
     p.setBrush(Qt::NoBrush);
     const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
-    const int cell = basis_.query - r->layout.n_prefix();
-    if (!isDecoderSite(basis_.site) && m && m->n_q == r->layout.n_tokens() && cell >= 0 && q.grid_w > 0) {
+    const int start = m ? analysis::query_grid_start(*m, r->layout) : -1;
+    const int cell = basis_.query - start;
+    if (!isDecoderSite(basis_.site) && start >= 0 && cell >= 0 && q.grid_w > 0) {
         const double cw = grid.width() / q.grid_w, ch = grid.height() / q.grid_h;
         const QRectF mark = toCell.mapRect(QRectF(grid.x() + (cell % q.grid_w) * cw, grid.y() + (cell / q.grid_w) * ch, cw, ch));
         p.setPen(QPen(Qt::black, 2.5));
         p.drawRect(mark);
         p.setPen(QPen(Qt::white, 1.2));
         p.drawRect(mark);
-    } else if (isDecoderSite(basis_.site) && doc_->isDetr()) {
-        const auto all = detr_postprocess(*r, doc_->model()->info(), -1.0f);
+    } else if (isDecoderSite(basis_.site) && doc_->detr()->active()) {
+        const DetrState& detr = *doc_->detr();
+        const auto& all = detr.allQueries();
         if (basis_.query < int(all.size())) {
             const auto& b = all[size_t(basis_.query)].box_xyxy;
-            const int d = doc_->detectionOfQuery(basis_.query);
+            const int d = detr.detectionOfQuery(basis_.query);
             p.setPen(QPen(d >= 0 ? detectionColor(d) : QColor(Qt::white), 1.5, d >= 0 ? Qt::SolidLine : Qt::DashLine));
             p.drawRect(toCell.mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3]))));
         }

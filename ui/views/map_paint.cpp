@@ -1,7 +1,6 @@
 #include "ui/views/map_paint.h"
 
 #include "ui/views/analysis_paint.h"
-#include "ui/views/overlay_view.h"
 
 #include <QFontMetricsF>
 #include <QPaintEngine>
@@ -11,17 +10,6 @@
 #include <cmath>
 
 namespace attnscope::ui {
-
-QRectF gridInOriginal(const Document& doc) {
-    const RunResult* r = doc.result();
-    return r ? patchGridInOriginal(r->geometry, r->layout) : QRectF();
-}
-
-QRectF seenInOriginal(const Document& doc) {
-    const QRectF image(QPointF(0, 0), doc.imageSize());
-    const QRectF grid = gridInOriginal(doc);
-    return grid.isEmpty() ? image : grid.intersected(image);
-}
 
 QTransform originalToTarget(const QRectF& seen, const QRectF& target) {
     if (seen.isEmpty()) return {};
@@ -41,11 +29,6 @@ void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double
         p.drawImage(originalToTarget(seen, target).mapRect(grid), map);
     }
     p.restore();
-}
-
-void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
-                   const QColor& text, bool ticks) {
-    paintColourBar(p, bar, cm, lo, hi, label, text, ticks ? (bar.height() > 70 ? 5 : 3) : 0);
 }
 
 void ScaledImageCache::paint(QPainter& p, const QRectF& target, const QImage& image) {

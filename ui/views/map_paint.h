@@ -1,5 +1,5 @@
 // Painting shared by the views and figures that lay a patch / feature-grid map back over the original
-// image (Detections view, heads figure, overlay boxes): geometry, one map cell, colour bar, DETR boxes.
+// image (Detections view, heads figure, overlay boxes): geometry, one map cell, DETR boxes.
 #pragma once
 
 #include "ui/document.h"
@@ -13,10 +13,8 @@ class QPainter;
 
 namespace attnscope::ui {
 
-// The patch / feature grid in original-image pixels (a DETR grid overhangs the image by < one stride).
-QRectF gridInOriginal(const Document& doc);
-// The part of the original the grid covers, clipped to the image (a ViT's centre crop, DETR's whole image).
-QRectF seenInOriginal(const Document& doc);
+// The grid and the part of the original the model saw: Document::gridInOriginal / seenInOriginal (core's
+// analysis::grid_in_original / seen_in_original).
 // Maps original-image pixels onto `target`, which shows the original's `seen` region.
 QTransform originalToTarget(const QRectF& seen, const QRectF& target);
 
@@ -24,9 +22,7 @@ QTransform originalToTarget(const QRectF& seen, const QRectF& target);
 // `seen` and scaled into `target`, then `map` (covering `grid`, original px) over it, clipped to `target`.
 void paintMapCell(QPainter& p, const QRectF& target, const QImage& image, double imageScale, const QRectF& seen,
                   const QRectF& grid, const QImage& map, bool smooth);
-// A vertical colour bar (high end on top) with ticks lo…hi (five when `ticks`, else "max"/"min") and a label.
-void paintValueBar(QPainter& p, const QRectF& bar, Colormap cm, float lo, float hi, const QString& label,
-                   const QColor& text, bool ticks = true);
+// The colour bar: paintColourBar (analysis_paint.h).
 
 // The photo scaled once for the size it is shown at (Qt's smooth scaling of a full photo on every frame
 // is most of a repaint); paint() draws it at `target`'s rounded corner. SVG / PDF get the full photo.

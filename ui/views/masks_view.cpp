@@ -39,7 +39,7 @@ void MasksCanvas::setMasks(Tensor masks, std::vector<std::vector<float>> attenti
     mass_ = mass;
     showAttention_ = showAttention;
     message_.clear();
-    seen_ = doc_->result() ? seenRegion(*doc_->result()) : QRectF();
+    seen_ = doc_->gridInOriginal(); // the masks cover the patch grid
     layoutPanels();
     recolour();
 }
@@ -137,7 +137,7 @@ void MasksCanvas::paintEvent(QPaintEvent*) {
         p.drawLines(outline);
         p.setPen(QPen(seriesColour(h).lighter(130), 2));
         p.drawLines(outline);
-        const bool selected = sel.site == Site::Encoder && sel.layer == layer_ && sel.fusion == Fusion::None && sel.head == h;
+        const bool selected = sel.site == Site::Encoder && sel.layer == layer_ && !sel.heads.fused() && sel.heads.head == h;
         p.setPen(QPen(selected ? palette().color(QPalette::Highlight) : palette().color(QPalette::Mid), selected ? 3 : 1));
         p.drawRect(r.adjusted(-1, -1, 1, 1));
     }
@@ -176,8 +176,7 @@ void MasksCanvas::mousePressEvent(QMouseEvent* e) {
     Selection s = doc_->selection();
     s.site = Site::Encoder;
     s.layer = layer_;
-    s.head = h;
-    s.fusion = Fusion::None;
+    s.heads = {h};
     doc_->setSelection(s);
 }
 
@@ -235,7 +234,7 @@ QSize MasksView::screenshotSize() const {
     const AttentionMap* last = doc_->map(Site::Encoder, doc_->layerCount(Site::Encoder) - 1);
     const RunResult* r = doc_->result();
     if (!last || !r) return {760, 600};
-    const QRectF seen = seenRegion(*r);
+    const QRectF seen = doc_->gridInOriginal();
     const int n = last->n_heads, cols = std::min(n, 4), rows = (n + cols - 1) / cols;
     const double cell = (1000.0 - (cols + 1) * kGap) / cols * seen.height() / std::max(1.0, seen.width());
     return {1000, int(40 + kHeader + kReadout + rows * (cell + kLabel + kGap) + kGap)};
@@ -248,12 +247,11 @@ void MasksView::refresh() {
     const AttentionMap* last = doc_->map(Site::Encoder, doc_->layerCount(Site::Encoder) - 1);
     if (!last || r->layout.n_cls < 1)
         return canvas_->setMessage(tr("DINO's masks threshold the CLS token's attention, and this model (%1) has none.")
-                                       .arg(doc_->model() ? QString::fromStdString(doc_->model()->info().family) : QString()));
+                                       .arg(doc_->model() ? QString(family_name(doc_->model()->info().family)) : QString()));
     try {
         Tensor masks = analysis::dino_masks(*last, r->layout, mass());
         std::vector<std::vector<float>> attention;
-        const int off = r->layout.n_prefix(), N = r->layout.grid_h * r->layout.grid_w;
-        for (int h = 0; h < last->n_heads; ++h) attention.emplace_back(last->head(h) + off, last->head(h) + off + N);
+        for (auto& h : analysis::head_maps(*last, r->layout, 0)) attention.push_back(std::move(h.grid)); // CLS row
         canvas_->setMasks(std::move(masks), std::move(attention), last->layer, mass(), showAttention_->isChecked());
     } catch (const Error& e) {
         canvas_->setMessage(QString::fromStdString(e.what()));

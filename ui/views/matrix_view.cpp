@@ -38,7 +38,7 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
     connect(doc_, &Document::resultChanged, this, &MatrixView::rebuild);
     connect(doc_, &Document::selectionChanged, this, [this] {
         const Selection& s = doc_->selection();
-        if (s.site != basis_.site || s.layer != basis_.layer || s.head != basis_.head || s.fusion != basis_.fusion) rebuild();
+        if (s.site != basis_.site || s.layer != basis_.layer || s.heads != basis_.heads) rebuild();
         else markQuery();
     });
     connect(doc_, &Document::displayChanged, this, [this] { applyGradient(); replot(); });
@@ -119,8 +119,8 @@ void MatrixView::fillPlot() {
         for (int k = 0; k < nk_; ++k) map_->data()->setCell(k, q, values_[size_t(q) * nk_ + k]);
     const auto [lo, hi] = valueRange(values_.data(), values_.size());
     map_->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1e-6));
-    const QString head = basis_.fusion == Fusion::None ? tr("head %1").arg(basis_.head)
-                                                       : tr("%1 over heads").arg(fusionName(basis_.fusion));
+    const QString head = basis_.heads.fused() ? tr("%1 over heads").arg(analysis::fusion_name(basis_.heads.fusion))
+                                              : tr("head %1").arg(basis_.heads.head);
     title_->setText(m ? tr("%1 layer %2 · %3 · %4 × %5").arg(site_name(basis_.site)).arg(basis_.layer).arg(head).arg(nq_).arg(nk_)
                       : tr("No result yet"));
     plot_->rescaleAxes();

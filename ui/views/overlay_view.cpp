@@ -1,5 +1,7 @@
 #include "ui/views/overlay_view.h"
 
+#include "ui/detr_state.h"
+#include "ui/views/analysis_paint.h"
 #include "ui/views/map_paint.h"
 
 #include <QKeyEvent>
@@ -17,23 +19,15 @@ constexpr int kBarArea = 84;     // right margin for the colour bar
 constexpr int kReadoutArea = 24; // bottom line for the hover read-out
 } // namespace
 
-QRectF patchGridInOriginal(const PreprocessGeometry& g, const TokenLayout& L) {
-    if (g.resized_w <= 0 || g.resized_h <= 0 || L.grid_w <= 0) return {};
-    const double p_w = L.patch_size > 0 ? L.patch_size : double(g.input_w) / L.grid_w;
-    const double p_h = L.patch_size > 0 ? L.patch_size : double(g.input_h) / L.grid_h;
-    const double sx = double(g.orig_w) / g.resized_w, sy = double(g.orig_h) / g.resized_h;
-    return {g.crop_x * sx, g.crop_y * sy, L.grid_w * p_w * sx, L.grid_h * p_h * sy};
-}
-
 OverlayCanvas::OverlayCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
     setObjectName("overlayCanvas");
     setMouseTracking(true);
     setFocusPolicy(Qt::StrongFocus);
     setMinimumSize(320, 240);
     setToolTip(tr("Click a patch to make it the query (DETR decoder: click a box) · ←/→ head · ↑/↓ layer"));
-    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged,
-                     &Document::imageChanged, &Document::detectionsChanged})
+    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged, &Document::imageChanged})
         connect(doc_, sig, this, &OverlayCanvas::refresh);
+    connect(doc_->detr(), &DetrState::detectionsChanged, this, &OverlayCanvas::refresh);
 }
 
 void OverlayCanvas::refresh() {
@@ -57,10 +51,9 @@ QRectF OverlayCanvas::imageRect() const {
 }
 
 QRectF OverlayCanvas::gridRect() const {
-    const RunResult* r = doc_->result();
     const QRectF img = imageRect();
-    if (!r || img.isEmpty()) return {};
-    const QRectF g = patchGridInOriginal(r->geometry, r->layout);
+    if (!doc_->result() || img.isEmpty()) return {};
+    const QRectF g = doc_->gridInOriginal();
     const double s = img.width() / doc_->image().width; // original pixels → widget (the shown image may be downscaled)
     return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
 }
@@ -98,13 +91,13 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             for (int r = 1; r < shown_.grid_h; ++r) p.drawLine(QPointF(g.left(), g.y() + r * ch), QPointF(g.right(), g.y() + r * ch));
         }
         p.restore();
-        if (isDecoderSite(doc_->selection().site) && doc_->isDetr()) // the detections; the query's box stands out
-            paintDetections(p, doc_->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img),
+        if (isDecoderSite(doc_->selection().site) && doc_->detr()->active()) // the detections; the query's box stands out
+            paintDetections(p, doc_->detr()->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img),
                             doc_->selection().query, img);
-        const TokenLayout& L = doc_->result()->layout;
-        const int qp = doc_->selection().query - L.n_prefix();
         const AttentionMap* m = doc_->currentMap();
-        if (m && m->n_q == L.n_tokens() && qp >= 0 && qp < shown_.grid_w * shown_.grid_h) {
+        const int start = m ? analysis::query_grid_start(*m, doc_->result()->layout) : -1;
+        const int qp = doc_->selection().query - start;
+        if (start >= 0 && qp >= 0 && qp < shown_.grid_w * shown_.grid_h) {
             const QRectF cell(g.x() + (qp % shown_.grid_w) * cw, g.y() + (qp / shown_.grid_w) * ch, cw, ch);
             p.setPen(QPen(Qt::black, 3));
             p.drawRect(cell);
@@ -116,7 +109,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             p.drawRect(QRectF(g.x() + hover_.x() * cw, g.y() + hover_.y() * ch, cw, ch));
         }
         paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
-    } else if (doc_->isDetr() && doc_->selection().site == Site::DecoderSelf && !shown_.row.empty()) {
+    } else if (doc_->detr()->active() && doc_->selection().site == Site::DecoderSelf && !shown_.row.empty()) {
         paintQueryKeys(p, img);
     } else if (doc_->result()) {
         p.setPen(palette().color(QPalette::Text));
@@ -125,7 +118,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
     }
     p.setPen(palette().color(QPalette::Text));
     const QString line = !readout_.isEmpty() ? readout_
-                         : doc_->result() ? (isDecoderSite(doc_->selection().site) && doc_->isDetr()
+                         : doc_->result() ? (isDecoderSite(doc_->selection().site) && doc_->detr()->active()
                                                  ? tr("query: %1 — click a box to change it").arg(doc_->tokenName(doc_->selection().query))
                                                  : tr("query: %1 — click a patch to change it").arg(doc_->tokenName(doc_->selection().query)))
                                           : tr("Running…");
@@ -135,7 +128,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
 // DETR decoder self-attention: the keys are the other object queries, so each detection's box is drawn
 // in the colour of the attention the selected query gives it.
 void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
-    const auto& dets = doc_->detections();
+    const auto& dets = doc_->detr()->detections();
     std::tie(lo_, hi_) = valueRange(shown_.row.data(), shown_.row.size());
     const auto& lut = colormapLut(doc_->display().colormap);
     const QTransform toWidget = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img);
@@ -151,7 +144,7 @@ void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
     for (const Detection* dp : order) {
         const Detection& d = *dp;
         const float v = shown_.row[size_t(d.query)];
-        const int i = hi_ > lo_ ? std::clamp(int((v - lo_) / (hi_ - lo_) * 255), 0, 255) : 255;
+        const int i = hi_ > lo_ ? analysis::colormap_index(v, lo_, hi_) : 255;
         const QRectF box = toWidget.mapRect(QRectF(QPointF(d.box_xyxy[0], d.box_xyxy[1]), QPointF(d.box_xyxy[2], d.box_xyxy[3])));
         p.setPen(QPen(QColor(0, 0, 0, 150), d.query == q ? 7 : 5));
         p.drawRect(box);
@@ -172,24 +165,7 @@ void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
 }
 
 void OverlayCanvas::paintColorBar(QPainter& p, const QRectF& r) {
-    p.drawImage(r, colorBarImage(doc_->display().colormap, 1, 256));
-    p.setPen(QPen(palette().color(QPalette::Text), 1));
-    p.drawRect(r);
-    QFont f = p.font();
-    f.setPointSizeF(f.pointSizeF() * 0.9);
-    p.setFont(f);
-    const QFontMetricsF fm(f);
-    for (int i = 0; i <= 4; ++i) {
-        const double t = i / 4.0, y = r.bottom() - t * r.height();
-        p.drawLine(QPointF(r.right(), y), QPointF(r.right() + 4, y));
-        const QString label = QString::number(lo_ + t * (hi_ - lo_), 'g', 3);
-        p.drawText(QRectF(r.right() + 6, y - fm.height() / 2, kBarArea - 30, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, label);
-    }
-    p.save();
-    p.translate(r.left() - 4, r.center().y());
-    p.rotate(-90);
-    p.drawText(QRectF(-r.height() / 2, -fm.height(), r.height(), fm.height()), Qt::AlignCenter, tr("attention"));
-    p.restore();
+    paintColourBar(p, r, doc_->display().colormap, lo_, hi_, tr("attention"), palette().color(QPalette::Text), 5);
 }
 
 void OverlayCanvas::paintEmptyState(QPainter& p) {
@@ -210,7 +186,7 @@ void OverlayCanvas::mouseMoveEvent(QMouseEvent* e) {
     readout_.clear();
     if (cell.x() >= 0) {
         const int patch = cell.y() * shown_.grid_w + cell.x();
-        const int token = patch + (doc_->currentMap()->n_k == doc_->result()->layout.n_tokens() ? doc_->result()->layout.n_prefix() : 0);
+        const int token = patch + analysis::key_grid_start(*doc_->currentMap(), doc_->result()->layout);
         readout_ = tr("token %1 · row %2, col %3 · attention %4")
                        .arg(token).arg(cell.y()).arg(cell.x()).arg(double(shown_.grid[size_t(patch)]), 0, 'g', 4);
     }
@@ -223,17 +199,19 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     const QPoint cell = patchAt(e->position());
     const RunResult* r = doc_->result();
     const AttentionMap* m = doc_->currentMap();
-    if (e->button() == Qt::LeftButton && m && isDecoderSite(doc_->selection().site) && doc_->isDetr()) {
+    if (e->button() == Qt::LeftButton && m && isDecoderSite(doc_->selection().site) && doc_->detr()->active()) {
         // DETR decoder: the query is an object query; a click on a box picks that detection.
         const QRectF img = imageRect();
         const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(e->position());
-        const int d = img.contains(e->position()) ? detectionAt(doc_->detections(), o) : -1;
-        if (d >= 0) doc_->setQueryFor(doc_->selection().site, doc_->detections()[size_t(d)].query);
+        const DetrState& detr = *doc_->detr();
+        const int d = img.contains(e->position()) ? detectionAt(detr.detections(), o) : -1;
+        if (d >= 0) doc_->detr()->setQueryFor(doc_->selection().site, detr.detections()[size_t(d)].query);
         return;
     }
-    if (e->button() != Qt::LeftButton || cell.x() < 0 || !m || m->n_q != r->layout.n_tokens()) return;
+    const int start = m ? analysis::query_grid_start(*m, r->layout) : -1;
+    if (e->button() != Qt::LeftButton || cell.x() < 0 || start < 0) return;
     Selection s = doc_->selection();
-    s.query = r->layout.n_prefix() + cell.y() * shown_.grid_w + cell.x();
+    s.query = start + cell.y() * shown_.grid_w + cell.x();
     doc_->setSelection(s);
 }
 

@@ -12,9 +12,6 @@
 
 namespace attnscope::ui {
 
-// Where the patch grid lies in original-image pixels.
-QRectF patchGridInOriginal(const PreprocessGeometry& g, const TokenLayout& L);
-
 class OverlayCanvas : public QWidget {
     Q_OBJECT
 public:

@@ -1,5 +1,7 @@
 #include "ui/views/selection_bar.h"
 
+#include "ui/detr_state.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
@@ -9,6 +11,10 @@
 #include <QToolButton>
 
 namespace attnscope::ui {
+namespace {
+// The head box lists the heads, then these fusions in this order.
+constexpr analysis::HeadFusion kFusions[] = {analysis::HeadFusion::Mean, analysis::HeadFusion::Max, analysis::HeadFusion::Min};
+} // namespace
 
 SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Selection"), parent), doc_(doc) {
     setObjectName("selectionBar");
@@ -71,9 +77,9 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     connect(opacity_, &QSlider::valueChanged, this, &SelectionBar::pushDisplay);
     connect(grid_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
     connect(smooth_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
-    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged,
-                     &Document::detectionsChanged})
+    for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged})
         connect(doc_, sig, this, &SelectionBar::syncFromDocument);
+    connect(doc_->detr(), &DetrState::detectionsChanged, this, &SelectionBar::syncFromDocument);
     syncFromDocument();
 }
 
@@ -89,15 +95,17 @@ void SelectionBar::syncFromDocument() {
     layer_->setValue(s.layer);
     head_->clear();
     for (int h = 0; m && h < m->n_heads; ++h) head_->addItem(tr("head %1").arg(h));
-    for (Fusion f : {Fusion::Mean, Fusion::Max, Fusion::Min}) head_->addItem(tr("%1 of heads").arg(fusionName(f)));
+    for (auto f : kFusions) head_->addItem(tr("%1 of heads").arg(analysis::fusion_name(f)));
     const int nh = m ? m->n_heads : 0;
-    head_->setCurrentIndex(s.fusion == Fusion::None ? s.head : nh + int(s.fusion) - 1);
+    const int fusionIndex = int(std::find(std::begin(kFusions), std::end(kFusions), s.heads.fusion) - std::begin(kFusions));
+    head_->setCurrentIndex(s.heads.fused() ? nh + fusionIndex : s.heads.head);
     query_->setRange(0, m ? m->n_q - 1 : 0);
     query_->setValue(s.query);
     // DETR decoder: the query is an object query; name its detection when it has one.
-    const int det = isDecoderSite(s.site) ? doc_->detectionOfQuery(s.query) : -1;
-    query_->setSuffix(det >= 0 ? QString("  %1 %2").arg(QString::fromStdString(doc_->detections()[size_t(det)].label))
-                                     .arg(double(doc_->detections()[size_t(det)].score), 0, 'f', 2)
+    const DetrState& detr = *doc_->detr();
+    const int det = isDecoderSite(s.site) ? detr.detectionOfQuery(s.query) : -1;
+    query_->setSuffix(det >= 0 ? QString("  %1 %2").arg(QString::fromStdString(detr.detections()[size_t(det)].label))
+                                     .arg(double(detr.detections()[size_t(det)].score), 0, 'f', 2)
                                : QString());
     for (QWidget* w : std::initializer_list<QWidget*>{site_, layer_, head_, query_}) w->setEnabled(m != nullptr);
     const DisplayOptions& d = doc_->display();
@@ -113,8 +121,7 @@ void SelectionBar::pushSelection() {
     s.layer = layer_->value();
     const int nh = doc_->headCount();
     const int i = head_->currentIndex();
-    s.fusion = i < nh ? Fusion::None : Fusion(i - nh + 1);
-    if (i < nh) s.head = i;
+    s.heads = i < nh ? analysis::HeadSelect{i} : analysis::HeadSelect{-1, kFusions[std::clamp(i - nh, 0, 2)]};
     s.query = query_->value();
     doc_->setSelection(s);
 }

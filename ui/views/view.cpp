@@ -14,8 +14,7 @@ bool navigateSelection(Document* doc, int key) {
         const int n = doc->headCount();
         if (n == 0) return false;
         const int step = key == Qt::Key_Right ? 1 : -1;
-        s.head = s.fusion != Fusion::None ? (step > 0 ? 0 : n - 1) : (s.head + step + n) % n;
-        s.fusion = Fusion::None;
+        s.heads = {s.heads.fused() ? (step > 0 ? 0 : n - 1) : (s.heads.head + step + n) % n};
         break;
     }
     case Qt::Key_Up: s.layer -= 1; break;

@@ -1,0 +1,88 @@
+#include "ui/detr_state.h"
+
+#include "core/postprocess.h"
+
+#include <algorithm>
+
+namespace attnscope::ui {
+
+DetrState::DetrState(Document* doc) : QObject(doc), doc_(doc) {}
+
+bool DetrState::active() const {
+    const RunResult* r = doc_->result();
+    return doc_->model() && doc_->model()->info().task == Task::Detect && r && r->boxes.dim() == 2;
+}
+
+void DetrState::update() {
+    detections_.clear();
+    all_.clear();
+    if (!active()) return;
+    all_ = doc_->result()->detections; // every query, post-processed once by Session::run
+    detections_ = above_threshold(all_, threshold_);
+}
+
+void DetrState::setThreshold(float t) {
+    t = std::clamp(t, 0.0f, 1.0f);
+    if (t == threshold_) return;
+    threshold_ = t;
+    detections_.clear();
+    if (active()) detections_ = above_threshold(all_, threshold_);
+    emit detectionsChanged();
+}
+
+int DetrState::detectionOfQuery(int query) const {
+    for (size_t i = 0; i < detections_.size(); ++i)
+        if (detections_[i].query == query) return int(i);
+    return -1;
+}
+
+int DetrState::queryFor(Site site) const { return isDecoderSite(site) ? decoderQuery_ : encoderQuery_; }
+
+void DetrState::setQueryFor(Site site, int query) {
+    if (isDecoderSite(site) == isDecoderSite(doc_->selection().site)) {
+        Selection s = doc_->selection();
+        s.query = query;
+        return doc_->setSelection(s); // remembers the query and emits queriesChanged through the document
+    }
+    const AttentionMap* m = doc_->map(site, 0);
+    if (m) query = std::clamp(query, 0, std::max(0, m->n_q - 1));
+    int& slot = isDecoderSite(site) ? decoderQuery_ : encoderQuery_;
+    if (slot == query) return;
+    slot = query;
+    emit queriesChanged();
+}
+
+bool DetrState::opening(Selection& sel) {
+    if (!active() || doc_->layerCount(Site::DecoderCross) == 0) return false;
+    const RunResult& res = *doc_->result();
+    encoderQuery_ = decoderQuery_ = 0;
+    const auto best = std::max_element(all_.begin(), all_.end(), [](const Detection& a, const Detection& b) { return a.score < b.score; });
+    if (best != all_.end()) {
+        const TokenLayout& L = res.layout;
+        const float* b = res.boxes.ptr() + size_t(best->query) * 4; // (cx, cy, w, h) of the input
+        const int stride = std::max(1, L.patch_size);
+        const int c = std::clamp(int(b[0] * res.geometry.input_w / stride), 0, std::max(0, L.grid_w - 1));
+        const int r = std::clamp(int(b[1] * res.geometry.input_h / stride), 0, std::max(0, L.grid_h - 1));
+        decoderQuery_ = best->query;
+        encoderQuery_ = L.n_prefix() + r * L.grid_w + c;
+    }
+    sel = Selection{Site::DecoderCross, doc_->layerCount(Site::DecoderCross) - 1, {-1, analysis::HeadFusion::Mean}, decoderQuery_};
+    return true;
+}
+
+void DetrState::clampQueries() {
+    for (Site kind : {Site::Encoder, Site::DecoderCross}) {
+        int& slot = isDecoderSite(kind) ? decoderQuery_ : encoderQuery_;
+        const AttentionMap* m = doc_->map(kind, 0);
+        if (m) slot = std::clamp(slot, 0, std::max(0, m->n_q - 1));
+    }
+}
+
+bool DetrState::remember(const Selection& s) {
+    int& slot = isDecoderSite(s.site) ? decoderQuery_ : encoderQuery_;
+    if (slot == s.query) return false;
+    slot = s.query;
+    return true;
+}
+
+} // namespace attnscope::ui
