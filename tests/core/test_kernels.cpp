@@ -228,6 +228,7 @@ private slots:
         p.setProcessEnvironment(env);
         p.start(ATTNSCOPE_CLI, {"bench", "--model", QString::fromStdString(testing::fixture("vit/hf_vit")),
                                 "--runs", "1"});
+        QVERIFY2(p.waitForStarted(30000), qPrintable("cannot start " + QString(ATTNSCOPE_CLI) + " (built?)"));
         QVERIFY(p.waitForFinished(60000));
         QVERIFY(p.exitCode() != 0);
         const QString err = QString::fromUtf8(p.readAllStandardError());
