@@ -8,6 +8,13 @@ source tools/deps.sh
 attnscope_install_deps
 attnscope_build
 (cd build && ctest --output-on-failure --timeout 900 "$@")
+# The default GEMM backend is oneDNN when the build has it; the fidelity tests run once more on OpenBLAS
+# (ATTNSCOPE_BACKEND forces it; docs/performance.md) so that every selectable backend is checked.
+if grep -q '^ATTNSCOPE_BACKENDS_ONEDNN:INTERNAL=ON' build/CMakeCache.txt 2>/dev/null && [ $# -eq 0 ]; then
+  echo "attnscope: fidelity tests with ATTNSCOPE_BACKEND=openblas"
+  (cd build && ATTNSCOPE_BACKEND=openblas ctest --output-on-failure --timeout 900 \
+     -R '^test_(vit|detr|real_deit|kernels|analysis_reference|cli)$')
+fi
 if [ "${ATTNSCOPE_SANITIZE_STAGE:-0}" = 1 ]; then
   echo "attnscope: test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
   attnscope_build_sanitized

@@ -271,6 +271,7 @@ Tensor PthFile::load(const std::string& name) const {
             idx[k] = 0;
         }
     }
+    file_.release(base, st->second.size); // see MappedFile::release: the float32 copy is all we keep
     return out;
 }
 

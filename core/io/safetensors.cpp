@@ -66,6 +66,26 @@ MappedFile::MappedFile(const std::string& path) {
 
 MappedFile::MappedFile(const uint8_t* data, size_t size) : data_(size ? data : nullptr), size_(data ? size : 0) {}
 
+void MappedFile::release(const uint8_t* p, size_t n) const {
+    if (!mapped_ || !data_ || n == 0 || p < data_ || p >= data_ + size_) return;
+    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+    const uintptr_t end = std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_ + size_));
+    const uintptr_t hi = (end + page - 1) & ~(page - 1);
+    // Pages shared with a neighbouring tensor are dropped too: harmless, they fault back in when read.
+    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
+void MappedFile::prefault(const uint8_t* p, size_t n) const {
+#ifdef MADV_POPULATE_READ
+    if (!mapped_ || !data_ || n == 0 || p < data_ || p >= data_ + size_) return;
+    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+    const uintptr_t end = std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_ + size_));
+    ::madvise(reinterpret_cast<void*>(lo), end - lo, MADV_POPULATE_READ); // best effort (Linux ≥ 5.14)
+#endif
+}
+
 MappedFile::~MappedFile() {
     if (data_ && mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
@@ -181,7 +201,10 @@ Tensor SafeTensorsFile::load(const std::string& name) const {
     require_memory(sat_mul(static_cast<uint64_t>(shape_numel(e.info.shape)), 4), base(path_), "tensor '" + name + "'",
                    "loading " + shape_str(e.info.shape) + " as float32");
     Tensor t(e.info.shape);
-    convert_to_f32(e.info.dtype, file_.data() + data_start_ + e.begin, t.numel(), t.ptr());
+    const uint8_t* src = file_.data() + data_start_ + e.begin;
+    file_.prefault(src, e.end - e.begin);
+    convert_to_f32(e.info.dtype, src, t.numel(), t.ptr());
+    file_.release(src, e.end - e.begin);
     return t;
 }
 

@@ -17,6 +17,14 @@ public:
     MappedFile& operator=(const MappedFile&) = delete;
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
+    // Drops the mapped pages covering [p, p + n) from this process (MADV_DONTNEED; they stay in the
+    // page cache and fault back in if read again, so this never changes what is read). Loaders call it
+    // once a tensor is converted, so the checkpoint's pages and their float32 copy are never all
+    // resident at once (peak RSS ≈ the weights once, not twice). No-op for borrowed bytes.
+    void release(const uint8_t* p, size_t n) const;
+    // Maps [p, p + n) in one call (MADV_POPULATE_READ) before it is read: one batch instead of a page
+    // fault every few pages. No-op where the kernel lacks it and for borrowed bytes.
+    void prefault(const uint8_t* p, size_t n) const;
 
 private:
     const uint8_t* data_ = nullptr;

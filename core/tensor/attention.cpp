@@ -2,6 +2,12 @@
 
 #include "core/tensor/ops.h"
 
+#include <algorithm>
+#include <exception>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace attnscope {
 
 void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk,
@@ -14,7 +20,8 @@ void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, 
         scratch.resize(static_cast<size_t>(per_head) * s.n_heads);
         probs = scratch.data();
     }
-    for (int h = 0; h < s.n_heads; ++h) {
+    // One head: scores, the explicit softmax (in place, in the recorder's buffer), the weighted sum.
+    auto head = [&](int h) {
         const int64_t col = static_cast<int64_t>(h) * s.head_dim;
         float* p = probs + h * per_head; // (n_q, n_k)
         // scores = (q_h · k_hᵀ) · scale
@@ -27,7 +34,28 @@ void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, 
         // out_h = p · v_h
         ops::gemm(s.n_q, s.head_dim, s.n_k, 1.0f, p, s.n_k, v + col, ldv, /*b_transposed=*/false, 0.0f, out + col,
                   ldo);
+    };
+#ifdef _OPENMP
+    // Heads batched across the threads: each thread runs whole heads (its products single-threaded,
+    // the softmax included), instead of every small per-head product being split across the threads.
+    // Only with oneDNN, whose products share OpenMP's threads; OpenBLAS keeps its own pool.
+    const int n_threads = std::min(ops::num_threads(), s.n_heads);
+    if (n_threads > 1 && ops::gemm_backend() == ops::Backend::OneDNN && !omp_in_parallel()) {
+        std::exception_ptr error;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+        for (int h = 0; h < s.n_heads; ++h) {
+            try {
+                head(h);
+            } catch (...) {
+#pragma omp critical(attnscope_attention_error)
+                if (!error) error = std::current_exception();
+            }
+        }
+        if (error) std::rethrow_exception(error);
+        return;
     }
+#endif
+    for (int h = 0; h < s.n_heads; ++h) head(h);
 }
 
 } // namespace attnscope

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <limits>
 #include <thread>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace attnscope::ops {
 
@@ -55,6 +58,8 @@ void im2col_rows(const ConvShape& s, const float* x, int h, int w, int w_out, in
 
 // Runs f(lo, hi) over [0, n) split across n_threads (the calling thread takes the first part).
 // The BLAS threads are idle between GEMMs, so the copy/epilogue passes may use the same cores.
+// With oneDNN the products run on OpenMP's threads, so these passes use the same pool (no thread
+// started per pass, none competing with OpenMP workers still spinning after a product).
 template <typename F>
 void parallel_ranges(int64_t n, int n_threads, const F& f) {
     if (n_threads <= 1 || n < 2) {
@@ -62,6 +67,16 @@ void parallel_ranges(int64_t n, int n_threads, const F& f) {
         return;
     }
     const int64_t per = (n + n_threads - 1) / n_threads;
+#ifdef _OPENMP
+    if (gemm_backend() == Backend::OneDNN && !omp_in_parallel()) {
+#pragma omp parallel num_threads(n_threads)
+        {
+            const int64_t lo = omp_get_thread_num() * per, hi = std::min(n, lo + per);
+            if (lo < hi) f(lo, hi);
+        }
+        return;
+    }
+#endif
     std::vector<std::thread> pool;
     for (int t = 1; t < n_threads; ++t) {
         const int64_t lo = t * per, hi = std::min(n, lo + per);

@@ -1,86 +1,81 @@
 #include "core/tensor/ops.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 
 namespace attnscope::ops {
 
-void set_num_threads(int n_threads) {
-    if (n_threads > 0) openblas_set_num_threads(n_threads);
-}
-
-int num_threads() { return openblas_get_num_threads(); }
-
-std::string blas_core_name() { return openblas_get_corename(); }
-
-std::string preferred_blas_coretype() {
-    std::string core = blas_core_name();
-    std::transform(core.begin(), core.end(), core.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    for (const char* good : {"skylakex", "cooperlake", "sapphirerapids", "haswell", "zen"})
-        if (core == good) return "";
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
-        return "SkylakeX";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-    return "";
-}
-
-void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-          bool b_transposed, float beta, float* c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
-                static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-}
-
-void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
-            int64_t ldy) {
-    if (ldy == 0) ldy = out;
-    if (b) {
-        for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, y + r * ldy);
-    }
-    gemm(n, out, in, 1.0f, x, in, w, in, /*b_transposed=*/true, b ? 1.0f : 0.0f, y, ldy);
-}
-
-void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
-    for (int64_t r = 0; r < n; ++r) {
-        const float* xr = x + r * d;
-        float* yr = y + r * d;
-        double sum = 0.0;
-        for (int64_t i = 0; i < d; ++i) sum += xr[i];
-        const double mean = sum / static_cast<double>(d);
-        double sq = 0.0;
-        for (int64_t i = 0; i < d; ++i) {
-            const double t = xr[i] - mean;
-            sq += t * t;
-        }
-        const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(d) + eps));
-        const float fmean = static_cast<float>(mean);
-        for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - fmean) * rstd * w[i] + b[i];
-    }
-}
+// Element-wise kernels: written on 16-float vectors (GCC vector extensions), compiled once per ISA and
+// picked at load time from the CPU's features (an ifunc: AVX-512, AVX2 + FMA, or the build's baseline).
+// On the -march=native default build the baseline clone is already this machine's best.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ATTNSCOPE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ATTNSCOPE_CLONES
+#endif
+// The 16-lane helpers below never cross a library boundary, so their ABI in the narrower clones is moot.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace {
 
-// expf to ~1 ulp (Cephes polynomial on a ln2 range reduction), written so loops vectorise.
-inline float fast_exp(float x) {
-    x = std::min(std::max(x, -87.3f), 88.7f);
-    constexpr float kRound = 12582912.0f; // 1.5·2²³: adding and subtracting rounds to nearest, vectorisable
-    const float n = (x * 1.44269504088896341f + kRound) - kRound;
-    float r = x - n * 0.693359375f; // ln2 split in two for an exact product
+using vf = float __attribute__((vector_size(64)));   // 16 lanes
+using vi = int32_t __attribute__((vector_size(64)));
+using vd = double __attribute__((vector_size(64)));  // 8 lanes
+using vf8 = float __attribute__((vector_size(32)));
+constexpr int kW = 16;
+
+__attribute__((always_inline)) inline vf vload(const float* p) {
+    vf v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+inline vf vsplat(float x) { return vf{} + x; }
+inline float hsum(vf v) {
+    float s = 0.0f;
+    for (int i = 0; i < kW; ++i) s += v[i];
+    return s;
+}
+inline float hmax(vf v) {
+    float m = v[0];
+    for (int i = 1; i < kW; ++i) m = std::max(m, v[i]);
+    return m;
+}
+inline double hsum(vd v) {
+    double s = 0.0;
+    for (int i = 0; i < 8; ++i) s += v[i];
+    return s;
+}
+
+// expf to ~1 ulp (Cephes polynomial on a ln2 range reduction); scalar and 16-lane forms, same steps.
+template <typename T>
+inline T exp_poly(T x, T n) {
+    T r = x - n * 0.693359375f; // ln2 split in two for an exact product
     r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
+    T p = r * 1.9875691500e-4f + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    return p * r * r + r + 1.0f;
+}
+constexpr float kRound = 12582912.0f; // 1.5·2²³: adding and subtracting rounds to nearest
+
+inline float fast_exp(float x) {
+    x = std::min(std::max(x, -87.3f), 88.7f);
+    const float n = (x * 1.44269504088896341f + kRound) - kRound;
     const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    return p * std::bit_cast<float>(bits);
+    return exp_poly(x, n) * std::bit_cast<float>(bits);
+}
+
+inline vf vexp(vf x) {
+    x = x < -87.3f ? vsplat(-87.3f) : x;
+    x = x > 88.7f ? vsplat(88.7f) : x;
+    const vf n = (x * 1.44269504088896341f + kRound) - kRound;
+    const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+    return exp_poly(x, n) * std::bit_cast<vf>(bits);
 }
 
 // erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7) — the formula PyTorch's vectorised
@@ -97,33 +92,116 @@ inline float fast_erf(float x) {
     return std::copysign(y, x);
 }
 
+inline vf vgelu(vf x) {
+    const vf z = x * 0.70710678118654752440f;
+    const vf az = z < 0.0f ? -z : z;
+    const vf t = 1.0f / (0.3275911f * az + 1.0f);
+    vf r = t * 1.061405429f - 1.453152027f;
+    r = r * t + 1.421413741f;
+    r = r * t - 0.284496736f;
+    r = r * t + 0.254829592f;
+    vf e = 1.0f - r * t * vexp(-az * az);
+    e = z < 0.0f ? -e : e;
+    return 0.5f * x * (1.0f + e);
+}
+
 } // namespace
 
+void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
+            int64_t ldy) {
+    if (ldy == 0) ldy = out;
+    if (b) {
+        for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, y + r * ldy);
+    }
+    gemm(n, out, in, 1.0f, x, in, w, in, /*b_transposed=*/true, b ? 1.0f : 0.0f, y, ldy);
+}
+
+// LayerNorm: mean and variance accumulated in double (8-lane vectors), two passes as before.
+ATTNSCOPE_CLONES
+void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
+    for (int64_t r = 0; r < n; ++r) {
+        const float* xr = x + r * d;
+        float* yr = y + r * d;
+        vd acc{};
+        int64_t i = 0;
+        for (; i + 8 <= d; i += 8) {
+            vf8 v;
+            std::memcpy(&v, xr + i, sizeof v);
+            acc += __builtin_convertvector(v, vd);
+        }
+        double sum = hsum(acc);
+        for (; i < d; ++i) sum += xr[i];
+        const double mean = sum / static_cast<double>(d);
+        vd sq_acc{};
+        i = 0;
+        for (; i + 8 <= d; i += 8) {
+            vf8 v;
+            std::memcpy(&v, xr + i, sizeof v);
+            const vd t = __builtin_convertvector(v, vd) - mean;
+            sq_acc += t * t;
+        }
+        double sq = hsum(sq_acc);
+        for (; i < d; ++i) {
+            const double t = xr[i] - mean;
+            sq += t * t;
+        }
+        const float rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(d) + eps));
+        const float fmean = static_cast<float>(mean);
+        for (i = 0; i < d; ++i) yr[i] = (xr[i] - fmean) * rstd * w[i] + b[i];
+    }
+}
+
+ATTNSCOPE_CLONES
 void gelu_erf(float* x, int64_t n) {
-    constexpr float inv_sqrt2 = 0.70710678118654752440f;
-    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * inv_sqrt2));
+    int64_t i = 0;
+    for (; i + kW <= n; i += kW) vstore(x + i, vgelu(vload(x + i)));
+    if (i < n) { // the tail through the same vector code (identical results wherever an element sits)
+        float tmp[kW] = {};
+        std::copy(x + i, x + n, tmp);
+        vstore(tmp, vgelu(vload(tmp)));
+        std::copy(tmp, tmp + (n - i), x + i);
+    }
 }
 
 void relu(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+ATTNSCOPE_CLONES
 void silu(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + fast_exp(-x[i]));
 }
 
+// Softmax per row: max, then exp(x − max) written back while 16 partial sums accumulate, then scale.
+ATTNSCOPE_CLONES
 void softmax_rows(float* x, int64_t n_rows, int64_t n_cols) {
     for (int64_t r = 0; r < n_rows; ++r) {
         float* row = x + r * n_cols;
+        int64_t j = 0;
         float mx = row[0];
-        for (int64_t j = 1; j < n_cols; ++j) mx = std::max(mx, row[j]);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n_cols; ++j) {
+        if (n_cols >= kW) {
+            vf vm = vload(row);
+            for (j = kW; j + kW <= n_cols; j += kW) {
+                const vf v = vload(row + j);
+                vm = v > vm ? v : vm;
+            }
+            mx = hmax(vm);
+        }
+        for (; j < n_cols; ++j) mx = std::max(mx, row[j]);
+        vf vs{};
+        j = 0;
+        for (; j + kW <= n_cols; j += kW) {
+            const vf e = vexp(vload(row + j) - mx);
+            vstore(row + j, e);
+            vs += e;
+        }
+        float sum = hsum(vs);
+        for (; j < n_cols; ++j) {
             row[j] = fast_exp(row[j] - mx);
             sum += row[j];
         }
         const float inv = 1.0f / sum;
-        for (int64_t j = 0; j < n_cols; ++j) row[j] *= inv;
+        for (j = 0; j < n_cols; ++j) row[j] *= inv;
     }
 }
 

@@ -1,5 +1,8 @@
 // Dense kernels shared by every model. Row-major everywhere; matrices are [rows, cols].
-// Products go to OpenBLAS sgemm; element-wise work is plain loops the compiler vectorises.
+// Products go through one GEMM dispatch (core/tensor/gemm.cpp) to the backend chosen by measurement
+// (docs/performance.md): oneDNN when the build has it, else OpenBLAS; ATTNSCOPE_BACKEND=openblas|onednn
+// forces one. Element-wise work (softmax, LayerNorm, GELU) has AVX-512 and AVX2 clones picked at run
+// time from the CPU's features, with a portable fallback.
 #pragma once
 
 #include <cstdint>
@@ -7,9 +10,19 @@
 
 namespace attnscope::ops {
 
-// Threads used by the BLAS (0 = leave the library default).
+// Threads used by the products (0 = leave the library default). Per process; worker threads that
+// run their own forward passes call set_num_threads(1) themselves (core/data/evaluate.cpp).
 void set_num_threads(int n_threads);
 int num_threads();
+
+enum class Backend { OpenBLAS, OneDNN };
+const char* backend_name(Backend b); // "openblas", "onednn"
+bool backend_available(Backend b);   // OneDNN: only when the build found libdnnl-dev
+// The backend every product uses. On first use it is read from ATTNSCOPE_BACKEND (openblas, onednn,
+// auto or unset = oneDNN when available); a value that names no backend of this build throws
+// Error(Argument) naming the variable, so a CI stage that forces a backend can never test another.
+Backend gemm_backend();
+void set_gemm_backend(Backend b); // throws Error(Argument) when !backend_available(b)
 
 // The kernel family OpenBLAS picked at load time ("Prescott", "SkylakeX", …), and the one this
 // CPU should use when OpenBLAS did not recognise it ("" when the pick is fine). OpenBLAS reads
@@ -23,7 +36,8 @@ void linear(const float* x, int64_t n, int64_t in, const float* w, const float* 
             int64_t ldy = 0);
 
 // C[m, n] = alpha · A[m, k] · op(B) + beta · C, with explicit leading dimensions.
-// b_transposed: B is stored [n, k] (use Bᵀ).
+// b_transposed: B is stored [n, k] (use Bᵀ). Called inside an OpenMP parallel region (the batched
+// attention heads) it runs on the calling thread only.
 void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
           bool b_transposed, float beta, float* c, int64_t ldc);
 

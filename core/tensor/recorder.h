@@ -39,18 +39,34 @@ public:
 };
 
 // Keeps every map it is asked for, in the order the model produced them.
+//
+// Reusable across forward passes: reset() (or recycle() of maps taken earlier) keeps the buffers, and
+// the next pass writes its maps straight into them — no allocation, no page faults, no zeroing. A fresh
+// 21 MB of maps per ViT-B pass costs ≈ 5,000 page faults plus the zeroing (docs/performance.md);
+// the GUI's session and `attnscope-cli bench` keep one RecordAll for all their runs.
 class RecordAll final : public AttentionRecorder {
 public:
     // skip_encoder: leave out the (large) encoder maps, e.g. for DETR at high resolution.
     explicit RecordAll(bool skip_encoder = false) : skip_encoder_(skip_encoder) {}
     float* acquire(Site site, int layer, int n_heads, int n_q, int n_k) override;
 
+    // The maps of the last pass (moved out: the caller owns them; give them back with recycle()).
     std::vector<AttentionMap> take() { return std::move(maps_); }
     const std::vector<AttentionMap>& maps() const { return maps_; }
+
+    // Starts a new pass: the current maps become spare buffers for the next acquire() calls.
+    void reset();
+    // Hands maps from an earlier take() back as spare buffers (e.g. when a result is replaced).
+    void recycle(std::vector<AttentionMap>&& old);
+    void set_skip_encoder(bool skip) { skip_encoder_ = skip; }
+    size_t spare_count() const { return spare_.size(); }
+    // Drops the spare buffers (memory back to the system).
+    void release_spare() { spare_.clear(); spare_.shrink_to_fit(); }
 
 private:
     bool skip_encoder_;
     std::vector<AttentionMap> maps_;
+    std::vector<AttentionMap> spare_; // buffers kept from earlier passes
 };
 
 } // namespace attnscope
