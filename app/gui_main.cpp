@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     cli.addOption({"images", "Average the mean attention distance over the images in DIR (as \"Add images…\").", "DIR"});
     cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit.", "OUT.png"});
     cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix, rollout, masks, posembed, "
-                           "filters, distance, detections).", "NAME"});
+                           "filters, distance, detections, predictions).", "NAME"});
     cli.process(app);
 
     QString model = cli.value("model"), image = cli.value("image");

@@ -15,8 +15,24 @@ namespace attnscope::ui {
 namespace {
 constexpr int kCaption = 28;
 
+// What an export takes of the canvas: the figure of a FigureCanvas, else all of it.
+QRect exportRect(QWidget* canvas) {
+    const auto* fc = dynamic_cast<const FigureCanvas*>(canvas);
+    const QRect r = fc ? fc->figureRect().intersected(canvas->rect()) : QRect();
+    return r.isEmpty() ? canvas->rect() : r;
+}
+
+// Exporting on while it lives (a FigureCanvas paints without hints).
+struct ExportingScope {
+    explicit ExportingScope(QWidget* c) : fc(dynamic_cast<FigureCanvas*>(c)) { if (fc) fc->setExporting(true); }
+    ~ExportingScope() { if (fc) fc->setExporting(false); }
+    FigureCanvas* fc;
+};
+
 void paintComposite(QPainter& p, QWidget* canvas, const QString& caption) {
-    const QSize sz = canvas->size();
+    const ExportingScope exporting(canvas);
+    const QRect src = exportRect(canvas);
+    const QSize sz = src.size();
     p.fillRect(QRect(0, 0, sz.width(), sz.height() + kCaption), canvas->palette().window());
     p.setPen(canvas->palette().color(QPalette::Text));
     QFont f = p.font(); // shrink a long caption (down to 70%) before eliding it
@@ -25,12 +41,13 @@ void paintComposite(QPainter& p, QWidget* canvas, const QString& caption) {
     p.setFont(f);
     p.drawText(QRect(8, 0, sz.width() - 16, kCaption), Qt::AlignVCenter | Qt::AlignLeft,
                p.fontMetrics().elidedText(caption, Qt::ElideMiddle, sz.width() - 16));
-    canvas->render(&p, QPoint(0, kCaption), QRegion(), QWidget::DrawChildren);
+    canvas->render(&p, QPoint(0, kCaption), QRegion(src), QWidget::DrawChildren);
 }
 } // namespace
 
 QImage renderWithCaption(QWidget* canvas, const QString& caption) {
-    QImage img(canvas->width(), canvas->height() + kCaption, QImage::Format_RGB32);
+    const QSize sz = exportRect(canvas).size();
+    QImage img(sz.width(), sz.height() + kCaption, QImage::Format_RGB32);
     QPainter p(&img);
     paintComposite(p, canvas, caption);
     return img;
@@ -38,7 +55,7 @@ QImage renderWithCaption(QWidget* canvas, const QString& caption) {
 
 QString exportView(QWidget* canvas, const QString& caption, const QString& path) {
     const QString suffix = QFileInfo(path).suffix().toLower();
-    const QSize full(canvas->width(), canvas->height() + kCaption);
+    const QSize full(exportRect(canvas).width(), exportRect(canvas).height() + kCaption);
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) return QObject::tr("%1: cannot write (%2)").arg(path, file.errorString());
     bool ok = true;

@@ -128,7 +128,7 @@ void DetectionsCanvas::recolour() {
         }
         // One scale per row, so the heads can be compared (the colour bar says which).
         const int alpha = int(std::lround(std::clamp(d.opacity, 0.25, 1.0) * 255));
-        for (const auto& m : row.maps) row.images.push_back(mapToImage(m, gridW_, gridH_, row.lo, row.hi, d.colormap, alpha));
+        for (const auto& m : row.maps) row.images.push_back(mapToImage(m, gridW_, gridH_, row.lo, row.hi, d.colormap, alpha, d.fade));
     }
     update();
 }
@@ -163,8 +163,8 @@ DetectionsCanvas::Layout DetectionsCanvas::layout() const {
         const QRectF seen = doc_->seenInOriginal();
         const double aspect = seen.isEmpty() ? 0.75 : seen.height() / seen.width();
         // The maps on one line, or wrapped on two when that makes them larger (a tall, narrow dock);
-        // the rows take half the height at most.
-        const double budget = (height() - kHint) * 0.5 / rows - kRowTitle - kRowGap;
+        // the rows take 60% of the height at most.
+        const double budget = (height() - kHint) * 0.6 / rows - kRowTitle - kRowGap;
         for (int lines : {1, 2}) {
             const int cols = int((n + size_t(lines) - 1) / size_t(lines));
             double w = (width() - 2 * kMargin - kBar) / cols - kGap, h = w * aspect;

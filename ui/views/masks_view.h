@@ -37,6 +37,7 @@ protected:
 private:
     void layoutPanels();
     void recolour();
+    void updateReadout();
 
     Document* doc_;
     Tensor masks_;
@@ -46,6 +47,7 @@ private:
     double mass_ = 0.6;
     bool showAttention_ = true;
     QString message_, readout_;
+    QPointF hoverPos_{-1, -1}; // the pointer, (-1, -1) when it left
     int cols_ = 1, rows_ = 1;
     QRectF seen_;      // original-image pixels the grid covers
     double cellW_ = 0, cellH_ = 0;
