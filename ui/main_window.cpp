@@ -74,10 +74,10 @@ void MainWindow::createViews() {
     setDockNestingEnabled(true);
     auto* bar = new SelectionBar(doc_, this);
     addToolBar(Qt::TopToolBarArea, bar);
-    views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this)};
+    views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this), new PredictionsView(doc_, this)};
     views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
-    views_ << new DetectionsView(doc_, this) << new PredictionsView(doc_, this);
+    views_ << new DetectionsView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);

@@ -353,12 +353,21 @@ void DistanceView::rebuildPlot() {
                            : tr("Mean attention distance · this image") + (input.isEmpty() ? "" : " · " + input));
     // As many legend entries per row as fit the plot's width (a fixed 8 clipped "head 7" in narrow docks).
     const QFontMetrics lfm(plot_->legend->font());
-    int entryW = 0;
+    std::vector<int> entryW; // each entry: icon, padding, name
     for (int i = 0; i < plot_->legend->itemCount(); ++i)
         if (auto* it = qobject_cast<QCPPlottableLegendItem*>(plot_->legend->item(i)))
-            entryW = std::max(entryW, lfm.horizontalAdvance(it->plottable()->name()));
-    entryW += plot_->legend->iconSize().width() + plot_->legend->iconTextPadding() + plot_->legend->columnSpacing() + 4;
-    plot_->legend->setWrap(std::max(1, (std::max(plot_->width(), 300) - 40) / std::max(1, entryW)));
+            entryW.push_back(lfm.horizontalAdvance(it->plottable()->name()) + plot_->legend->iconSize().width() +
+                             plot_->legend->iconTextPadding() + 12);
+    const int avail = std::max(plot_->width(), 300) - 40;
+    int wrap = std::max<int>(1, int(entryW.size()));
+    for (; wrap > 1; --wrap) { // the most columns whose widest entries fit side by side
+        std::vector<int> col(size_t(wrap), 0);
+        for (size_t i = 0; i < entryW.size(); ++i) col[i % size_t(wrap)] = std::max(col[i % size_t(wrap)], entryW[i]);
+        int total = plot_->legend->columnSpacing() * (wrap - 1);
+        for (int w : col) total += w;
+        if (total <= avail) break;
+    }
+    plot_->legend->setWrap(wrap);
     plot_->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true); // re-flow the entries already in it
     plot_->legend->setVisible(true);
     auto ticker = qSharedPointerCast<QCPAxisTickerFixed>(plot_->xAxis->ticker());

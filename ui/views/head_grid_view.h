@@ -43,7 +43,7 @@ class HeadGridView : public View {
 public:
     explicit HeadGridView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "model"; }
-    QString title() const override { return tr("Model view (layers × heads)"); }
+    QString title() const override { return tr("Model view"); } // a short tab title: the figure labels L / H
     QWidget* canvas() override { return canvas_; }
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;

@@ -45,7 +45,7 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
         auto [lo, hi] = valueRange(v.data(), v.size());
         if (!allLayers_) std::tie(lo, hi) = std::make_pair(lo_, hi_);
         images_.push_back(mapToImage(v, q.spatial() ? q.grid_w : int(v.size()), q.spatial() ? q.grid_h : 1, lo, hi,
-                                     d.colormap, q.spatial() ? alpha : 255, q.spatial() && d.fade));
+                                     d.colormap, q.spatial() ? alpha : 255)); // small multiples: flat, a faded cell would read as empty
     }
     const QImage& img = doc_->qimage();
     thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;

@@ -88,6 +88,13 @@ void MasksCanvas::layoutPanels() {
     cellH_ = cellW_ / aspect;
 }
 
+QRect MasksCanvas::figureRect() const {
+    if (masks_.dim() != 3 || masks_.size(0) == 0) return rect();
+    QRectF all;
+    for (int h = 0; h < int(masks_.size(0)); ++h) all = all.united(panelRect(h));
+    return QRectF(QPointF(0, 0), QPointF(width(), all.bottom() + kGap)).toAlignedRect().intersected(rect());
+}
+
 QRectF MasksCanvas::panelRect(int head) const {
     const int r = head / cols_, c = head % cols_;
     const double usedW = cols_ * (cellW_ + kGap) - kGap;

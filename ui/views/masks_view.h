@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/tensor/tensor.h"
+#include "ui/export.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -15,7 +16,7 @@ class QSlider;
 
 namespace attnscope::ui {
 
-class MasksCanvas : public QWidget {
+class MasksCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     MasksCanvas(Document* doc, QWidget* parent);
@@ -24,6 +25,8 @@ public:
     const Tensor& masks() const { return masks_; }   // [heads, gh, gw], 0/1
     int layer() const { return layer_; }
     QRectF panelRect(int head) const;                // the image part of head's panel, widget coordinates
+    QRect figureRect() const override;               // the panels, without the read-out / hint line (exports)
+    void setExporting(bool) override {}
     int headAt(QPointF pos) const;
     QString readout() const { return readout_; }
 

@@ -12,6 +12,21 @@
 #include <cmath>
 
 namespace attnscope::ui {
+namespace {
+// Ticks only over the tokens (square cells leave the axis with room to spare either side: no "-50").
+class TokenTicker : public QCPAxisTicker {
+public:
+    int n = 0;
+
+protected:
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        QVector<double> out;
+        for (double t : QCPAxisTicker::createTickVector(tickStep, range))
+            if (t >= -1e-9 && t <= n - 1 + 1e-9) out << t;
+        return out;
+    }
+};
+} // namespace
 
 MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
     setObjectName("matrixView");
@@ -36,6 +51,7 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
     plot_->xAxis->setLabel(tr("key token"));
     plot_->yAxis->setLabel(tr("query token"));
     plot_->yAxis->setRangeReversed(true);
+    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) a->setTicker(QSharedPointer<QCPAxisTicker>(new TokenTicker));
     plot_->plotLayout()->insertRow(0);
     title_ = new QCPTextElement(plot_, "", QFont(font().family(), font().pointSize(), QFont::Bold));
     plot_->plotLayout()->addElement(0, 0, title_);
@@ -164,6 +180,8 @@ void MatrixView::fillPlot() {
                                               : tr("head %1").arg(basis_.heads.head);
     title_->setText(m ? tr("%1 · layer %2 · %3 · %4 × %5").arg(siteTitle(basis_.site)).arg(basis_.layer).arg(head).arg(nq_).arg(nk_)
                       : tr("No result yet"));
+    qSharedPointerCast<TokenTicker>(plot_->xAxis->ticker())->n = nk_;
+    qSharedPointerCast<TokenTicker>(plot_->yAxis->ticker())->n = nq_;
     fitPending_ = true;
     fitSquare();
     markQuery();

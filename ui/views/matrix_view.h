@@ -26,6 +26,7 @@ public:
     std::vector<int64_t> shownShape() const override { return {nq_, nk_}; }
     QCustomPlot* plot() const { return plot_; }
     bool logScale() const;
+    QSize screenshotSize() const override { return {800, 760}; } // square cells: a near-square plot
 
 private:
     void rebuild();      // data (result / layer / head / fusion changed)

@@ -97,6 +97,11 @@ QRectF PredictionsCanvas::rowRect(int i) const {
     return {kMargin, top() + i * rowHeight(), width() - 2 * kMargin, rowHeight()};
 }
 
+QRect PredictionsCanvas::figureRect() const {
+    const int lines = int(rows_.size()) + (rows_.empty() || rows_.front().label < 0 ? 0 : 1); // + the target line
+    return QRect(0, 0, width(), int(std::ceil(rowRect(lines).top() + kMargin))).intersected(rect());
+}
+
 void PredictionsCanvas::paintEvent(QPaintEvent*) {
     QPainter p(this);
     p.fillRect(rect(), Qt::white); // a figure: white in every theme, as the exports

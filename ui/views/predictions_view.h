@@ -4,6 +4,7 @@
 // target class, the class that class-specific views explain; the target is drawn highlighted.
 #pragma once
 
+#include "ui/export.h"
 #include "ui/views/view.h"
 
 #include <QString>
@@ -12,7 +13,7 @@
 
 namespace attnscope::ui {
 
-class PredictionsCanvas : public QWidget {
+class PredictionsCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     explicit PredictionsCanvas(Document* doc, QWidget* parent = nullptr);
@@ -30,6 +31,8 @@ public:
     QString summary() const { return summary_; } // headless models: "384 dimensions · L2 norm …"
     QRectF rowRect(int i) const;                 // widget coordinates of row i (for tests and clicks)
     QSize sizeHint() const override { return {520, 360}; }
+    QRect figureRect() const override; // the heading, the bars and the target line (exports)
+    void setExporting(bool) override {}
 
 protected:
     void paintEvent(QPaintEvent*) override;
