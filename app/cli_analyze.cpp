@@ -8,6 +8,7 @@
 #include "core/analysis/masks.h"
 #include "core/analysis/query_boxes.h"
 #include "core/analysis/render.h"
+#include "core/batch.h"
 #include "core/analysis/rollout.h"
 #include "core/error.h"
 #include "core/image/decode.h"
@@ -53,14 +54,6 @@ void make_dir(const std::string& dir) {
     if (ec || !fs::is_directory(dir)) throw Error(ErrorKind::Io, dir, "--out", "cannot create the folder: " + ec.message());
 }
 
-// "layer,head,mean_px" rows of one image's distances.
-std::string distance_csv(const std::vector<std::vector<double>>& d) {
-    std::string s = "layer,head,mean_px\n";
-    for (size_t l = 0; l < d.size(); ++l)
-        for (size_t h = 0; h < d[l].size(); ++h) s += std::to_string(l) + "," + std::to_string(h) + "," + num(d[l][h]) + "\n";
-    return s;
-}
-
 void write_rollout(const std::string& out, const RunResult& r, const ImageRGB8* image, const Args& a) {
     an::RolloutOptions ro;
     ro.fusion = an::fusion_from_name(a.get("--fusion", "mean"));
@@ -74,8 +67,11 @@ void write_rollout(const std::string& out, const RunResult& r, const ImageRGB8* 
                       an::overlay_png(*image, an::map_to_original(map, r.geometry, an::Upsample::Bilinear), title));
 }
 
-void write_embeddings(const std::string& out, const ModelInfo& info) {
-    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(info.source));
+void write_embeddings(const std::string& out, const Model& model) {
+    const PatchEmbedding pe = model.patch_embedding();
+    if (pe.filters.empty()) // DETR: a ResNet stem, no linear patch embedding
+        throw Error(ErrorKind::Missing, std::filesystem::path(model.info().source).filename().string(), "patch_embed.proj.weight",
+                    "no patch-embedding filters in the checkpoint");
     if (!pe.pos.empty()) {
         const Tensor sim = an::position_similarity(pe.pos);
         write_npy(path_in(out, "pos_similarity.npy"), sim);
@@ -127,26 +123,27 @@ int cmd_analyze(const Args& a) {
     const std::string out = a.require("--out");
     auto model = open_model(a);
     make_dir(out);
-    RecordAll rec;
+    Session session(*model);
     RunResult r;
     ImageRGB8 image;
     if (a.flag("--input-npy")) {
         Tensor input = read_npy(a.get("--input-npy"));
         if (input.dim() == 4 && input.size(0) == 1) input.shape.erase(input.shape.begin());
-        r = run_on_tensor(*model, input, rec);
+        r = session.run(input);
     } else {
         image = decode_image_file(a.require("--image"));
-        r = run_on_image(*model, image, rec);
+        r = session.run(image);
     }
-    r.attention = rec.take();
 
     if (r.layout.n_cls >= 1) write_rollout(out, r, image.data.empty() ? nullptr : &image, a);
     else std::fprintf(stderr, "rollout: skipped (no CLS token)\n");
     const auto dist = an::mean_attention_distances(r.attention, r.layout);
-    write_file_atomic(path_in(out, "attention_distance.csv"), distance_csv(dist));
+    an::DistanceAccumulator one;
+    one.add(dist);
+    write_file_atomic(path_in(out, "attention_distance.csv"), an::distance_csv(one));
     an::write_png(path_in(out, "attention_distance.png"), an::distance_scatter_png(dist, "Mean attention distance, one image"));
     try {
-        write_embeddings(out, model->info());
+        write_embeddings(out, *model);
     } catch (const Error& e) {
         std::fprintf(stderr, "pos_similarity / filters_pca: skipped (%s)\n", e.what());
     }
@@ -155,81 +152,41 @@ int cmd_analyze(const Args& a) {
     return 0;
 }
 
-namespace {
-
-bool is_image_name(const fs::path& p) {
-    std::string e = p.extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    for (const char* x : {".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"})
-        if (e == x) return true;
-    return false;
-}
-
-// Sorted image files under `dir` (recursive, by extension), then shard `i/n`, then the first `limit`.
-std::vector<std::string> list_images(const std::string& dir, const std::string& shard, int limit) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::Io, dir, "--images", "is not a folder");
-    std::vector<std::string> all;
-    for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied))
-        if (e.is_regular_file() && is_image_name(e.path())) all.push_back(fs::relative(e.path(), dir).generic_string());
-    std::sort(all.begin(), all.end());
-    int i = 0, n = 1;
-    if (!shard.empty() && (std::sscanf(shard.c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n))
-        throw Error(ErrorKind::Argument, "", "--shard", "expects i/n with 0 <= i < n, got '" + shard + "'");
-    std::vector<std::string> out;
-    for (size_t k = static_cast<size_t>(i); k < all.size(); k += n) out.push_back(all[k]);
-    if (limit > 0 && static_cast<int>(out.size()) > limit) out.resize(limit);
-    return out;
-}
-
-} // namespace
-
 int cmd_dataset(const Args& a) {
     ops::set_num_threads(a.get_int("--threads", 0));
     const std::string dir = a.require("--images"), out = a.require("--out");
-    const std::vector<std::string> files = list_images(dir, a.get("--shard"), a.get_int("--limit", 0));
+    const std::vector<std::string> files = list_image_files(dir, a.get("--shard"), a.get_int("--limit", 0));
     auto model = open_model(a);
     make_dir(out);
     // DETR: every query's box per image goes to query_boxes.csv (checked on the DETR fixture).
     // The box-centre scatter picture (DETR Fig. 7) is not drawn yet.
-    const bool detr = model->info().family == "detr";
+    const bool detr = model->info().task == Task::Detect;
     an::DistanceAccumulator acc;
     std::string per_image = "image,layer,head,mean_px\n", boxes = an::query_boxes_csv_header();
-    int skipped = 0;
-    for (size_t k = 0; k < files.size(); ++k) {
-        std::fprintf(stderr, "[%zu/%zu] %s\n", k + 1, files.size(), files[k].c_str());
-        RunResult r;
-        try {
-            RecordAll rec; // one image's maps at a time
-            r = run_on_image(*model, decode_image_file((fs::path(dir) / files[k]).string()), rec);
-            r.attention = rec.take();
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::Cancelled) throw;
-            std::fprintf(stderr, "  skipped: %s\n", e.what());
-            ++skipped;
-            continue;
-        }
+    BatchCallbacks cb;
+    cb.starting = [](size_t k, size_t n, const std::string& file) { std::fprintf(stderr, "[%zu/%zu] %s\n", k + 1, n, file.c_str()); };
+    cb.skipped = [](size_t, const std::string&, const std::string& why) { std::fprintf(stderr, "  skipped: %s\n", why.c_str()); };
+    cb.done = [&](size_t, const std::string& file, RunResult& r) {
         const auto d = an::mean_attention_distances(r.attention, r.layout);
         acc.add(d);
         for (size_t l = 0; l < d.size(); ++l)
             for (size_t h = 0; h < d[l].size(); ++h)
-                per_image += an::csv_field(files[k]) + "," + std::to_string(l) + "," + std::to_string(h) + "," + num(d[l][h]) + "\n";
-        if (detr) boxes += an::query_boxes_csv(an::query_boxes(files[k], r));
-    }
-    std::string mean = "layer,head,mean_px,std_px,n_images\n";
+                per_image += an::csv_field(file) + "," + std::to_string(l) + "," + std::to_string(h) + "," + num(d[l][h]) + "\n";
+        if (detr) boxes += an::query_boxes_csv(an::query_boxes(file, r));
+    };
+    Session session(*model);
+    const BatchSummary done = run_batch(session, dir, files, RecordPolicy::All, cb);
     std::vector<std::vector<double>> means(acc.n_layers());
     for (int l = 0; l < acc.n_layers(); ++l)
-        for (int h = 0; h < acc.n_heads(l); ++h) {
-            mean += std::to_string(l) + "," + std::to_string(h) + "," + num(acc.mean(l, h)) + "," + num(acc.std_dev(l, h)) + "," + std::to_string(acc.n_images()) + "\n";
-            means[l].push_back(acc.mean(l, h));
-        }
-    write_file_atomic(path_in(out, "attention_distance.csv"), mean);
+        for (int h = 0; h < acc.n_heads(l); ++h) means[l].push_back(acc.mean(l, h));
+    write_file_atomic(path_in(out, "attention_distance.csv"), an::distance_csv(acc));
     write_file_atomic(path_in(out, "attention_distance_per_image.csv"), per_image);
     if (detr) write_file_atomic(path_in(out, "query_boxes.csv"), boxes);
     if (acc.n_images() > 0)
         an::write_png(path_in(out, "attention_distance.png"),
                       an::distance_scatter_png(means, "Mean attention distance, " + std::to_string(acc.n_images()) + " images"));
-    std::printf("{\"images\": %zu, \"processed\": %d, \"skipped\": %d, \"out\": \"%s\"}\n", files.size(), acc.n_images(), skipped, out.c_str());
+    std::printf("{\"images\": %zu, \"processed\": %d, \"skipped\": %d, \"out\": \"%s\"}\n", files.size(), acc.n_images(),
+                done.skipped, out.c_str());
     return 0;
 }
 

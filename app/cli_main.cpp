@@ -56,14 +56,14 @@ int cmd_info(const Args& a) {
 }
 
 // The input tensor: --input-npy as is, or --image preprocessed as the model's authors did.
-RunResult run_model(const Model& model, const Args& a, AttentionRecorder& rec, Tensor& input) {
+RunResult run_model(Session& session, const Args& a, RecordPolicy record, Tensor& input) {
     if (a.flag("--input-npy")) {
         input = read_npy(a.get("--input-npy"));
         if (input.dim() == 4 && input.size(0) == 1) input.shape.erase(input.shape.begin());
-        return run_on_tensor(model, input, rec);
+        return session.run(input, record);
     }
     const ImageRGB8 img = decode_image_file(a.require("--image"));
-    return run_on_image(model, img, rec, nullptr, &input);
+    return session.run(img, record, nullptr, &input);
 }
 
 int cmd_run(const Args& a) {
@@ -71,14 +71,13 @@ int cmd_run(const Args& a) {
     auto model = open_model(a);
     const std::string out = a.require("--out");
     if (!a.flag("--image") && !a.flag("--input-npy")) throw Error(ErrorKind::Argument, "", "--image", "or --input-npy is required");
-    RecordAll rec(a.flag("--no-encoder-maps"));
+    Session session(*model);
     Tensor input;
-    RunResult r = run_model(*model, a, rec, input);
-    r.attention = rec.take();
+    const RunResult r = run_model(session, a, a.flag("--no-encoder-maps") ? RecordPolicy::SkipEncoder : RecordPolicy::All, input);
     json extra = json::object();
-    if (model->info().family == "detr") {
+    if (model->info().task == Task::Detect) {
         const float threshold = a.get_float("--threshold", 0.7f);
-        const std::vector<Detection> dets = detr_postprocess(r, model->info(), threshold);
+        const std::vector<Detection> dets = above_threshold(r.detections, threshold);
         for (const Detection& d : dets)
             std::printf("%6.4f  %-16s [%.1f, %.1f, %.1f, %.1f]\n", d.score, d.label.c_str(), d.box_xyxy[0],
                         d.box_xyxy[1], d.box_xyxy[2], d.box_xyxy[3]);
@@ -88,7 +87,7 @@ int cmd_run(const Args& a) {
         extra["stride"] = r.layout.patch_size;
     }
     write_run_folder(out, *model, r, input, a.get_int("--top-k", 5), extra);
-    for (const Prediction& p : top_k(r, model->info(), std::min(3, a.get_int("--top-k", 5))))
+    for (const Prediction& p : top_k(r, std::min(3, a.get_int("--top-k", 5))))
         std::printf("%6.4f  %s\n", p.prob, p.label.c_str());
     std::printf("wrote %s (%zu attention maps)\n", out.c_str(), r.attention.size());
     return 0;
@@ -106,10 +105,10 @@ int cmd_bench(const Args& a) {
     const int runs = std::max(1, a.get_int("--runs", 10));
     auto model = open_model(a);
     const ModelInfo& info = model->info();
+    Session session(*model);
     Tensor input;
     if (a.flag("--image")) {
-        NullRecorder none;
-        run_model(*model, a, none, input);
+        run_model(session, a, RecordPolicy::None, input);
     } else {
         input = Tensor({3, info.image_h, info.image_w});
         std::mt19937 rng(1);
@@ -120,16 +119,14 @@ int cmd_bench(const Args& a) {
     std::vector<double> ms;
     size_t n_maps = 0;
     for (int i = 0; i <= runs; ++i) { // first run is warm-up
-        RecordAll rec;
-        NullRecorder none;
         const auto t0 = std::chrono::steady_clock::now();
-        RunResult r = run_on_tensor(*model, input, record ? static_cast<AttentionRecorder&>(rec) : none);
+        const RunResult r = session.run(input, record ? RecordPolicy::All : RecordPolicy::None);
         const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        n_maps = rec.maps().size();
+        n_maps = r.attention.size();
         if (i > 0) ms.push_back(t);
     }
     std::sort(ms.begin(), ms.end());
-    json j = {{"model", info.architecture}, {"family", info.family}, {"input", input.shape}, {"threads", threads},
+    json j = {{"model", info.architecture}, {"family", family_name(info.family)}, {"input", input.shape}, {"threads", threads},
               {"runs", runs}, {"record_attention", record}, {"attention_maps", n_maps},
               {"median_ms", ms[ms.size() / 2]}, {"min_ms", ms.front()}, {"peak_rss_mb", peak_rss_kb() / 1024.0}};
     std::puts(j.dump().c_str());

@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
         }
         if (tabCanvas) tabCanvas->removeEventFilter(&tabPaints);
         nlohmann::json j = {{"measure", name}, {"model", doc->model()->info().architecture},
-                            {"family", doc->model()->info().family}, {"site", site_name(start.site)},
+                            {"family", family_name(doc->model()->info().family)}, {"site", site_name(start.site)},
                             {"tokens", result->layout.n_tokens()}, {"layers", layers}, {"heads", heads},
                             {"window", {o.size.width(), o.size.height()}}, {"changes", ms.size()},
                             {"overlay_paints", overlayPaints.count}, {"forward_passes", forwardPasses - passesBefore},

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <numeric>
 
 namespace attnscope {
 
@@ -22,52 +21,48 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 } // namespace
 
-RunResult run_on_tensor(const Model& model, const Tensor& input, AttentionRecorder& recorder, const CancelFlag* cancel) {
+RunResult Session::forward(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record,
+                           const CancelFlag* cancel) {
     RunResult r;
-    r.geometry.orig_w = r.geometry.resized_w = r.geometry.input_w = static_cast<int>(input.size(2));
-    r.geometry.orig_h = r.geometry.resized_h = r.geometry.input_h = static_cast<int>(input.size(1));
-    model.forward(input, recorder, r, cancel);
+    r.geometry = geometry;
+    auto t0 = std::chrono::steady_clock::now();
+    if (record == RecordPolicy::None) {
+        NullRecorder none;
+        model_->forward(input, none, r, cancel);
+    } else {
+        RecordAll rec(record == RecordPolicy::SkipEncoder);
+        model_->forward(input, rec, r, cancel);
+        r.attention = rec.take();
+    }
+    r.timings_ms["forward"] = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    postprocess(r, model_->info());
+    r.timings_ms["postprocess"] = ms_since(t0);
     return r;
 }
 
-RunResult run_on_image(const Model& model, const ImageRGB8& image, AttentionRecorder& recorder, const CancelFlag* cancel,
-                       Tensor* input_out) {
+RunResult Session::run(const Tensor& input, RecordPolicy record, const CancelFlag* cancel) {
+    PreprocessGeometry g;
+    if (input.dim() == 3) {
+        g.orig_w = g.resized_w = g.input_w = static_cast<int>(input.size(2));
+        g.orig_h = g.resized_h = g.input_h = static_cast<int>(input.size(1));
+    }
+    return forward(input, g, record, cancel);
+}
+
+RunResult Session::run(const ImageRGB8& image, RecordPolicy record, const CancelFlag* cancel, Tensor* input_out) {
     const auto t0 = std::chrono::steady_clock::now();
     PreprocessGeometry geometry;
-    Tensor input = preprocess(image, model.preprocess(), &geometry);
+    Tensor input = preprocess(image, model_->preprocess(), &geometry);
     const double pre_ms = ms_since(t0);
-    RunResult r = run_on_tensor(model, input, recorder, cancel);
-    r.geometry = geometry;
+    RunResult r = forward(input, geometry, record, cancel);
     r.timings_ms["preprocess"] = pre_ms;
     if (input_out) *input_out = std::move(input);
     return r;
 }
 
-std::vector<Prediction> top_k(const RunResult& result, const ModelInfo& info, int k) {
-    std::vector<Prediction> out;
-    if (result.logits.dim() != 1 || result.logits.numel() == 0) return out;
-    const std::vector<float>& z = result.logits.data;
-    const float mx = *std::max_element(z.begin(), z.end());
-    double sum = 0.0;
-    for (float v : z) sum += std::exp(static_cast<double>(v - mx));
-    std::vector<int> idx(z.size());
-    std::iota(idx.begin(), idx.end(), 0);
-    k = std::min<int>(k, static_cast<int>(z.size()));
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return z[a] > z[b]; });
-    for (int i = 0; i < k; ++i) {
-        Prediction p;
-        p.index = idx[i];
-        p.logit = z[idx[i]];
-        p.prob = static_cast<float>(std::exp(static_cast<double>(p.logit - mx)) / sum);
-        p.label = idx[i] < static_cast<int>(info.labels.size()) ? info.labels[idx[i]] : std::string();
-        if (p.label.empty()) p.label = "class " + std::to_string(idx[i]);
-        out.push_back(p);
-    }
-    return out;
-}
-
 json model_summary_json(const ModelInfo& info) {
-    return {{"family", info.family},       {"format", info.format},     {"architecture", info.architecture},
+    return {{"family", family_name(info.family)}, {"format", info.format},     {"architecture", info.architecture},
             {"source", info.source},       {"hidden", info.hidden},     {"layers", info.n_layers},
             {"heads", info.n_heads},       {"mlp", info.mlp},           {"patch_size", info.patch_size},
             {"image_size", {info.image_h, info.image_w}},               {"num_labels", info.n_labels},
@@ -97,14 +92,6 @@ json layout_json(const TokenLayout& l) {
             {"grid", {l.grid_h, l.grid_w}}, {"patch_size", l.patch_size}};
 }
 
-json detections_json(const std::vector<Detection>& detections) {
-    json out = json::array();
-    for (const Detection& d : detections)
-        out.push_back({{"query", d.query}, {"label_id", d.label_id}, {"label", d.label}, {"score", d.score},
-                       {"box_xyxy", d.box_xyxy}});
-    return out;
-}
-
 void write_run_folder(const std::string& dir, const Model& model, const RunResult& result, const Tensor& input,
                       int top_k_count, const json& extra) {
     std::error_code ec;
@@ -120,9 +107,7 @@ void write_run_folder(const std::string& dir, const Model& model, const RunResul
                      {"crop_origin", {result.geometry.crop_y, result.geometry.crop_x}},
                      {"input", {result.geometry.input_h, result.geometry.input_w}}};
     j["layout"] = layout_json(result.layout);
-    j["predictions"] = json::array();
-    for (const Prediction& p : top_k(result, info, top_k_count))
-        j["predictions"].push_back({{"index", p.index}, {"label", p.label}, {"prob", p.prob}, {"logit", p.logit}});
+    j["predictions"] = predictions_json(top_k(result, top_k_count));
     j["timings_ms"] = result.timings_ms;
     json files = json::array();
     write_npy((fs::path(dir) / "input.npy").string(), input);

@@ -1,12 +1,14 @@
 #include "ui/detr_state.h"
 
+#include "core/postprocess.h"
+
 #include <algorithm>
 
 namespace attnscope::ui {
 
 DetrState::DetrState(Document* doc) : QObject(doc), doc_(doc) {}
 
-bool DetrState::isDetectionModel(const Model* m) { return m && m->info().family == "detr"; }
+bool DetrState::isDetectionModel(const Model* m) { return m && m->info().task == Task::Detect; }
 
 bool DetrState::active() const {
     const RunResult* r = doc_->result();
@@ -17,8 +19,8 @@ void DetrState::update() {
     detections_.clear();
     all_.clear();
     if (!active()) return;
-    all_ = detr_postprocess(*doc_->result(), doc_->model()->info(), -1.0f);
-    detections_ = detr_postprocess(*doc_->result(), doc_->model()->info(), threshold_);
+    all_ = doc_->result()->detections; // every query, post-processed once by Session::run
+    detections_ = above_threshold(all_, threshold_);
 }
 
 void DetrState::setThreshold(float t) {
@@ -26,7 +28,7 @@ void DetrState::setThreshold(float t) {
     if (t == threshold_) return;
     threshold_ = t;
     detections_.clear();
-    if (active()) detections_ = detr_postprocess(*doc_->result(), doc_->model()->info(), threshold_);
+    if (active()) detections_ = above_threshold(all_, threshold_);
     emit detectionsChanged();
 }
 

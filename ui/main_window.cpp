@@ -216,7 +216,7 @@ void MainWindow::updateStatus() {
     if (m) {
         const ModelInfo& i = m->info();
         modelLabel_->setText(tr("%1 (%2) · %3 M params · %4 layers × %5 heads")
-                                 .arg(QString::fromStdString(i.family), QString::fromStdString(i.format))
+                                 .arg(QString(family_name(i.family)), QString::fromStdString(i.format))
                                  .arg(double(i.n_params) / 1e6, 0, 'f', 1).arg(i.n_layers).arg(i.n_heads));
         modelLabel_->setToolTip(QString::fromStdString(i.architecture + "\n" + i.source));
     } else {
@@ -230,7 +230,7 @@ void MainWindow::updateStatus() {
     if (m) title += " — " + QFileInfo(doc_->modelPath()).fileName();
     if (!doc_->imageName().isEmpty()) title += " · " + doc_->imageName();
     if (r && m && r->logits.dim() == 1) {
-        const auto top = top_k(*r, m->info(), 1);
+        const auto top = top_k(*r, 1);
         if (!top.empty()) title += tr(" · %1 (%2%)").arg(QString::fromStdString(top[0].label)).arg(top[0].prob * 100, 0, 'f', 1);
     }
     setWindowTitle(title);
@@ -268,7 +268,7 @@ void MainWindow::openPath(const QString& path) {
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),
-                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.ppm);;All files (*)"));
+                                                      tr("Images (%1);;All files (*)").arg(QString::fromStdString(image_name_patterns())));
     if (!path.isEmpty()) openPath(path);
 }
 

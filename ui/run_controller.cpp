@@ -67,8 +67,7 @@ void RunController::start(Job job) {
     const QString what = !job.modelPath.isEmpty() ? tr("Loading %1…").arg(QFileInfo(job.modelPath).fileName())
                                                    : tr("Running…");
     QPointer<RunController> self(this);
-    const int delay = runDelayMs_;
-    thread_ = QThread::create([self, job = std::move(job), model, current = std::move(current), flag, delay]() mutable {
+    thread_ = QThread::create([self, job = std::move(job), model, current = std::move(current), flag]() mutable {
         auto out = std::make_shared<Outcome>();
         try {
             if (!job.modelPath.isEmpty()) {
@@ -80,12 +79,8 @@ void RunController::start(Job job) {
             else if (job.image) out->image = std::move(job.image);
             out->imageName = job.imageName;
             const ImageRGB8* img = out->image ? &*out->image : (current ? &*current : nullptr);
-            for (int waited = 0; waited < delay && !flag->load(); waited += 5) QThread::msleep(5);
-            if (model && img && !flag->load()) {
-                RecordAll rec;
-                out->result = std::make_shared<RunResult>(run_on_image(*model, *img, rec, flag.get(), &out->input));
-                out->result->attention = rec.take();
-            }
+            if (model && img && !flag->load())
+                out->result = std::make_shared<RunResult>(Session(*model).run(*img, RecordPolicy::All, flag.get(), &out->input));
             out->cancelled = flag->load() && !out->result;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::Cancelled) out->cancelled = true;

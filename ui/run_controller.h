@@ -29,8 +29,6 @@ public:
     void rerun();
     void cancel();
     bool busy() const { return thread_ != nullptr; }
-    // Test seam: the worker waits this long (polling the cancel flag) before it runs the model.
-    void setRunDelayForTesting(int ms) { runDelayMs_ = ms; }
 
 signals:
     void busyChanged(bool busy, const QString& what);
@@ -55,7 +53,6 @@ private:
     QThread* thread_ = nullptr;
     std::shared_ptr<CancelFlag> cancel_;
     std::optional<Job> pending_;
-    int runDelayMs_ = 0;
 };
 
 } // namespace attnscope::ui

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace attnscope::analysis {
 
@@ -60,6 +61,20 @@ void DistanceAccumulator::add(const std::vector<std::vector<double>>& v) {
 
 double DistanceAccumulator::std_dev(int layer, int head) const {
     return n_ > 0 ? std::sqrt(m2_[layer][head] / n_) : 0.0;
+}
+
+std::string distance_csv(const DistanceAccumulator& acc) {
+    auto num = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.6f", v);
+        return std::string(b);
+    };
+    std::string s = "layer,head,mean_px,std_px,n_images,min_px,max_px\n";
+    for (int l = 0; l < acc.n_layers(); ++l)
+        for (int h = 0; h < acc.n_heads(l); ++h)
+            s += std::to_string(l) + "," + std::to_string(h) + "," + num(acc.mean(l, h)) + "," + num(acc.std_dev(l, h)) + "," +
+                 std::to_string(acc.n_images()) + "," + num(acc.min(l, h)) + "," + num(acc.max(l, h)) + "\n";
+    return s;
 }
 
 } // namespace attnscope::analysis

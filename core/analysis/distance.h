@@ -4,6 +4,7 @@
 #include "core/models/model.h"
 #include "core/tensor/recorder.h"
 
+#include <string>
 #include <vector>
 
 namespace attnscope::analysis {
@@ -31,5 +32,10 @@ private:
     int n_ = 0;
     std::vector<std::vector<double>> mean_, m2_, min_, max_;
 };
+
+// THE attention_distance.csv layout (CLI `analyze` and `dataset`, the GUI's Export CSV): one row per
+// layer and head, "layer,head,mean_px,std_px,n_images,min_px,max_px", numbers "%.6f" (std: population).
+// One image is an accumulator of one image (std 0, min = max = mean).
+std::string distance_csv(const DistanceAccumulator& acc);
 
 } // namespace attnscope::analysis

@@ -6,62 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <limits>
 
 namespace attnscope::analysis {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// The one tensor named `timm` or ending in `hf_tail` ("" when none).
-std::string find_key(const WeightSource& w, const std::string& timm, const std::string& hf_tail) {
-    if (w.has(timm)) return timm;
-    for (const std::string& k : w.names())
-        if (k == hf_tail.substr(1) || ends_with(k, hf_tail)) return k;
-    return {};
-}
-
-int square_root(int64_t v) {
-    const int r = static_cast<int>(std::lround(std::sqrt(static_cast<double>(std::max<int64_t>(v, 0)))));
-    return static_cast<int64_t>(r) * r == v ? r : -1;
-}
-
-} // namespace
-
-PatchEmbedding read_patch_embedding(const WeightSource& w) {
-    const std::string file = std::filesystem::path(w.path()).filename().string();
-    PatchEmbedding pe;
-    const std::string fk = find_key(w, "patch_embed.proj.weight", ".embeddings.patch_embeddings.projection.weight");
-    if (fk.empty()) throw Error(ErrorKind::Missing, file, "patch_embed.proj.weight", "no patch-embedding filters in the checkpoint");
-    pe.filters = w.load(fk);
-    if (pe.filters.dim() != 4 || pe.filters.size(1) != 3 || pe.filters.size(2) != pe.filters.size(3))
-        throw Error(ErrorKind::Mismatch, file, "tensor '" + fk + "'", "expected [D, 3, P, P], found " + shape_str(pe.filters.shape));
-    const int64_t D = pe.filters.size(0);
-
-    const std::string pk = find_key(w, "pos_embed", ".embeddings.position_embeddings");
-    if (pk.empty()) return pe; // no learned table
-    const TensorInfo info = w.info(pk);
-    if (info.shape.size() != 3 || info.shape[0] != 1 || info.shape[2] != D)
-        throw Error(ErrorKind::Mismatch, file, "tensor '" + pk + "'", "expected [1, T, " + std::to_string(D) + "], found " + shape_str(info.shape));
-    const bool dist = !find_key(w, "dist_token", ".embeddings.distillation_token").empty();
-    const int64_t n_pos = info.shape[1];
-    int g = square_root(n_pos - 1 - (dist ? 1 : 0));
-    pe.n_pos_prefix = 1 + (dist ? 1 : 0);
-    if (g < 0) {
-        g = square_root(n_pos);
-        pe.n_pos_prefix = 0; // timm no_embed_class
-    }
-    if (g <= 0) throw Error(ErrorKind::Mismatch, file, "tensor '" + pk + "'", "position table " + shape_str(info.shape) + " is not a square grid plus prefix rows");
-    const Tensor all = w.load(pk);
-    pe.pos_grid_h = pe.pos_grid_w = g;
-    pe.pos = Tensor({static_cast<int64_t>(g) * g, D},
-                    std::vector<float>(all.data.begin() + pe.n_pos_prefix * D, all.data.end()));
-    return pe;
-}
 
 Tensor position_similarity(const Tensor& pos) {
     if (pos.dim() != 2) throw Error(ErrorKind::Argument, "", "pos", "expected [G, D], got " + shape_str(pos.shape));

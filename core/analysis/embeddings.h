@@ -1,25 +1,12 @@
 // The ViT paper's Fig. 7 left and centre: patch-embedding filter PCA and position-embedding
-// cosine similarity, read straight from the checkpoint (no model interface needed).
+// cosine similarity, of the tensors a loaded model hands out (Model::patch_embedding()).
 #pragma once
 
-#include "core/io/weights.h"
 #include "core/tensor/tensor.h"
 
 #include <vector>
 
 namespace attnscope::analysis {
-
-struct PatchEmbedding {
-    Tensor filters;             // [D, 3, P, P] patch_embed.proj.weight · *embeddings.patch_embeddings.projection.weight
-    Tensor pos;                 // [Gh·Gw, D] patch rows of pos_embed · *embeddings.position_embeddings (empty if none)
-    int pos_grid_h = 0, pos_grid_w = 0;
-    int n_pos_prefix = 0;       // rows dropped before the grid (CLS, DIST)
-};
-
-// Reads the filters and the learned position table. The table is [1, prefix + G, D] with a square
-// grid G (the ViT loader's rule: prefix = 1 + DIST when the rest is square, else 0). Models with
-// no learned table (DETR) get an empty `pos`. Errors name the file and the tensor.
-PatchEmbedding read_patch_embedding(const WeightSource& w);
 
 // Cosine similarity of every pair of rows of `pos` [G, D] → [G, G] (a zero row gives 0).
 Tensor position_similarity(const Tensor& pos);

@@ -68,7 +68,7 @@ ImageRGB8 grey_to_rgb(const uint8_t* pixels, int width, int height) {
 ClassificationResult evaluate_classification(const Model& model, const FashionMnist& set, int limit, int threads,
                                              const EvalProgress& progress) {
     const ModelInfo& info = model.info();
-    if (info.family == "detr") throw Error(ErrorKind::Unsupported, info.source, "", "a DETR model cannot be scored on classification");
+    if (info.task == Task::Detect) throw Error(ErrorKind::Unsupported, info.source, "", "a DETR model cannot be scored on classification");
     const int n = limit > 0 ? std::min(limit, set.count) : set.count;
     ClassificationResult r;
     r.count = n;
@@ -76,8 +76,7 @@ ClassificationResult evaluate_classification(const Model& model, const FashionMn
     std::vector<int> predicted(n, -1);
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(n, threads, progress, [&](int i) {
-        NullRecorder none;
-        const RunResult out = run_on_image(model, grey_to_rgb(set.image(i), set.cols, set.rows), none);
+        const RunResult out = Session(model).run(grey_to_rgb(set.image(i), set.cols, set.rows), RecordPolicy::None);
         if (out.logits.numel() != 10)
             throw Error(ErrorKind::Mismatch, info.source, "logits",
                         "the model has " + std::to_string(out.logits.numel()) + " outputs; Fashion-MNIST has 10 classes");
@@ -95,14 +94,13 @@ ClassificationResult evaluate_classification(const Model& model, const FashionMn
 DetectionEvalResult evaluate_detection(const Model& model, const FashionMnist& items, uint64_t seed, int count,
                                        int threads, const SceneOptions& opt, const EvalProgress& progress) {
     const ModelInfo& info = model.info();
-    if (info.family != "detr") throw Error(ErrorKind::Unsupported, info.source, "", "synthetic-scenes needs a DETR model");
+    if (info.task != Task::Detect) throw Error(ErrorKind::Unsupported, info.source, "", "synthetic-scenes needs a DETR model");
     std::vector<std::vector<ScoredBox>> dets(count), gts(count);
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(count, threads, progress, [&](int i) {
         const Scene s = make_scene(items, seed, static_cast<uint64_t>(i), opt);
-        NullRecorder none;
-        const RunResult out = run_on_image(model, grey_to_rgb(s.pixels.data(), s.size, s.size), none);
-        for (const Detection& d : detr_postprocess(out, info, -1.0f))
+        const RunResult out = Session(model).run(grey_to_rgb(s.pixels.data(), s.size, s.size), RecordPolicy::None);
+        for (const Detection& d : out.detections)
             dets[i].push_back({i, d.label_id, d.score, d.box_xyxy});
         for (const SceneObject& o : s.objects) gts[i].push_back({i, o.label, 1.0f, o.box_xyxy});
     });

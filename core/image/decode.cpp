@@ -194,6 +194,20 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
     return image_from_pixels(mat.data, mat.cols, mat.rows, mat.step[0], PixelLayout::BGR);
 }
 
+bool has_image_extension(const std::string& path) {
+    const size_t dot = path.find_last_of("./");
+    if (dot == std::string::npos || path[dot] != '.' || dot == 0 || path[dot - 1] == '/') return false; // ".png": a dotfile
+    std::string ext = path.substr(dot);
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::find(kImageExtensions.begin(), kImageExtensions.end(), ext) != kImageExtensions.end();
+}
+
+std::string image_name_patterns() {
+    std::string out;
+    for (std::string_view e : kImageExtensions) out += (out.empty() ? "*" : " *") + std::string(e);
+    return out;
+}
+
 ImageRGB8 decode_image_file(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) throw Error(ErrorKind::Io, path, "", "is a directory, not an image file");

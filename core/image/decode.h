@@ -4,8 +4,10 @@
 
 #include "core/image/image.h"
 
+#include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace attnscope {
 
@@ -22,6 +24,16 @@ struct ImageHeader {
     int width = 0, height = 0;
 };
 ImageHeader sniff_image_header(const std::string& bytes);
+
+// The file-name extensions (lower case, with the dot) of exactly the formats decode_image_bytes decodes
+// (content is sniffed, the name only picks files): THE list for every folder job (CLI `dataset`, the GUI's
+// "Add images…") and open dialog. GIF is sniffed but not decodable by OpenCV 4.6, so it is not listed.
+inline constexpr std::array<std::string_view, 14> kImageExtensions = {
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm"};
+// True when `path` ends in one of kImageExtensions (case-insensitive).
+bool has_image_extension(const std::string& path);
+// "*.png *.jpg …" for a file dialog's name filter.
+std::string image_name_patterns();
 
 // Decode an in-memory file. name_for_errors is the file named in every Error (Format: empty, truncated,
 // corrupt, unsupported; Unsupported: absurd size).

@@ -1,5 +1,6 @@
 // Model input tensors from decoded images: resize (PIL-exact), center crop, rescale, normalise — the
-// HF image processors and timm/torchvision eval transforms (docs/model-formats.md §3.1–3.3, §4.7).
+// HF image processors (transformers image_processing_{vit,deit,detr}.py, image_transforms.py) and the
+// timm/torchvision eval transforms (timm data/transforms_factory.py, torchvision Resize + CenterCrop).
 #pragma once
 
 #include "core/image/image.h"

@@ -1,5 +1,5 @@
 // Pillow-exact resizing of 8-bit RGB images (Pillow 9.x libImaging/Resample.c and the nearest-neighbour
-// affine path of Geometry.c), plus cropping. See docs/model-formats.md, Appendix A.
+// affine path of Geometry.c, as HF image_transforms.py resize calls them), plus cropping.
 #pragma once
 
 #include "core/image/image.h"

@@ -456,7 +456,6 @@ std::string describe(const Value& v) {
     case Kind::Storage: return "storage '" + v.storage.key + "'";
     case Kind::Tensor: return "tensor " + shape_str(v.tensor.size);
     case Kind::Opaque: return "opaque object (" + v.s + ")";
-    case Kind::Mark: return "mark";
     }
     return "?";
 }

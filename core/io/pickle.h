@@ -30,7 +30,7 @@ struct TensorRef {
 };
 
 struct Value {
-    enum class Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Opaque, Mark };
+    enum class Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Opaque };
     Kind kind = Kind::None;
     int depth = 0;                          // nesting depth (bounded: deep chains are refused)
     int64_t i = 0;

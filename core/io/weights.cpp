@@ -12,21 +12,7 @@
 
 namespace attnscope {
 
-const char* dtype_name(DType t) {
-    switch (t) {
-    case DType::F64: return "F64";
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
-    }
-    return "?";
-}
+std::string file_of(const WeightSource& src) { return std::filesystem::path(src.path()).filename().string(); }
 
 int dtype_size(DType t) {
     switch (t) {
@@ -113,7 +99,7 @@ void convert_to_f32(DType dtype, const void* src, int64_t count, float* dst) {
 Tensor load_checked(const WeightSource& src, const std::string& name, const Shape& expected) {
     const TensorInfo info = src.info(name);
     if (info.shape != expected)
-        throw Error(ErrorKind::Mismatch, std::filesystem::path(src.path()).filename().string(), "tensor '" + name + "'",
+        throw Error(ErrorKind::Mismatch, file_of(src), "tensor '" + name + "'",
                     "shape " + shape_str(info.shape) + " does not match the configuration, expected " +
                         shape_str(expected));
     return src.load(name);
@@ -128,7 +114,7 @@ void require_memory_for_weights(const WeightSource& src) {
         total = sat_add(total, sat_mul(numel, 4));
         ++count;
     }
-    require_memory(total, std::filesystem::path(src.path()).filename().string(), "",
+    require_memory(total, file_of(src), "",
                    "loading the checkpoint's " + std::to_string(count) + " tensors as float32");
 }
 

@@ -11,7 +11,6 @@
 namespace attnscope {
 
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
-const char* dtype_name(DType t);
 int dtype_size(DType t);
 
 struct TensorInfo {
@@ -29,6 +28,9 @@ public:
     virtual TensorInfo info(const std::string& name) const = 0; // throws Error(Missing) if absent
     virtual Tensor load(const std::string& name) const = 0;     // converted to float32
 };
+
+// The checkpoint's file name (no folder): what errors about its tensors name.
+std::string file_of(const WeightSource& src);
 
 // Converts `count` elements of `dtype` starting at `src` (little-endian) to float32.
 void convert_to_f32(DType dtype, const void* src, int64_t count, float* dst);

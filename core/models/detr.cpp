@@ -1,7 +1,10 @@
-// DETR: config, weights (HF and original names), load, forward, post-processing. model-formats.md §4.
+// DETR: config, weights (HF and original names), load, forward, post-processing. Upstream: HF transformers
+// modeling_detr.py (DetrForObjectDetection) and facebookresearch/detr models/{detr,transformer,backbone}.py.
 #include "core/models/detr.h"
 
 #include "core/error.h"
+#include "core/models/labels.h"
+#include "core/models/model_config.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -21,13 +24,12 @@ namespace {
 const char* kHfBackbone = "model.backbone.conv_encoder.model.";
 const char* kOrigBackbone = "backbone.0.body.";
 
-std::string file_of(const WeightSource& src) { return std::filesystem::path(src.path()).filename().string(); }
-
 [[noreturn]] void fail(ErrorKind kind, const WeightSource& src, const std::string& tensor, const std::string& what) {
     throw Error(kind, file_of(src), tensor.empty() ? "" : "tensor '" + tensor + "'", what);
 }
 
-// Checkpoint key names for one naming scheme (HF DetrForObjectDetection or facebookresearch/detr, §4.4).
+// Checkpoint key names for one naming scheme (HF DetrForObjectDetection or facebookresearch/detr;
+// the rename map of HF convert_detr_original_pytorch_checkpoint_to_pytorch.py).
 struct DetrNames {
     bool original = false;
     std::string pick(const std::string& hf, const std::string& orig) const { return original ? orig : hf; }
@@ -79,20 +81,16 @@ DetrAttention load_attention(const WeightSource& src, const DetrNames& n, const 
     return a;
 }
 
-int json_int(const nlohmann::json* cfg, const char* key, int fallback) {
-    if (!cfg || !cfg->contains(key) || !(*cfg)[key].is_number_integer()) return fallback;
-    return (*cfg)[key].get<int>();
-}
-
-void check_config(const WeightSource& src, const nlohmann::json* cfg, const char* key, int found,
-                  const std::string& tensor, const std::string& what) {
-    const int want = json_int(cfg, key, found);
+void check_config(const WeightSource& src, const nlohmann::json* cfg, const std::string& cfg_file, const char* key,
+                  int found, const std::string& tensor, const std::string& what) {
+    const int want = json_int(cfg, key, found, cfg_file);
     if (want != found)
         fail(ErrorKind::Mismatch, src, tensor,
              what + " " + std::to_string(found) + " but config.json " + key + " = " + std::to_string(want));
 }
 
-// §4.5 step 2: sine position embedding of the (h, w) mask → (h·w, d), y features first then x.
+// facebookresearch/detr models/position_encoding.py PositionEmbeddingSine (normalize=True, scale 2π;
+// HF DetrSinePositionEmbedding): sine position embedding of the (h, w) mask → (h·w, d), y features first then x.
 std::vector<float> sine_position(const std::vector<float>& mask, int h, int w, int d) {
     const int n_feats = d / 2;
     const float eps = 1e-6f, scale = 2.0f * std::numbers::pi_v<float>;
@@ -143,8 +141,9 @@ bool is_detr_checkpoint(const WeightSource& w) {
 // ---------------------------------------------------------------------------------------------- load
 
 std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const nlohmann::json* cfg,
-                                 const DetrOptions& opts) {
+                                 const nlohmann::json* preprocessor, const LoadOptions& opts) {
     const WeightSource& src = *wsrc;
+    const std::string cfg_file = opts.config_path.empty() ? "config.json" : opts.config_path;
     require_memory_for_weights(src);
     DetrNames n;
     n.original = !src.has("model.query_position_embeddings.weight") && src.has("query_embed.weight");
@@ -161,16 +160,19 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     c.n_queries = static_cast<int>(qi.shape[0]);
     c.d_model = static_cast<int>(qi.shape[1]);
     const int64_t d = c.d_model;
-    check_config(src, cfg, "d_model", c.d_model, n.query(), "query embeddings are");
-    check_config(src, cfg, "num_queries", c.n_queries, n.query(), "checkpoint has query count");
+    check_config(src, cfg, cfg_file, "d_model", c.d_model, n.query(), "query embeddings are");
+    check_config(src, cfg, cfg_file, "num_queries", c.n_queries, n.query(), "checkpoint has query count");
 
     // heads: --heads override, else config, else 8 (the original DETR)
-    c.n_heads = opts.heads > 0 ? opts.heads : json_int(cfg, "encoder_attention_heads", 8);
-    if (opts.heads <= 0 && json_int(cfg, "decoder_attention_heads", c.n_heads) != c.n_heads)
-        throw Error(ErrorKind::Unsupported, "config.json", "decoder_attention_heads",
+    c.n_heads = opts.heads_override > 0 ? opts.heads_override : json_int(cfg, "encoder_attention_heads", 8, cfg_file);
+    if (opts.heads_override <= 0 && json_int(cfg, "decoder_attention_heads", c.n_heads, cfg_file) != c.n_heads)
+        throw Error(ErrorKind::Unsupported, cfg_file, "decoder_attention_heads",
                     "differs from encoder_attention_heads (" + std::to_string(c.n_heads) + "); one head count is supported");
     if (c.n_heads <= 0 || c.d_model % c.n_heads != 0)
-        throw Error(ErrorKind::Argument, file_of(src), "heads",
+        // reported against where the count came from: --heads, config.json, or DETR's default of 8
+        throw Error(opts.heads_override > 0 ? ErrorKind::Argument : ErrorKind::Mismatch,
+                    opts.heads_override > 0 ? "" : cfg && cfg->contains("encoder_attention_heads") ? cfg_file : file_of(src),
+                    opts.heads_override > 0 ? "--heads" : cfg && cfg->contains("encoder_attention_heads") ? "encoder_attention_heads" : "heads",
                     "d_model " + std::to_string(c.d_model) + " is not divisible by " + std::to_string(c.n_heads) + " heads");
     c.dc5 = opts.dc5 ? *opts.dc5 : (cfg && cfg->contains("dilation") && (*cfg)["dilation"].is_boolean() && (*cfg)["dilation"].get<bool>());
 
@@ -203,8 +205,8 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     while (src.has(fc1(n.dec(c.n_dec)))) ++c.n_dec;
     if (c.n_enc == 0) fail(ErrorKind::Missing, src, fc1(n.enc(0)), "no encoder layers");
     if (c.n_dec == 0) fail(ErrorKind::Missing, src, fc1(n.dec(0)), "no decoder layers");
-    check_config(src, cfg, "encoder_layers", c.n_enc, fc1(n.enc(c.n_enc)), "checkpoint has encoder layer count");
-    check_config(src, cfg, "decoder_layers", c.n_dec, fc1(n.dec(c.n_dec)), "checkpoint has decoder layer count");
+    check_config(src, cfg, cfg_file, "encoder_layers", c.n_enc, fc1(n.enc(c.n_enc)), "checkpoint has encoder layer count");
+    check_config(src, cfg, cfg_file, "decoder_layers", c.n_dec, fc1(n.dec(c.n_dec)), "checkpoint has decoder layer count");
     c.n_ffn_enc = static_cast<int>(src.info(fc1(n.enc(0))).shape.at(0));
     c.n_ffn_dec = static_cast<int>(src.info(fc1(n.dec(0))).shape.at(0));
 
@@ -239,7 +241,7 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     if (cs.size() != 2 || cs[0] < 2 || cs[1] != d)
         fail(ErrorKind::Mismatch, src, cls_w, "expected [num_labels + 1, " + std::to_string(d) + "], found " + shape_str(cs));
     c.n_labels = static_cast<int>(cs[0]) - 1;
-    int cfg_labels = json_int(cfg, "num_labels", -1);
+    int cfg_labels = json_int(cfg, "num_labels", -1, cfg_file);
     if (cfg && cfg->contains("id2label") && (*cfg)["id2label"].is_object()) cfg_labels = static_cast<int>((*cfg)["id2label"].size());
     if (cfg_labels >= 0 && cfg_labels + 1 != cs[0])
         fail(ErrorKind::Mismatch, src, cls_w,
@@ -250,12 +252,11 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
 
     // info
     ModelInfo info;
-    info.family = "detr";
+    info.family = Family::Detr;
+    info.task = Task::Detect;
     info.format = n.original ? "original" : "hf";
-    info.architecture = "DetrForObjectDetection";
-    if (cfg && cfg->contains("architectures") && (*cfg)["architectures"].is_array() && !(*cfg)["architectures"].empty() &&
-        (*cfg)["architectures"][0].is_string())
-        info.architecture = (*cfg)["architectures"][0].get<std::string>();
+    info.architecture = architecture_name(cfg);
+    if (info.architecture.empty()) info.architecture = "DetrForObjectDetection";
     info.source = src.path();
     info.hidden = c.d_model;
     info.n_layers = c.n_enc;
@@ -264,34 +265,26 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     info.patch_size = w.backbone.stride;
     info.n_labels = c.n_labels;
     for (const std::string& name : src.names()) info.n_params += shape_numel(src.info(name).shape);
-    info.labels.assign(static_cast<size_t>(c.n_labels), "");
-    if (cfg && cfg->contains("id2label") && (*cfg)["id2label"].is_object()) {
-        for (const auto& [k, v] : (*cfg)["id2label"].items()) {
-            char* end = nullptr;
-            const long id = std::strtol(k.c_str(), &end, 10);
-            if (end && *end == '\0' && id >= 0 && id < c.n_labels && v.is_string()) info.labels[id] = v.get<std::string>();
-        }
-    } else if (c.n_labels == static_cast<int>(coco_detr_labels().size())) {
-        info.labels = coco_detr_labels();
-    } else {
-        for (int i = 0; i < c.n_labels; ++i) info.labels[i] = "LABEL_" + std::to_string(i);
+    // id2label (or a labels .txt beside the checkpoint), else COCO's 91 ids, else LABEL_i
+    info.labels = load_labels(cfg, std::filesystem::path(src.path()).parent_path().string(), c.n_labels);
+    if (std::all_of(info.labels.begin(), info.labels.end(), [](const std::string& l) { return l.empty(); })) {
+        if (c.n_labels == static_cast<int>(coco_detr_labels().size())) info.labels = coco_detr_labels();
+        else
+            for (int i = 0; i < c.n_labels; ++i) info.labels[i] = "LABEL_" + std::to_string(i);
     }
 
-    PreprocessSpec spec;
-    spec.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
-    spec.shortest_edge = opts.shortest_edge;
-    spec.longest_edge = opts.longest_edge;
-    spec.resample = Resample::Bilinear;
-    spec.center_crop = false;
-    spec.rescale = 1.0 / 255.0;
-    spec.mean = {0.485f, 0.456f, 0.406f};
-    spec.std = {0.229f, 0.224f, 0.225f};
-    if (const auto& p = opts.preprocessor) {
-        spec.resample = p->resample;
-        spec.rescale = p->rescale;
-        spec.mean = p->mean;
-        spec.std = p->std;
-    }
+    // DetrImageProcessor's defaults (HF image_processing_detr.py): shortest edge 800, longest 1333, bilinear,
+    // no crop, 1/255, ImageNet mean/std; a preprocessor_config.json replaces them (resolve_preprocess).
+    PreprocessSpec defaults;
+    defaults.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
+    defaults.shortest_edge = 800;
+    defaults.longest_edge = 1333;
+    defaults.resample = Resample::Bilinear;
+    defaults.center_crop = false;
+    defaults.rescale = 1.0 / 255.0;
+    defaults.mean = {0.485f, 0.456f, 0.406f};
+    defaults.std = {0.229f, 0.224f, 0.225f};
+    const PreprocessSpec spec = resolve_preprocess(Family::Detr, defaults, preprocessor, cfg, cfg_file);
     return std::make_unique<DetrModel>(c, std::move(w), std::move(info), spec);
 }
 
@@ -451,49 +444,11 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     for (float& v : result.boxes.data) v = 1.0f / (1.0f + std::exp(-v));
 
     result.layout = TokenLayout{0, 0, 0, h, w, w_.backbone.stride};
-    if (result.geometry.input_w == 0) {
-        result.geometry.input_w = W;
-        result.geometry.input_h = H;
-    }
     result.timings_ms["backbone"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     result.timings_ms["transformer"] = ms_since(t1);
-    result.timings_ms["forward"] = ms_since(t0);
 }
 
-// ---------------------------------------------------------------------------------------------- post-processing
-
-std::vector<Detection> detr_postprocess(const RunResult& r, const ModelInfo& info, float threshold) {
-    std::vector<Detection> out;
-    if (r.logits.dim() != 2 || r.boxes.dim() != 2 || r.logits.size(0) != r.boxes.size(0) || r.logits.size(1) < 2)
-        return out;
-    const int Q = static_cast<int>(r.logits.size(0)), n_cls = static_cast<int>(r.logits.size(1));
-    float img_w = static_cast<float>(r.geometry.orig_w), img_h = static_cast<float>(r.geometry.orig_h);
-    if (img_w <= 0 || img_h <= 0) {
-        img_w = static_cast<float>(r.geometry.input_w > 0 ? r.geometry.input_w : r.layout.grid_w * r.layout.patch_size);
-        img_h = static_cast<float>(r.geometry.input_h > 0 ? r.geometry.input_h : r.layout.grid_h * r.layout.patch_size);
-    }
-    for (int q = 0; q < Q; ++q) {
-        const float* z = r.logits.ptr() + static_cast<int64_t>(q) * n_cls; // (n_cls)
-        const float mx = *std::max_element(z, z + n_cls);
-        double sum = 0.0;
-        for (int i = 0; i < n_cls; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
-        const int best = static_cast<int>(std::max_element(z, z + n_cls - 1) - z); // drop "no object"
-        const float score = static_cast<float>(std::exp(static_cast<double>(z[best] - mx)) / sum);
-        if (!(score > threshold)) continue;
-        const float* b = r.boxes.ptr() + static_cast<int64_t>(q) * 4; // (cx, cy, w, h)
-        Detection det;
-        det.query = q;
-        det.label_id = best;
-        det.label = best < static_cast<int>(info.labels.size()) ? info.labels[best] : "";
-        det.score = score;
-        det.box_xyxy = {(b[0] - 0.5f * b[2]) * img_w, (b[1] - 0.5f * b[3]) * img_h, (b[0] + 0.5f * b[2]) * img_w,
-                        (b[1] + 0.5f * b[3]) * img_h};
-        out.push_back(std::move(det));
-    }
-    return out;
-}
-
-// ---------------------------------------------------------------------------------------------- labels (§4.8)
+// ---------------------------------------------------------------------------------------------- labels (facebook/detr-resnet-50 config.json id2label)
 
 const std::vector<std::string>& coco_detr_labels() {
     static const std::vector<std::string> labels = {

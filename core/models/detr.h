@@ -1,30 +1,21 @@
 // DETR (facebook/detr-resnet-50/-101/-dc5): ResNet backbone + post-norm encoder/decoder transformer.
-// Reads HF `DetrForObjectDetection` names and original facebookresearch/detr names (model-formats.md §4).
+// Reads HF `DetrForObjectDetection` names and original facebookresearch/detr names (mapped one to the other
+// as in HF convert_detr_original_pytorch_checkpoint_to_pytorch.py).
 // Every attention map is recorded: encoder self [heads, HW, HW], decoder self [heads, Q, Q], decoder
 // cross [heads, Q, HW], per layer.
 #pragma once
 
 #include "core/io/weights.h"
+#include "core/models/loader.h"
 #include "core/models/model.h"
 #include "core/models/resnet.h"
 
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
-#include <optional>
 #include <vector>
 
 namespace attnscope {
-
-struct DetrOptions {
-    int heads = 0;                 // > 0: overrides config encoder_attention_heads (default 8 without config)
-    std::optional<bool> dc5;       // set: overrides config `dilation`
-    int shortest_edge = 800;       // preprocessing (from preprocessor_config.json when the caller has one)
-    int longest_edge = 1333;
-    // Set from preprocessor_config.json: its resample filter, rescale factor and normalisation replace
-    // DetrImageProcessor's defaults (bilinear, 1/255, ImageNet mean/std). Resizing stays shortest/longest edge.
-    std::optional<PreprocessSpec> preprocessor;
-};
 
 struct DetrConfig {
     int d_model = 256;
@@ -98,13 +89,12 @@ private:
 bool is_detr_checkpoint(const WeightSource& w);
 
 // config: the HF config.json (nullptr when none). Sizes are inferred from the tensors and checked.
+// preprocessor: preprocessor_config.json (nullptr when none), read by resolve_preprocess.
+// options: heads_override (else config encoder_attention_heads, else 8), dc5 (else config `dilation`).
 std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> w, const nlohmann::json* config,
-                                 const DetrOptions& opts);
+                                 const nlohmann::json* preprocessor, const LoadOptions& options);
 
-// HF post_process_object_detection: softmax over all classes, drop "no object", keep score > threshold
-// (strict, query order); boxes in pixels of the original image (r.geometry.orig_w/h; the input size when
-// the geometry is empty).
-std::vector<Detection> detr_postprocess(const RunResult& r, const ModelInfo& info, float threshold);
+// Post-processing (detr_postprocess): core/postprocess.h.
 
 // COCO detection id → label as in facebook/detr-resnet-50's config (91 ids, "N/A" for unused ids).
 const std::vector<std::string>& coco_detr_labels();

@@ -2,7 +2,6 @@
 
 #include "core/error.h"
 #include "core/io/weights.h"
-#include "core/image/preprocess.h"
 #include "core/models/detr.h"
 #include "core/models/vit.h"
 
@@ -79,42 +78,26 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
     const fs::path weights = fs::is_directory(p, ec) ? weights_in_folder(p) : p;
 
+    LoadOptions o = options;
     std::optional<json> config;
-    if (!options.config_path.empty()) {
-        config = read_json_if_exists(options.config_path);
-        if (!config) throw Error(ErrorKind::Io, options.config_path, "", "config file not found");
+    if (!o.config_path.empty()) {
+        config = read_json_if_exists(o.config_path);
+        if (!config) throw Error(ErrorKind::Io, o.config_path, "", "config file not found");
     } else {
         config = read_json_if_exists(dir / "config.json");
+        if (config) o.config_path = (dir / "config.json").string();
     }
     const std::optional<json> preprocessor = read_json_if_exists(dir / "preprocessor_config.json");
 
     return load_model_from(open_weights(weights.string()), config ? &*config : nullptr,
-                           preprocessor ? &*preprocessor : nullptr, options);
+                           preprocessor ? &*preprocessor : nullptr, o);
 }
 
 std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
                                        const LoadOptions& options) {
-    if (is_vit_checkpoint(*w)) {
-        VitOptions vo;
-        vo.heads_override = options.heads_override;
-        return load_vit(w, config, preprocessor, vo);
-    }
-    if (is_detr_checkpoint(*w)) {
-        DetrOptions dopt;
-        dopt.heads = options.heads_override;
-        if (preprocessor) { // resize bounds, filter, rescale and normalisation (a demo's mean/std are not ImageNet's)
-            json p = *preprocessor;
-            // Parsed as DetrImageProcessor whatever it names (absent keys take DETR's defaults, not ViT's).
-            if (p.is_object() && !p.contains("image_processor_type") && !p.contains("feature_extractor_type"))
-                p["image_processor_type"] = "DetrImageProcessor";
-            const PreprocessSpec spec = spec_from_hf_preprocessor(p, "preprocessor_config.json");
-            if (spec.shortest_edge) dopt.shortest_edge = spec.shortest_edge;
-            if (spec.longest_edge) dopt.longest_edge = spec.longest_edge;
-            dopt.preprocessor = spec;
-        }
-        return load_detr(w, config, dopt);
-    }
-    throw Error(ErrorKind::Unsupported, fs::path(w->path()).filename().string(), "",
+    if (is_vit_checkpoint(*w)) return load_vit(w, config, preprocessor, options);
+    if (is_detr_checkpoint(*w)) return load_detr(w, config, preprocessor, options);
+    throw Error(ErrorKind::Unsupported, file_of(*w), "",
                 "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR); first names: " + sample_names(*w));
 }
 

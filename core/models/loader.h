@@ -7,15 +7,20 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace attnscope {
 
 class WeightSource;
 
+// The one set of options every family's loader takes (load_vit, load_detr, load_model).
 struct LoadOptions {
-    int heads_override = 0;   // --heads: when the head count cannot be known from config/architecture
-    std::string config_path;  // --config: a config.json to use for a bare checkpoint
+    int heads_override = 0;   // --heads: when the head count cannot be known from config/architecture (ViT);
+                              // DETR: replaces config encoder_attention_heads (8 without a config)
+    std::optional<bool> dc5;  // DETR: set overrides config.json `dilation`
+    std::string config_path;  // --config: a config.json to use for a bare checkpoint. load_model sets it to
+                              // the folder's config.json when it reads one, so errors name the full path.
 };
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});

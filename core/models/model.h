@@ -24,8 +24,24 @@ struct TokenLayout {
     int n_tokens() const { return n_prefix() + grid_h * grid_w; }
 };
 
+// What a checkpoint is (decided by its loader from the tensor names) and what its output is for.
+enum class Family { Vit, DeitDistilled, Dino, Dinov2, Dinov2Registers, Detr };
+enum class Task {
+    Classify, // logits over labels (ViT, DeiT, DINOv2 with a classifier)
+    Embed,    // no head: the normed CLS token is the output (DINO, headless DINOv2)
+    Detect,   // boxes and class logits per query (DETR)
+};
+
+// The names every JSON/CSV/CLI output uses: "vit", "deit-distilled", "dino", "dinov2", "dinov2-registers",
+// "detr"; and "classify", "embed", "detect".
+const char* family_name(Family f);
+const char* task_name(Task t);
+// The inverse of family_name; false (f untouched) for an unknown name.
+bool family_from_name(const std::string& name, Family& f);
+
 struct ModelInfo {
-    std::string family;       // "vit", "deit-distilled", "dino", "dinov2", "detr"
+    Family family = Family::Vit;
+    Task task = Task::Classify;
     std::string format;       // "hf", "timm", "original"
     std::string architecture; // e.g. "ViTForImageClassification", "deit_tiny_patch16_224"
     std::string source;       // path it was loaded from
@@ -44,6 +60,13 @@ struct Detection {
     std::array<float, 4> box_xyxy{}; // pixels of the ORIGINAL image
 };
 
+struct Prediction {
+    int index = 0;
+    std::string label;       // "class <index>" when the model has no name for it
+    float prob = 0.0f, logit = 0.0f;
+};
+
+// One forward pass, as Session::run (core/session.h) hands it out.
 struct RunResult {
     Tensor logits;          // ViT: [n_labels] (empty for headless models); DETR: [Q, n_labels + 1]
     Tensor features;        // headless models: the normed CLS token [hidden]
@@ -51,18 +74,33 @@ struct RunResult {
     std::vector<AttentionMap> attention;
     TokenLayout layout;
     PreprocessGeometry geometry;
-    std::map<std::string, double> timings_ms; // "preprocess", "forward", ...
+    std::map<std::string, double> timings_ms; // "preprocess", "forward", "postprocess", ...
+    // Post-processed once by Session::run (core/postprocess.h):
+    std::vector<Prediction> predictions; // classifiers: every class, most probable first
+    std::vector<Detection> detections;   // DETR: every query (index == query), unthresholded
 };
 
 // Set from another thread to stop a forward pass between layers (it then throws Error(Cancelled)).
 using CancelFlag = std::atomic<bool>;
+
+// The learned input embeddings a model hands out for inspection (ViT paper Fig. 7): the patch-embedding
+// filters and the patch rows of the learned position table, as loaded (no second read of the checkpoint).
+struct PatchEmbedding {
+    Tensor filters;             // [D, 3, P, P] timm patch_embed.proj.weight · HF embeddings.patch_embeddings.projection.weight
+    Tensor pos;                 // [Gh·Gw, D] patch rows of pos_embed · embeddings.position_embeddings (empty if none)
+    int pos_grid_h = 0, pos_grid_w = 0;
+    int n_pos_prefix = 0;       // rows of the table before the grid (CLS, DIST; 0 for timm no_embed_class)
+};
 
 class Model {
 public:
     virtual ~Model() = default;
     virtual const ModelInfo& info() const = 0;
     virtual const PreprocessSpec& preprocess() const = 0;
-    // input: [3, H, W] normalised. Fills logits / attention / layout of `result`.
+    // Empty (no filters, no table) for models without a linear patch embedding (DETR's ResNet stem).
+    virtual PatchEmbedding patch_embedding() const { return {}; }
+    // input: [3, H, W] normalised. Fills logits / boxes / features / layout of `result` and hands every
+    // attention map to `recorder`. Geometry, timings and post-processing are Session::run's.
     virtual void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                          const CancelFlag* cancel = nullptr) const = 0;
 };

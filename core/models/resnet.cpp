@@ -10,7 +10,6 @@ namespace attnscope {
 
 namespace {
 
-std::string file_of(const WeightSource& src) { return std::filesystem::path(src.path()).filename().string(); }
 
 [[noreturn]] void fail(ErrorKind kind, const WeightSource& src, const std::string& tensor, const std::string& what) {
     throw Error(kind, file_of(src), "tensor '" + tensor + "'", what);
@@ -18,7 +17,7 @@ std::string file_of(const WeightSource& src) { return std::filesystem::path(src.
 
 // conv: "<p>conv1.weight"; bn: "<p>bn1." (+ weight/bias/running_mean/running_var). Folds the frozen BN.
 ConvBN load_conv_bn(const WeightSource& src, const std::string& conv, const std::string& bn, int c_in, int stride,
-                    int dilation, int64_t& n_params) {
+                    int dilation) {
     if (!src.has(conv)) fail(ErrorKind::Missing, src, conv, "backbone convolution is missing");
     const TensorInfo ti = src.info(conv);
     if (ti.shape.size() != 4 || ti.shape[2] != ti.shape[3] || ti.shape[2] % 2 == 0)
@@ -35,7 +34,6 @@ ConvBN load_conv_bn(const WeightSource& src, const std::string& conv, const std:
     const Tensor beta = load_checked(src, bn + "bias", {c_out});                 // (c_out)
     const Tensor mean = load_checked(src, bn + "running_mean", {c_out});         // (c_out)
     const Tensor var = load_checked(src, bn + "running_var", {c_out});           // (c_out)
-    n_params += w.numel() + 4 * c_out;
     const int64_t per_out = w.numel() / c_out;
     cb.w = std::move(w.data);
     cb.b.resize(static_cast<size_t>(c_out));
@@ -75,7 +73,6 @@ void run(const ConvBN& cb, const Act& x, const Act* residual, bool relu, Act& y,
 
 ResNet ResNet::load(const WeightSource& src, const std::string& prefix, bool dc5) {
     ResNet net;
-    net.dc5 = dc5;
     net.stride = dc5 ? 16 : 32;
     net.bottleneck = src.has(prefix + "layer1.0.conv3.weight");
     for (int il = 0; il < 4; ++il) {
@@ -88,7 +85,7 @@ ResNet ResNet::load(const WeightSource& src, const std::string& prefix, bool dc5
 
     // stem: conv1 / bn1
     if (!src.has(prefix + "conv1.weight")) fail(ErrorKind::Missing, src, prefix + "conv1.weight", "backbone stem is missing");
-    net.stem = load_conv_bn(src, prefix + "conv1.weight", prefix + "bn1.", 3, 2, 1, net.n_params);
+    net.stem = load_conv_bn(src, prefix + "conv1.weight", prefix + "bn1.", 3, 2, 1);
     int c = net.stem.shape.c_out;
 
     int dilation = 1;
@@ -106,17 +103,17 @@ ResNet ResNet::load(const WeightSource& src, const std::string& prefix, bool dc5
             const int d = ib == 0 ? prev_dilation : dilation; // block 0's 3×3 keeps the previous dilation
             ResNetBlock blk;
             if (net.bottleneck) {
-                blk.conv1 = load_conv_bn(src, p + "conv1.weight", p + "bn1.", c, 1, 1, net.n_params);
-                blk.conv2 = load_conv_bn(src, p + "conv2.weight", p + "bn2.", blk.conv1.shape.c_out, s, d, net.n_params);
-                blk.conv3 = load_conv_bn(src, p + "conv3.weight", p + "bn3.", blk.conv2.shape.c_out, 1, 1, net.n_params);
+                blk.conv1 = load_conv_bn(src, p + "conv1.weight", p + "bn1.", c, 1, 1);
+                blk.conv2 = load_conv_bn(src, p + "conv2.weight", p + "bn2.", blk.conv1.shape.c_out, s, d);
+                blk.conv3 = load_conv_bn(src, p + "conv3.weight", p + "bn3.", blk.conv2.shape.c_out, 1, 1);
             } else {
-                blk.conv1 = load_conv_bn(src, p + "conv1.weight", p + "bn1.", c, s, d, net.n_params);
-                blk.conv2 = load_conv_bn(src, p + "conv2.weight", p + "bn2.", blk.conv1.shape.c_out, 1, d, net.n_params);
+                blk.conv1 = load_conv_bn(src, p + "conv1.weight", p + "bn1.", c, s, d);
+                blk.conv2 = load_conv_bn(src, p + "conv2.weight", p + "bn2.", blk.conv1.shape.c_out, 1, d);
             }
             const int c_block = (net.bottleneck ? blk.conv3 : blk.conv2).shape.c_out;
             blk.has_downsample = src.has(p + "downsample.0.weight");
             if (blk.has_downsample) {
-                blk.downsample = load_conv_bn(src, p + "downsample.0.weight", p + "downsample.1.", c, s, 1, net.n_params);
+                blk.downsample = load_conv_bn(src, p + "downsample.0.weight", p + "downsample.1.", c, s, 1);
                 if (blk.downsample.shape.c_out != c_block)
                     fail(ErrorKind::Mismatch, src, p + "downsample.0.weight",
                          "shortcut has " + std::to_string(blk.downsample.shape.c_out) + " channels, block output has " +

@@ -30,11 +30,9 @@ struct ResNetBlock {
 
 struct ResNet {
     bool bottleneck = false;
-    bool dc5 = false;
     int n_blocks[4] = {0, 0, 0, 0};
     int c_out = 0;                         // channels of the layer4 output
     int stride = 32;                       // total output stride (16 for DC5)
-    int64_t n_params = 0;
     ConvBN stem;                           // conv1 / bn1 (7×7 s2 p3), then ReLU, maxpool 3×3 s2 p1
     std::vector<ResNetBlock> layers[4];    // layer1..layer4
 

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/image/preprocess.h"
 #include "core/models/labels.h"
+#include "core/models/model_config.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -87,8 +88,6 @@ struct Names {
     }
 };
 
-std::string file_name(const WeightSource& w) { return fs::path(w.path()).filename().string(); }
-
 // Detects naming and HF prefix from the tensor names.
 void detect_naming(const WeightSource& w, VitConfig& c) {
     if (w.has("cls_token") && w.has("patch_embed.proj.weight")) {
@@ -101,7 +100,7 @@ void detect_naming(const WeightSource& w, VitConfig& c) {
         c.naming = w.has(c.prefix + "encoder.layer.0.norm1.weight") ? VitNaming::HFDinov2 : VitNaming::HF;
         return;
     }
-    throw Error(ErrorKind::Unsupported, file_name(w), "", "not a ViT-family checkpoint (no cls_token / patch embedding)");
+    throw Error(ErrorKind::Unsupported, file_of(w), "", "not a ViT-family checkpoint (no cls_token / patch embedding)");
 }
 
 int count_layers(const WeightSource& w, const Names& n) {
@@ -115,27 +114,9 @@ bool is_perfect_square(int64_t v, int& root) {
     return static_cast<int64_t>(root) * root == v;
 }
 
-// timm "architecture" or HF "architectures"[0]; "" when absent or not a string.
-std::string architecture_name(const json* config) {
-    if (!config) return {};
-    if (config->contains("architecture") && (*config)["architecture"].is_string()) return (*config)["architecture"].get<std::string>();
-    if (config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty() &&
-        (*config)["architectures"][0].is_string())
-        return (*config)["architectures"][0].get<std::string>();
-    return {};
-}
-
-int json_int(const json* j, const char* key, int fallback) {
-    if (!j || !j->contains(key)) return fallback;
-    const json& v = (*j)[key];
-    if (v.is_number_integer()) return v.get<int>();
-    if (v.is_array() && !v.empty() && v.back().is_number_integer()) return v.back().get<int>(); // [h, w] → w
-    return fallback;
-}
-
 } // namespace
 
-int heads_from_architecture(const std::string& name, int hidden) {
+int heads_from_architecture(const std::string& name) {
     std::string s = name;
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     const bool dinov2 = s.find("dinov2") != std::string::npos;
@@ -146,7 +127,6 @@ int heads_from_architecture(const std::string& name, int hidden) {
     if (s.find("giant") != std::string::npos || s.find("vitg") != std::string::npos) return dinov2 ? 24 : 16;
     for (const Size& z : sizes)
         if (s.find(z.tag) != std::string::npos) return z.heads;
-    (void)hidden;
     return 0;
 }
 
@@ -208,6 +188,16 @@ public:
         : c_(std::move(c)), w_(std::move(w)), info_(std::move(info)), spec_(std::move(spec)) {}
     const ModelInfo& info() const override { return info_; }
     const PreprocessSpec& preprocess() const override { return spec_; }
+    PatchEmbedding patch_embedding() const override {
+        PatchEmbedding pe;
+        pe.filters = w_.patch_w;
+        const int64_t D = c_.n_embd, G = static_cast<int64_t>(c_.pos_grid_h) * c_.pos_grid_w;
+        pe.pos = Tensor({G, D}, std::vector<float>(w_.pos.data.begin() + c_.n_pos_prefix * D, w_.pos.data.end()));
+        pe.pos_grid_h = c_.pos_grid_h;
+        pe.pos_grid_w = c_.pos_grid_w;
+        pe.n_pos_prefix = c_.n_pos_prefix;
+        return pe;
+    }
     void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                  const CancelFlag* cancel) const override;
 
@@ -306,7 +296,6 @@ void VitModel::head(const float* xn, int n_tok, RunResult& result) const {
 
 void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                        const CancelFlag* cancel) const {
-    const auto t0 = std::chrono::steady_clock::now();
     if (input.dim() != 3 || input.size(0) != 3)
         throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
     const int P = c_.patch, D = c_.n_embd, M = c_.n_mlp;
@@ -364,8 +353,6 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
     head(h.data(), T, result);
 
     result.layout = TokenLayout{1, c_.n_dist, c_.n_reg, gh, gw, P};
-    result.timings_ms["forward"] =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace
@@ -374,8 +361,9 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
 namespace {
 
 // Fills sizes, head count, token counts and head kind from the weights and configs.
-VitConfig configure(const WeightSource& w, const json* config, const VitOptions& opt) {
-    const std::string file = file_name(w);
+VitConfig configure(const WeightSource& w, const json* config, const LoadOptions& opt) {
+    const std::string file = file_of(w);
+    const std::string cfg_file = opt.config_path.empty() ? "config.json" : opt.config_path;
     VitConfig c;
     detect_naming(w, c);
     const Names n{c};
@@ -416,25 +404,35 @@ VitConfig configure(const WeightSource& w, const json* config, const VitOptions&
     if (config && config->contains("layer_norm_eps") && (*config)["layer_norm_eps"].is_number()) {
         const double eps = (*config)["layer_norm_eps"].get<double>();
         if (!(eps >= 0.0 && eps <= 1.0))
-            throw Error(ErrorKind::Format, "config.json", "layer_norm_eps", "expected a number in [0, 1], got " + (*config)["layer_norm_eps"].dump());
+            throw Error(ErrorKind::Format, cfg_file, "layer_norm_eps", "expected a number in [0, 1], got " + (*config)["layer_norm_eps"].dump());
         c.ln_eps = static_cast<float>(eps);
     }
+    // The head count and where it came from, so that a wrong one is reported against its source.
+    std::string heads_file = cfg_file, heads_field = "num_attention_heads";
     c.n_heads = opt.heads_override;
-    if (!c.n_heads) c.n_heads = json_int(config, "num_attention_heads", 0);
-    if (!c.n_heads && timm_cfg && config->contains("model_args")) c.n_heads = json_int(&(*config)["model_args"], "num_heads", 0);
-    if (!c.n_heads && !arch.empty()) c.n_heads = heads_from_architecture(arch, c.n_embd);
+    if (c.n_heads) heads_file.clear(), heads_field = "--heads";
+    if (!c.n_heads) c.n_heads = json_int(config, "num_attention_heads", 0, cfg_file);
+    if (!c.n_heads && timm_cfg && config->contains("model_args")) {
+        c.n_heads = json_int(&(*config)["model_args"], "num_heads", 0, cfg_file, "model_args.");
+        heads_field = "model_args.num_heads";
+    }
+    if (!c.n_heads && !arch.empty()) {
+        c.n_heads = heads_from_architecture(arch);
+        heads_field = timm_cfg ? "architecture" : "architectures";
+    }
     if (!c.n_heads)
         throw Error(ErrorKind::Missing, file, "num_heads",
                     "cannot tell the number of attention heads (no config, architecture name unknown); pass --heads N");
     if (c.n_heads < 0 || c.n_heads > c.n_embd)
-        throw Error(ErrorKind::Format, opt.heads_override ? file : "config.json", "num_heads",
-                    std::to_string(c.n_heads) + " attention heads for hidden size " + std::to_string(c.n_embd));
+        throw Error(ErrorKind::Format, heads_file, heads_field,
+                    std::to_string(c.n_heads) + " attention heads for hidden size " + std::to_string(c.n_embd) + " (from " + file + ")");
     if (c.n_embd % c.n_heads != 0)
-        throw Error(ErrorKind::Mismatch, file, "num_heads", "hidden size " + std::to_string(c.n_embd) + " is not divisible by " + std::to_string(c.n_heads) + " heads");
-    if (config && config->contains("num_hidden_layers") && json_int(config, "num_hidden_layers", c.n_layers) != c.n_layers)
-        throw Error(ErrorKind::Mismatch, "config.json", "num_hidden_layers", "says " + std::to_string(json_int(config, "num_hidden_layers", 0)) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
-    if (config && config->contains("hidden_size") && json_int(config, "hidden_size", c.n_embd) != c.n_embd)
-        throw Error(ErrorKind::Mismatch, "config.json", "hidden_size", "says " + std::to_string(json_int(config, "hidden_size", 0)) + " but cls_token has width " + std::to_string(c.n_embd));
+        throw Error(ErrorKind::Mismatch, heads_file, heads_field,
+                    std::to_string(c.n_heads) + " heads do not divide the hidden size " + std::to_string(c.n_embd) + " of " + file);
+    if (const int layers = json_int(config, "num_hidden_layers", c.n_layers, cfg_file); layers != c.n_layers)
+        throw Error(ErrorKind::Mismatch, cfg_file, "num_hidden_layers", "says " + std::to_string(layers) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
+    if (const int hidden = json_int(config, "hidden_size", c.n_embd, cfg_file); hidden != c.n_embd)
+        throw Error(ErrorKind::Mismatch, cfg_file, "hidden_size", "says " + std::to_string(hidden) + " but cls_token has width " + std::to_string(c.n_embd));
 
     // classification head
     const std::string head = c.naming == VitNaming::Timm ? "head.weight" : (c.n_dist ? "cls_classifier.weight" : "classifier.weight");
@@ -535,11 +533,11 @@ int64_t count_params(const VitWeights& v) {
     return n;
 }
 
-std::string family_of(const VitConfig& c) {
-    if (c.n_dist) return "deit-distilled";
-    if (c.naming == VitNaming::HFDinov2 || c.layer_scale) return c.n_reg ? "dinov2-registers" : "dinov2";
-    if (c.head == VitHead::None) return "dino";
-    return "vit";
+Family family_of(const VitConfig& c) {
+    if (c.n_dist) return Family::DeitDistilled;
+    if (c.naming == VitNaming::HFDinov2 || c.layer_scale) return c.n_reg ? Family::Dinov2Registers : Family::Dinov2;
+    if (c.head == VitHead::None) return Family::Dino;
+    return Family::Vit;
 }
 
 // Default preprocessing when neither preprocessor_config.json nor pretrained_cfg is given.
@@ -562,12 +560,13 @@ PreprocessSpec default_spec(const VitConfig& c) {
 } // namespace
 
 std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
-                                const VitOptions& options) {
+                                const LoadOptions& options) {
     const VitConfig c = configure(*w, config, options);
     require_memory_for_weights(*w);
     VitWeights weights = load_weights(*w, c);
     ModelInfo info;
     info.family = family_of(c);
+    info.task = c.head == VitHead::None ? Task::Embed : Task::Classify;
     info.format = c.naming == VitNaming::Timm ? "timm" : "hf";
     info.source = w->path();
     info.hidden = c.n_embd;
@@ -580,13 +579,11 @@ std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const jso
     info.n_labels = c.n_labels;
     info.n_params = count_params(weights);
     info.architecture = architecture_name(config);
-    if (info.architecture.empty()) info.architecture = info.family + " (inferred from tensor names)";
+    if (info.architecture.empty()) info.architecture = std::string(family_name(info.family)) + " (inferred from tensor names)";
     info.labels = load_labels(config, fs::path(w->path()).parent_path().string(), c.n_labels);
 
-    PreprocessSpec spec = default_spec(c);
-    if (preprocessor) spec = spec_from_hf_preprocessor(*preprocessor, "preprocessor_config.json");
-    else if (config && config->contains("pretrained_cfg") && (*config)["pretrained_cfg"].is_object())
-        spec = spec_from_timm_pretrained_cfg((*config)["pretrained_cfg"], "config.json");
+    const PreprocessSpec spec = resolve_preprocess(info.family, default_spec(c), preprocessor, config,
+                                                   options.config_path.empty() ? "config.json" : options.config_path);
     return std::make_unique<VitModel>(c, std::move(weights), std::move(info), spec);
 }
 

@@ -69,7 +69,7 @@ private slots:
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const fs::path d = out.toStdString();
         const nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "result.json"));
-        QCOMPARE(j["model"]["family"].get<std::string>(), std::string("detr"));
+        QCOMPARE(j["model"]["family"].get<std::string>(), std::string("detr")); // the JSON keeps the name
         const Tensor logits = read_npy((d / "logits.npy").string());
         const Tensor boxes = read_npy((d / "boxes.npy").string());
         QVERIFY(max_abs_diff(logits, read_npy(fixture("detr/r50tiny/expected/logits.npy")), "cli detr logits") <= 1e-4);

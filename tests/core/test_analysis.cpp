@@ -7,6 +7,7 @@
 #include "core/analysis/rollout.h"
 #include "core/error.h"
 #include "core/io/weights.h"
+#include "core/models/loader.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QtTest>
@@ -215,23 +216,28 @@ private slots:
         QVERIFY(std::abs(p.total_variance - 10.0 * D / 2 / (D - 1)) < 1e-4);
     }
 
-    void checkpoint_errors_name_file_and_tensor() {
-        QTemporaryDir tmp;
-        const std::string path = tmp.path().toStdString() + "/bad.safetensors";
-        write_safetensors(path, {{"cls_token", Tensor({1, 1, 4})}, {"patch_embed.proj.weight", Tensor({4, 3, 2, 3})}});
-        try {
-            read_patch_embedding(*open_weights(path));
-            QFAIL("expected an error");
-        } catch (const Error& e) {
-            qInfo("%s", e.what());
-            QVERIFY(QString(e.what()).contains("bad.safetensors"));
-            QVERIFY(QString(e.what()).contains("patch_embed.proj.weight"));
+    // The views and `cli analyze` take the filters and the position table from the loaded model (no second
+    // read of the checkpoint): they must be the file's tensors, the table without its CLS/DIST rows.
+    void model_hands_out_its_patch_embedding() {
+        struct Case { const char* dir; const char* filters; const char* pos; int prefix, grid; };
+        for (const Case& c : {Case{"vit/timm_vit", "patch_embed.proj.weight", "pos_embed", 1, 4},
+                              Case{"vit/deit_distilled", "deit.embeddings.patch_embeddings.projection.weight",
+                                   "deit.embeddings.position_embeddings", 2, 4}}) {
+            const PatchEmbedding pe = load_model(fixture(c.dir))->patch_embedding();
+            const auto w = open_weights(fixture(std::string(c.dir) + "/model.safetensors"));
+            const Tensor filters = w->load(c.filters), pos = w->load(c.pos); // [D, 3, P, P], [1, prefix + G, D]
+            QVERIFY2(pe.filters.shape == filters.shape && pe.filters.data == filters.data, c.dir);
+            QCOMPARE(pe.n_pos_prefix, c.prefix);
+            QCOMPARE(pe.pos_grid_h, c.grid);
+            QCOMPARE(pe.pos_grid_w, c.grid);
+            const int64_t D = pos.size(2);
+            QCOMPARE(pe.pos.shape, (Shape{c.grid * c.grid, D}));
+            QVERIFY2(std::equal(pe.pos.data.begin(), pe.pos.data.end(), pos.data.begin() + c.prefix * D), c.dir);
         }
-        write_safetensors(path, {{"patch_embed.proj.weight", Tensor({4, 3, 2, 2})}, {"pos_embed", Tensor({1, 5, 4})}});
-        const PatchEmbedding pe = read_patch_embedding(*open_weights(path));
-        QCOMPARE(pe.n_pos_prefix, 1);
-        QCOMPARE(pe.pos_grid_h, 2);
-        QCOMPARE(pe.pos.shape, (Shape{4, 4}));
+        // DETR has a ResNet stem and a sine position encoding: nothing to hand out.
+        const PatchEmbedding detr = load_model(fixture("detr/r50tiny/hf"))->patch_embedding();
+        QVERIFY(detr.filters.empty());
+        QVERIFY(detr.pos.empty());
     }
 
     void query_boxes_take_the_best_real_class() {

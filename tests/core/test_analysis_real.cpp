@@ -26,9 +26,7 @@ private slots:
         const std::string img = shared_path("images/coco_000000039769_two_cats.png");
         if (dir.empty() || img.empty()) QSKIP("../shared/models/deit-tiny-imagenet or ../shared/images absent: real-model analysis test skipped");
         auto model = load_model(dir);
-        RecordAll rec;
-        RunResult r = run_on_image(*model, decode_image_file(img), rec);
-        r.attention = rec.take();
+        RunResult r = Session(*model).run(decode_image_file(img));
 
         const Tensor roll = attention_rollout(r.attention, r.layout, {HeadFusion::Mean, 0.9});
         QCOMPARE(roll.shape, (Shape{14, 14}));
@@ -44,7 +42,7 @@ private slots:
 
         QCOMPARE(dino_masks(r.attention.back(), r.layout, 0.6).shape, (Shape{3, 14, 14}));
 
-        const PatchEmbedding pe = read_patch_embedding(*open_weights(model->info().source));
+        const PatchEmbedding pe = model->patch_embedding();
         QCOMPARE(pe.pos_grid_h, 14);
         const Tensor sim = position_similarity(pe.pos);
         for (int i = 0; i < 196; ++i) QVERIFY(std::abs(sim.data[i * 196 + i] - 1.0f) < 1e-5);

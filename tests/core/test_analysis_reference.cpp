@@ -8,6 +8,7 @@
 #include "core/analysis/rollout.h"
 #include "core/io/npy.h"
 #include "core/io/weights.h"
+#include "core/models/loader.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QtTest>
@@ -118,7 +119,7 @@ private slots:
         QVERIFY(diff_with_nan(map_to_original(q_cls, geom, Upsample::Bilinear), slice(orig, 0), "query map on the original image, bilinear") <= kTol);
         QVERIFY(diff_with_nan(map_to_original(q_cls, geom, Upsample::Nearest), slice(orig, 1), "query map on the original image, nearest") <= kTol);
 
-        const PatchEmbedding pe = read_patch_embedding(*open_weights((src / "model.safetensors").string()));
+        const PatchEmbedding pe = load_model(src.string())->patch_embedding(); // the loaded model's tensors
         QCOMPARE(pe.pos_grid_h, meta["pos_grid"].get<int>());
         QVERIFY(max_abs_diff(position_similarity(pe.pos), read_npy((ref / "pos_similarity.npy").string()), "position-embedding similarity") <= kTol);
         const FilterPca pca = filter_pca(pe.filters, 28);

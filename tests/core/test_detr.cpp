@@ -6,6 +6,8 @@
 #include "core/io/weights.h"
 #include "core/models/detr.h"
 #include "core/models/loader.h"
+#include "core/postprocess.h"
+#include "core/session.h"
 #include "core/tensor/conv.h"
 #include "tests/support/tensor_compare.h"
 
@@ -68,11 +70,14 @@ const AttentionMap* find_map(const std::vector<AttentionMap>& maps, Site site, i
 RunResult check_against(const Model& model, const std::string& input_rel, const std::string& expected,
                         const std::string& label, const Tensor* pixel_mask = nullptr) {
     const Tensor input = read_npy(fixture("detr/" + input_rel));
-    RecordAll rec;
     RunResult r;
-    if (pixel_mask) dynamic_cast<const DetrModel&>(model).forward_masked(input, pixel_mask, rec, r);
-    else model.forward(input, rec, r);
-    r.attention = rec.take();
+    if (pixel_mask) { // the model's own entry point: Session runs unmasked inputs only
+        RecordAll rec;
+        dynamic_cast<const DetrModel&>(model).forward_masked(input, pixel_mask, rec, r);
+        r.attention = rec.take();
+    } else {
+        r = Session(model).run(input);
+    }
     const std::string dir = fixture("detr/" + expected + "/");
     std::printf("%s (grid %dx%d, stride %d, %.1f ms)\n", label.c_str(), r.layout.grid_h, r.layout.grid_w,
                 r.layout.patch_size, r.timings_ms["forward"]);
@@ -102,10 +107,11 @@ RunResult check_against(const Model& model, const std::string& input_rel, const 
     return r;
 }
 
-std::unique_ptr<Model> load(const std::string& ckpt, const std::string& config_rel, DetrOptions opts = {}) {
-    if (config_rel.empty()) return load_detr(open(ckpt), nullptr, opts);
+std::unique_ptr<Model> load(const std::string& ckpt, const std::string& config_rel, LoadOptions opts = {},
+                            const nlohmann::json* preprocessor = nullptr) {
+    if (config_rel.empty()) return load_detr(open(ckpt), nullptr, preprocessor, opts);
     const nlohmann::json cfg = read_json(config_rel);
-    return load_detr(open(ckpt), &cfg, opts);
+    return load_detr(open(ckpt), &cfg, preprocessor, opts);
 }
 
 template <typename F>
@@ -214,7 +220,8 @@ private slots:
     // ------------------------------------------------------------------ forward vs PyTorch
     void bottleneck_hf() {
         auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
-        QCOMPARE(model->info().family, std::string("detr"));
+        QVERIFY(model->info().family == Family::Detr);
+        QVERIFY(model->info().task == Task::Detect);
         QCOMPARE(model->info().format, std::string("hf"));
         QCOMPARE(model->info().n_heads, 4);
         QCOMPARE(model->info().patch_size, 32);
@@ -232,17 +239,15 @@ private slots:
     }
 
     void bottleneck_original_names_equal_hf() {
-        DetrOptions opts;
-        opts.heads = 4; // no config: the default would be 8
+        LoadOptions opts;
+        opts.heads_override = 4; // no config: the default would be 8
         auto orig = load("r50tiny/original/model.safetensors", "", opts);
         QCOMPARE(orig->info().format, std::string("original"));
         QCOMPARE(orig->info().labels.at(0), std::string("LABEL_0"));
         const RunResult ro = check_against(*orig, "r50tiny/input.npy", "r50tiny/expected", "bottleneck, original names");
         auto hf = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
-        RecordAll rec;
-        RunResult rh;
-        hf->forward(input, rec, rh);
+        const RunResult rh = Session(*hf).run(input);
         QCOMPARE(max_abs_diff(ro.logits, rh.logits, "original vs HF logits"), 0.0);
         QCOMPARE(max_abs_diff(ro.boxes, rh.boxes, "original vs HF boxes"), 0.0);
     }
@@ -253,8 +258,8 @@ private slots:
         const RunResult r = check_against(*model, "r50tiny/input.npy", "r50tiny/expected_dc5", "bottleneck DC5 (config)");
         QCOMPARE(r.layout.grid_h, 5);
         QCOMPARE(r.layout.grid_w, 7);
-        DetrOptions opts;
-        opts.heads = 4;
+        LoadOptions opts;
+        opts.heads_override = 4;
         opts.dc5 = true;
         auto orig = load("r50tiny/original/model.safetensors", "", opts);
         check_against(*orig, "r50tiny/input.npy", "r50tiny/expected_dc5", "bottleneck DC5 (--dc5, original names)");
@@ -315,9 +320,8 @@ private slots:
         MemorySource vitlike(*open("r50tiny/hf/model.safetensors"));
         vitlike.tensors.erase("model.query_position_embeddings.weight");
         QVERIFY(!is_detr_checkpoint(vitlike));
-        DetrOptions opts;
-        opts.shortest_edge = 512;
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", opts);
+        const nlohmann::json prep = nlohmann::json::parse(R"({"size": {"shortest_edge": 512}})");
+        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", {}, &prep);
         const PreprocessSpec& p = model->preprocess();
         QVERIFY(p.resize == PreprocessSpec::Resize::ShortestEdgeMaxLongest);
         QCOMPARE(p.shortest_edge, 512);
@@ -390,7 +394,7 @@ private slots:
         auto src = std::make_shared<MemorySource>(*open("r50tiny/hf/model.safetensors"));
         for (auto it = src->tensors.begin(); it != src->tensors.end();)
             it = it->first.find(".layer3.") != std::string::npos ? src->tensors.erase(it) : std::next(it);
-        const QString msg = error_of([&] { load_detr(src, nullptr, {}); });
+        const QString msg = error_of([&] { load_detr(src, nullptr, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("bad.safetensors"));
         QVERIFY(msg.contains("model.backbone.conv_encoder.model.layer3.0.conv1.weight"));
@@ -401,7 +405,7 @@ private slots:
         auto src = std::make_shared<MemorySource>(*open("r50tiny/hf/model.safetensors"));
         src->tensors["model.input_projection.weight"] = Tensor({40, 128, 1, 1});
         src->tensors["model.input_projection.bias"] = Tensor({40});
-        const QString msg = error_of([&] { load_detr(src, nullptr, {}); });
+        const QString msg = error_of([&] { load_detr(src, nullptr, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("bad.safetensors"));
         QVERIFY(msg.contains("tensor 'model.input_projection.weight'"));
@@ -410,7 +414,7 @@ private slots:
         // config d_model disagreeing with the checkpoint
         nlohmann::json cfg = read_json("r50tiny/hf/config.json");
         cfg["d_model"] = 64;
-        const QString msg2 = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, {}); });
+        const QString msg2 = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg2;
         QVERIFY(msg2.contains("query embeddings are 32 but config.json d_model = 64"));
     }
@@ -419,7 +423,7 @@ private slots:
         // class head rows ≠ num_labels + 1
         nlohmann::json cfg = read_json("r50tiny/hf/config.json");
         cfg["id2label"]["5"] = "extra";
-        QString msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, {}); });
+        QString msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("model.safetensors"));
         QVERIFY(msg.contains("tensor 'class_labels_classifier.weight'"));
@@ -427,26 +431,34 @@ private slots:
         // query embeddings vs config num_queries
         cfg = read_json("r50tiny/hf/config.json");
         cfg["num_queries"] = 12;
-        msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, {}); });
+        msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("tensor 'model.query_position_embeddings.weight'"));
         QVERIFY(msg.contains("checkpoint has query count 10 but config.json num_queries = 12"));
         // class head without a no-object row / wrong width
         auto src = std::make_shared<MemorySource>(*open("r50tiny/original/model.safetensors"));
         src->tensors["class_embed.weight"] = Tensor({6, 16});
-        msg = error_of([&] { load_detr(src, nullptr, DetrOptions{4, {}, 800, 1333, {}}); });
+        msg = error_of([&] { load_detr(src, nullptr, nullptr, LoadOptions{4, {}, {}}); });
         qInfo() << msg;
         QVERIFY(msg.contains("tensor 'class_embed.weight'"));
         QVERIFY(msg.contains("expected [num_labels + 1, 32], found [6, 16]"));
     }
 
+    // One label loader for every family: id2label keys must be integers (DETR used to skip bad keys silently).
+    void id2label_keys_must_be_integers() {
+        nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        cfg["id2label"].erase("4");
+        cfg["id2label"]["four"] = "extra"; // still 5 entries: the count check passes
+        const QString msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
+        qInfo() << msg;
+        QVERIFY(msg.contains("config.json: id2label.four: key is not an integer"));
+    }
+
     void cancel_stops_the_forward_pass() {
         auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         CancelFlag cancel{true};
-        NullRecorder rec;
-        RunResult r;
         try {
-            model->forward(read_npy(fixture("detr/r50tiny/input.npy")), rec, r, &cancel);
+            Session(*model).run(read_npy(fixture("detr/r50tiny/input.npy")), RecordPolicy::None, &cancel);
             QFAIL("no exception");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::Cancelled);
@@ -454,8 +466,8 @@ private slots:
     }
 
     void heads_must_divide_d_model() {
-        DetrOptions opts;
-        opts.heads = 5;
+        LoadOptions opts;
+        opts.heads_override = 5;
         const QString msg = error_of([&] { load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", opts); });
         QVERIFY(msg.contains("d_model 32 is not divisible by 5 heads"));
     }

@@ -124,7 +124,7 @@ private slots:
 
     // review: a negative head count passed the divisibility check.
     void config_negative_heads() {
-        expect_error([] { load_with_config("config_negative_heads.json"); }, {"config.json", "num_heads", "-4 attention heads"});
+        expect_error([] { load_with_config("config_negative_heads.json"); }, {"config.json: num_attention_heads", "-4 attention heads"}); // the config's own field name
     }
 
     // review: layer_norm_eps 1e300 became a float by an out-of-range conversion (undefined).

@@ -225,7 +225,7 @@ private slots:
         s.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
         s.shortest_edge = 800;
         s.longest_edge = 1333;
-        QCOMPARE(resized_size(640, 480, s), std::make_pair(1066, 800)); // docs §4.7: cats → 800×1066
+        QCOMPARE(resized_size(640, 480, s), std::make_pair(1066, 800)); // HF DetrImageProcessor get_size_with_aspect_ratio: cats → 800×1066
         QCOMPARE(resized_size(2000, 500, s), std::make_pair(1333, 333)); // capped: raw = 333.25
         QCOMPARE(resized_size(800, 600, s), std::make_pair(1066, 800));
     }

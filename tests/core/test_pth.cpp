@@ -23,9 +23,7 @@ RunResult run(const std::string& path) {
     LoadOptions o;
     o.heads_override = 4; // the DINO fixture is a bare checkpoint
     auto model = load_model(path, o);
-    RecordAll rec;
-    RunResult r = run_on_tensor(*model, read_npy(fixture("vit/dino_timm/input.npy")), rec);
-    r.attention = rec.take();
+    RunResult r = Session(*model).run(read_npy(fixture("vit/dino_timm/input.npy")));
     return r;
 }
 } // namespace
@@ -67,9 +65,8 @@ private slots:
         LoadOptions o;
         o.heads_override = 4; // no config beside the original checkpoint; the fixture uses 4 heads
         auto model = load_model(fixture("pth/detr_original.pth"), o);
-        QCOMPARE(QString::fromStdString(model->info().family), QString("detr"));
-        RecordAll rec;
-        const RunResult r = run_on_tensor(*model, read_npy(fixture("detr/r50tiny/input.npy")), rec);
+        QCOMPARE(QString(family_name(model->info().family)), QString("detr"));
+        const RunResult r = Session(*model).run(read_npy(fixture("detr/r50tiny/input.npy")));
         QVERIFY(max_abs_diff(r.logits, read_npy(fixture("detr/r50tiny/expected/logits.npy")), "detr .pth logits") <= 1e-4);
         QVERIFY(max_abs_diff(r.boxes, read_npy(fixture("detr/r50tiny/expected/boxes.npy")), "detr .pth boxes") <= 1e-4);
     }

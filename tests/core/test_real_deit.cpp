@@ -26,9 +26,8 @@ private slots:
     void two_cats_top3() {
         const std::string img = shared_path("images/coco_000000039769_two_cats.png");
         if (img.empty()) QSKIP("../shared/images absent");
-        RecordAll rec;
-        const RunResult r = run_on_image(*model, decode_image_file(img), rec);
-        const auto top = top_k(r, model->info(), 3);
+        const RunResult r = Session(*model).run(decode_image_file(img));
+        const auto top = top_k(r, 3);
         for (const Prediction& p : top) std::printf("  %.4f %d %s\n", p.prob, p.index, p.label.c_str());
         QCOMPARE(top[0].index, 281); // tabby, tabby cat
         QCOMPARE(top[1].index, 282); // tiger cat
@@ -37,15 +36,14 @@ private slots:
         QVERIFY(std::abs(top[1].prob - 0.273) <= 0.002);
         QVERIFY(std::abs(top[2].prob - 0.151) <= 0.002);
         QCOMPARE(QString::fromStdString(top[0].label), QString("tabby, tabby cat"));
-        QCOMPARE(static_cast<int>(rec.maps().size()), 12);
-        QCOMPARE(rec.maps()[0].n_q, 197);
+        QCOMPARE(static_cast<int>(r.attention.size()), 12);
+        QCOMPARE(r.attention[0].n_q, 197);
     }
 
     void plane_is_an_airliner() {
         const std::string img = shared_path("images/vit-explain/plane.png");
         if (img.empty()) QSKIP("../shared/images absent");
-        NullRecorder none;
-        const auto top = top_k(run_on_image(*model, decode_image_file(img), none), model->info(), 1);
+        const auto top = top_k(Session(*model).run(decode_image_file(img), RecordPolicy::None), 1);
         std::printf("  %.4f %d %s\n", top[0].prob, top[0].index, top[0].label.c_str());
         QCOMPARE(top[0].index, 404); // airliner
         QVERIFY(std::abs(top[0].prob - 0.83) <= 0.01); // README quotes "≈ 0.83"

@@ -39,10 +39,8 @@ private slots:
         QCOMPARE(model->info().hidden, ex["hidden"].get<int>());
 
         const Tensor input = read_npy((dir / "input.npy").string());
-        RecordAll rec;
-        RunResult r = run_on_tensor(*model, input, rec);
-        r.attention = rec.take();
-        std::printf("%s (%s, %s)\n", name.toUtf8().constData(), model->info().family.c_str(), model->info().format.c_str());
+        RunResult r = Session(*model).run(input);
+        std::printf("%s (%s, %s)\n", name.toUtf8().constData(), family_name(model->info().family), model->info().format.c_str());
         if (fs::exists(dir / "logits.npy")) {
             QVERIFY(max_abs_diff(r.logits, read_npy((dir / "logits.npy").string()), "logits") <= 1e-4);
         } else {
@@ -75,6 +73,46 @@ private slots:
         }
     }
 
+    // A wrong value in config.json is config.json's error (its full path and the field), never the
+    // checkpoint's: a head count that does not divide the width, and a field that is not an integer.
+    void config_field_errors_name_config_json() {
+        QTemporaryDir tmp;
+        const fs::path src = fixture("vit/hf_vit");
+        const fs::path dst = tmp.path().toStdString();
+        fs::copy(src / "model.safetensors", dst / "model.safetensors");
+        const nlohmann::json good = nlohmann::json::parse(std::ifstream(src / "config.json"));
+        const QString cfg_path = QString::fromStdString((dst / "config.json").string());
+        auto error_with = [&](const char* key, const nlohmann::json& value) -> Error {
+            nlohmann::json cfg = good;
+            cfg[key] = value;
+            std::ofstream(dst / "config.json", std::ios::trunc) << cfg.dump();
+            try {
+                load_model(dst.string());
+            } catch (const Error& e) {
+                qInfo("%s", e.what());
+                return e;
+            }
+            return Error(ErrorKind::Io, "", "", "no error");
+        };
+        const int hidden = good["hidden_size"].get<int>();
+        const int bad_heads = hidden % 5 ? 5 : 7;
+        QVERIFY(hidden % bad_heads != 0);
+        Error e = error_with("num_attention_heads", bad_heads);
+        QCOMPARE(e.kind(), ErrorKind::Mismatch);
+        QVERIFY(QString(e.what()).startsWith(cfg_path + ": num_attention_heads: "));
+        QVERIFY(QString(e.what()).contains(QString("%1 heads do not divide the hidden size %2").arg(bad_heads).arg(hidden)));
+        e = error_with("num_attention_heads", hidden + 1);
+        QCOMPARE(e.kind(), ErrorKind::Format);
+        QVERIFY(QString(e.what()).startsWith(cfg_path + ": num_attention_heads: "));
+        // json_int is strict: a present field of the wrong type is an error, not silently the fallback
+        e = error_with("num_attention_heads", "3");
+        QCOMPARE(e.kind(), ErrorKind::Format);
+        QVERIFY(QString(e.what()).startsWith(cfg_path + ": num_attention_heads: expected an integer"));
+        e = error_with("num_hidden_layers", nlohmann::json::array({3, 3}));
+        QCOMPARE(e.kind(), ErrorKind::Format);
+        QVERIFY(QString(e.what()).startsWith(cfg_path + ": num_hidden_layers: expected an integer"));
+    }
+
     void config_mismatch_and_missing_tensor() {
         QTemporaryDir tmp;
         const fs::path src = fixture("vit/hf_vit");
@@ -89,7 +127,7 @@ private slots:
         } catch (const Error& e) {
             qInfo("%s", e.what());
             QCOMPARE(e.kind(), ErrorKind::Mismatch);
-            QVERIFY(QString(e.what()).startsWith("config.json: hidden_size"));
+            QVERIFY(QString(e.what()).startsWith(QString::fromStdString((dst / "config.json").string()) + ": hidden_size"));
         }
         // a missing tensor is named
         auto all = read_all((src / "model.safetensors").string());
@@ -121,12 +159,13 @@ private slots:
     void attention_rows_sum_to_one_and_recording_is_optional() {
         auto model = load_model(fixture("vit/hf_vit"));
         const Tensor input = read_npy(fixture("vit/hf_vit/input.npy"));
-        RecordAll rec;
-        NullRecorder none;
-        RunResult a = run_on_tensor(*model, input, rec);
-        RunResult b = run_on_tensor(*model, input, none);
+        Session session(*model);
+        RunResult a = session.run(input, RecordPolicy::All);
+        RunResult b = session.run(input, RecordPolicy::None);
         QCOMPARE(a.logits.data, b.logits.data); // recording never changes the result
-        for (const AttentionMap& m : rec.maps())
+        QVERIFY(!a.attention.empty());
+        QVERIFY(b.attention.empty());
+        for (const AttentionMap& m : a.attention)
             for (int h = 0; h < m.n_heads; ++h)
                 for (int q = 0; q < m.n_q; ++q) {
                     double s = 0;

@@ -1,6 +1,7 @@
 // GUI tests: drive the main window by object names under QT_QPA_PLATFORM=offscreen and check that
 // what the views hold is exactly core's RunResult for the selection.
 #include "tests/support/gui_test.h"
+#include "tests/support/slow_model.h"
 #include "ui/convert.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
@@ -175,7 +176,9 @@ private slots:
     void cancelRun() {
         openFixture();
         QSignalSpy cancelled(w_->runner(), &RunController::cancelled);
-        w_->runner()->setRunDelayForTesting(5000);
+        const std::shared_ptr<const Model> real = doc()->modelPtr();
+        const QString path = doc()->modelPath();
+        doc()->setModel(std::make_shared<testing::SlowModel>(real, 5000), path); // a run that takes 5 s
         w_->runner()->rerun();
         QVERIFY(w_->runner()->busy());
         QVERIFY(find<QWidget>("cancelButton")->isVisibleTo(w_.get()));
@@ -184,7 +187,7 @@ private slots:
         QVERIFY(!w_->runner()->busy());
         QVERIFY(!find<QWidget>("cancelButton")->isVisibleTo(w_.get()));
         // Still usable: a normal run goes through.
-        w_->runner()->setRunDelayForTesting(0);
+        doc()->setModel(real, path);
         w_->runner()->rerun();
         QTRY_VERIFY_WITH_TIMEOUT(!w_->runner()->busy() && doc()->result(), 30000);
     }

@@ -15,6 +15,7 @@
 #include "core/io/weights.h"
 #include "core/session.h"
 #include "tests/support/gui_test.h"
+#include "tests/support/slow_model.h"
 #include "ui/export.h"
 #include "ui/main_window.h"
 #include "ui/settings.h"
@@ -334,7 +335,7 @@ private slots:
         QVERIFY(show("posembed"));
         auto* sim = find<PosSimCanvas>("posSimCanvas");
         QCOMPARE(sim->gridH(), 4);
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(testing::fixture("vit/hf_vit/model.safetensors")));
+        const PatchEmbedding pe = doc()->model()->patch_embedding();
         const Tensor tiles = an::similarity_tiles(an::position_similarity(pe.pos), 4, 4, 1); // core's Fig. 7 layout
         for (int r = 0; r < 4; ++r)
             for (int c = 0; c < 4; ++c) {
@@ -377,7 +378,7 @@ private slots:
         find<QSpinBox>("filterCount")->setValue(10);
         auto* v = w_->view("filters");
         QCOMPARE(v->shownShape(), (std::vector<int64_t>{10, 3, 8, 8}));
-        const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(testing::fixture("vit/hf_vit/model.safetensors")));
+        const PatchEmbedding pe = doc()->model()->patch_embedding();
         const an::FilterPca pca = an::filter_pca(pe.filters, 10);
         QVERIFY(v->shownValues() == pca.axes.data);
         QVERIFY(std::abs(find<FiltersCanvas>("filtersCanvas")->pca().total_variance - pca.total_variance) < 1e-12);
@@ -447,9 +448,7 @@ private slots:
         int skipped = 0;
         for (const QString& f : sortedImages(dir)) {
             try {
-                RecordAll rec;
-                RunResult r = run_on_image(*model, decode_image_file(f.toStdString()), rec);
-                r.attention = rec.take();
+                const RunResult r = Session(*model).run(decode_image_file(f.toStdString()));
                 want.add(an::mean_attention_distances(r.attention, r.layout));
             } catch (const std::exception&) {
                 ++skipped;
@@ -495,12 +494,12 @@ private slots:
         QFile f(csv);
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
-        QCOMPARE(lines.first(), QString("layer,head,mean_px,std_px,n_images,min_px,max_px,this_image_px"));
+        // CLI `dataset` writes the same layout (core's distance_csv).
+        QCOMPARE(lines.first(), QString("layer,head,mean_px,std_px,n_images,min_px,max_px"));
         QCOMPARE(lines.size(), 1 + 3 * 3);
-        const auto image = an::mean_attention_distances(doc()->result()->attention, doc()->result()->layout);
         for (int i = 1; i < lines.size(); ++i) {
             const QStringList c = lines[i].split(',');
-            QCOMPARE(c.size(), 8);
+            QCOMPARE(c.size(), 7);
             const int l = c[0].toInt(), h = c[1].toInt();
             QCOMPARE(l * 3 + h, i - 1);
             QVERIFY(std::abs(c[2].toDouble() - want.mean(l, h)) <= 5e-7);
@@ -508,7 +507,6 @@ private slots:
             QCOMPARE(c[4].toInt(), 5);
             QVERIFY(std::abs(c[5].toDouble() - want.min(l, h)) <= 5e-7);
             QVERIFY(std::abs(c[6].toDouble() - want.max(l, h)) <= 5e-7);
-            QVERIFY(std::abs(c[7].toDouble() - image[size_t(l)][size_t(h)]) <= 5e-7);
         }
         QVERIFY(!dv->exportCsv(tmp_.filePath("no/such/folder/x.csv")).isEmpty()); // an error, no crash
         // "Add images…" again adds to the average; Clear forgets it.
@@ -518,6 +516,18 @@ private slots:
         QTest::mouseClick(find<QPushButton>("distanceClear"), Qt::LeftButton);
         QCOMPARE(dv->folderStats().n_images(), 0);
         QVERIFY(dv->shownValues().size() == 9);
+        // Without a folder the .csv is this image's: one image, std 0, min = max = its distance.
+        const auto image = an::mean_attention_distances(doc()->result()->attention, doc()->result()->layout);
+        const QStringList one = QString::fromUtf8(dv->csv()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(one.size(), 1 + 3 * 3);
+        for (int i = 1; i < one.size(); ++i) {
+            const QStringList c = one[i].split(',');
+            const double v = image[size_t(c[0].toInt())][size_t(c[1].toInt())];
+            QVERIFY(std::abs(c[2].toDouble() - v) <= 5e-7);
+            QCOMPARE(c[3], QString("0.000000"));
+            QCOMPARE(c[4], QString("1"));
+            QVERIFY(std::abs(c[5].toDouble() - v) <= 5e-7 && std::abs(c[6].toDouble() - v) <= 5e-7);
+        }
         // A folder without images says so.
         QDir().mkpath(tmp_.filePath("empty"));
         dv->addFolder(tmp_.filePath("empty"));
@@ -532,7 +542,7 @@ private slots:
         openFixture();
         QVERIFY(show("distance"));
         auto* dv = view<DistanceView>("distance");
-        dv->setImageDelayForTesting(400);
+        doc()->setModel(std::make_shared<testing::SlowModel>(doc()->modelPtr(), 400), doc()->modelPath()); // 0.4 s an image
         dv->addFolder(imageFolder("slow", 6, false));
         auto* bar = find<QProgressBar>("distanceProgress");
         QTRY_VERIFY_WITH_TIMEOUT(bar->value() >= 1, 20000);
@@ -545,8 +555,7 @@ private slots:
         QVERIFY(!find<QPushButton>("distanceCancel")->isVisible());
         QVERIFY(find<QPushButton>("distanceAddImages")->isEnabled());
         // Another model: the folder's numbers are dropped (they were the old model's).
-        dv->setImageDelayForTesting(400);
-        dv->addFolder(imageFolder("slow2", 4, false));
+        dv->addFolder(imageFolder("slow2", 4, false)); // still the slow model
         w_->openPath(QString::fromStdString(testing::fixture("vit/deit_distilled")));
         QTRY_VERIFY_WITH_TIMEOUT(!dv->busy() && !w_->runner()->busy(), 30000);
         QCOMPARE(dv->folderStats().n_images(), 0);
@@ -611,7 +620,7 @@ private slots:
         QVERIFY(view<DistanceView>("distance")->imageDistances() == an::mean_attention_distances(r->attention, r->layout));
         // Back to a ViT: everything fills in again.
         w_->openPath(QString::fromStdString(testing::fixture("vit/hf_vit")));
-        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy() && doc()->model()->info().family != "detr", 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy() && doc()->model()->info().task != Task::Detect, 30000);
         QVERIFY(show("posembed"));
         QCOMPARE(find<PosSimCanvas>("posSimCanvas")->gridH(), 4);
         QVERIFY(show("rollout"));

@@ -4,6 +4,7 @@
 // the view and heads-figure exports, and that none of it re-runs the model. Expected values come from
 // core (detr_postprocess, the recorded maps) and from the preprocessing geometry worked out here.
 #include "core/models/detr.h"
+#include "core/postprocess.h"
 #include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/main_window.h"

@@ -2,7 +2,7 @@
 // fade mode (alpha from value), the Predictions view and the target class, the attention matrix's log
 // scale and square cells, exports that take the figure and not the dock's blank room, human site names,
 // the Detections dock only for detection models, round colour-bar ticks.
-#include "core/session.h"
+#include "core/postprocess.h"
 #include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/views/analysis_paint.h"
@@ -96,7 +96,7 @@ private slots:
         openFixture();
         QVERIFY(show("predictions"));
         auto* pc = find<PredictionsCanvas>("predictionsCanvas");
-        const auto expected = top_k(*doc()->result(), doc()->model()->info(), PredictionsView::kTopK);
+        const auto expected = top_k(*doc()->result(), PredictionsView::kTopK);
         QCOMPARE(int(pc->rows().size()), int(expected.size()));
         for (size_t i = 0; i < expected.size(); ++i) {
             QCOMPARE(pc->rows()[i].label, expected[i].index);

@@ -232,7 +232,7 @@ def original_state(model):
 
 
 def to_hf(orig):
-    """§4.4 rename map, original → HF (splitting fused in_proj)."""
+    """HF convert_detr_original_pytorch_checkpoint_to_pytorch.py rename map, original → HF (splitting fused in_proj)."""
     out = {}
     for k, v in orig.items():
         if k.startswith("backbone.0.body."):

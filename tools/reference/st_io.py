@@ -1,6 +1,6 @@
 """Minimal, dependency-free safetensors reader/writer (numpy only).
 
-Layout (see docs/model-formats.md §1):
+Layout (huggingface/safetensors README, safetensors/src/tensor.rs):
   [u64 LE header length N][N bytes JSON header, space-padded so N % 8 == 0][tensor bytes]
 Tensors are written sorted by name, packed back to back, little-endian, C order.
 data_offsets are relative to the start of the byte buffer.

@@ -5,7 +5,8 @@ VisionTransformer or `PrefixViT`, a ViT assembled from plain torch.nn modules
 (nn.Conv2d, nn.LayerNorm, nn.MultiheadAttention, nn.Linear, nn.GELU, F.interpolate).
 
 Naming: every model is first converted to *timm* names (the hub of all mappings);
-HF names are derived from timm names exactly as in docs/model-formats.md §3.4.
+HF names are derived from timm names exactly as in HF transformers convert_vit_timm_to_pytorch.py,
+convert_deit_timm_to_pytorch.py and convert_dinov2_to_hf.py.
 """
 import math
 import re
@@ -249,7 +250,7 @@ def timm_to_prefixvit(sd):
 
 
 # --------------------------------------------------------------------------------------
-# timm <-> HF naming (docs/model-formats.md §3.1–3.4)
+# timm <-> HF naming (HF convert_vit_timm_to_pytorch.py, convert_deit_timm_to_pytorch.py, convert_dinov2_to_hf.py)
 # --------------------------------------------------------------------------------------
 _HF_BLOCK = {
     "vit": {"norm1": "layernorm_before", "norm2": "layernorm_after",
@@ -349,7 +350,7 @@ def hf_to_timm(sd, prefix, style, head_names=("classifier", None)):
 
 # --------------------------------------------------------------------------------------
 # Independent float64 numpy forward on timm-named weights (cross-check of the files the
-# C++ side reads, and of the bicubic description in docs/model-formats.md §3.1)
+# C++ side reads, and of PyTorch upsample_bicubic2d: Keys cubic, A = -0.75, align_corners=False)
 # --------------------------------------------------------------------------------------
 def _cubic_weights(t, A=-0.75):
     def k(x):

@@ -37,14 +37,15 @@ void CheckpointView::refresh() {
     }
     const std::string source = m->info().source;
     if (loadedFor_ == QString::fromStdString(source)) return;
-    const QString family = QString::fromStdString(m->info().family);
-    if (family == "detr") {
+    if (m->info().task == Task::Detect) {
         loadedFor_ = QString::fromStdString(source);
         return showMessage(texts_.detr);
     }
+    const QString family = family_name(m->info().family);
     showMessage(texts_.working);
-    task_->start([this, source, family](const BackgroundTask::Job&) -> BackgroundTask::Deliver {
-        BackgroundTask::Deliver show = compute(source, family);
+    // The tensors the loaded model holds (a copy the worker owns), never a second read of the file.
+    task_->start([this, source, family, pe = m->patch_embedding()](const BackgroundTask::Job&) -> BackgroundTask::Deliver {
+        BackgroundTask::Deliver show = compute(pe, family);
         return [this, show = std::move(show), source] {
             loadedFor_ = QString::fromStdString(source);
             show();

@@ -1,6 +1,6 @@
-// A view computed from the model's checkpoint rather than from a run: the position-embedding grid and
-// the filter PCA. The weights are read off the GUI thread once per model (re-read only when another
-// model is opened, never on a new image or run); DETR, which has neither, gets a message instead.
+// A view computed from the model's weights rather than from a run: the position-embedding grid and
+// the filter PCA, from Model::patch_embedding(), computed off the GUI thread once per model (again only
+// when another model is opened, never on a new image or run); DETR, which has neither, gets a message.
 #pragma once
 
 #include "ui/background_task.h"
@@ -27,8 +27,8 @@ protected:
     void place(const QList<QWidget*>& controls, QWidget* canvas);
     // The canvas's message line (empty states, progress, errors).
     virtual void showMessage(const QString& text) = 0;
-    // Runs on the worker: reads the checkpoint at `source` and returns what shows it (GUI thread).
-    virtual BackgroundTask::Deliver compute(const std::string& source, const QString& family) const = 0;
+    // Runs on the worker: computes from the loaded model's embeddings and returns what shows it (GUI thread).
+    virtual BackgroundTask::Deliver compute(const PatchEmbedding& pe, const QString& family) const = 0;
     void refresh() final;
 
 private:

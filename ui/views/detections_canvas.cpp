@@ -57,10 +57,10 @@ QString DetectionsCanvas::emptyMessage() const {
     const Model* m = doc_->model();
     if (!m) return tr("Open a DETR model (Ctrl+M) and an image (Ctrl+O) to see its detections.");
     const ModelInfo& i = m->info();
-    if (i.family != "detr")
+    if (i.task != Task::Detect)
         return tr("Detections need a DETR model (facebook/detr-resnet-50, -101 or -dc5: a Hugging Face folder or the "
                   "authors' .pth).\n\n%1 is a %2 model: its attention is in the overlay and the model view.")
-            .arg(QFileInfo(doc_->modelPath()).fileName(), QString::fromStdString(i.family));
+            .arg(QFileInfo(doc_->modelPath()).fileName(), QString(family_name(i.family)));
     if (!doc_->hasImage()) return tr("Open an image (Ctrl+O), paste one (Ctrl+V) or drop it here to run %1.")
                                   .arg(QFileInfo(doc_->modelPath()).fileName());
     if (!detr_->active()) return tr("Running…");

@@ -1,6 +1,7 @@
 #include "ui/views/distance_view.h"
 
 #include "core/error.h"
+#include "core/batch.h"
 #include "core/image/decode.h"
 #include "core/session.h"
 #include "ui/background_task.h"
@@ -9,15 +10,12 @@
 #include "ui/views/analysis_paint.h"
 
 #include <QComboBox>
-#include <QDir>
-#include <QDirIterator>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QThread>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -28,18 +26,6 @@ namespace attnscope::ui {
 namespace an = attnscope::analysis;
 
 namespace {
-
-QStringList imageFilesIn(const QString& dir) {
-    static const QStringList patterns{"*.png", "*.jpg", "*.jpeg", "*.jfif", "*.bmp", "*.gif", "*.webp",
-                                      "*.tif", "*.tiff", "*.ppm", "*.pgm", "*.pnm"};
-    QStringList files;
-    QDirIterator it(dir, patterns, QDir::Files, QDirIterator::Subdirectories);
-    while (it.hasNext()) files << it.next();
-    files.sort();
-    return files;
-}
-
-QString num(double v) { return QString::asprintf("%.6f", v); }
 
 QString images(int n) { return n == 1 ? QObject::tr("1 image") : QObject::tr("%1 images").arg(n); }
 
@@ -72,7 +58,8 @@ DistanceView::DistanceView(Document* doc, QWidget* parent) : View(doc, parent) {
     spread_->setToolTip(tr("Spread across the averaged images: population standard deviation, or the smallest and largest"));
     export_ = new QPushButton(tr("Export CSV…"), controls);
     export_->setObjectName("distanceExportCsv");
-    export_->setToolTip(tr("Save layer, head, mean, std, n_images, min, max and this image's distance (pixels) as .csv"));
+    export_->setToolTip(tr("Save layer, head, mean, std, n_images, min and max distance (pixels) as .csv: the folder's, else this image's "
+                          "(the layout of attnscope-cli's attention_distance.csv)"));
     status_ = new QLabel(controls);
     status_->setObjectName("distanceStatus");
     status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -393,9 +380,16 @@ void DistanceView::addFolder(const QString& dir) {
         error_ = tr("%1: not a folder").arg(dir);
         return status_->setText(status());
     }
-    const QStringList files = imageFilesIn(dir);
-    if (files.isEmpty()) {
-        error_ = tr("%1: no images (png, jpg, bmp, gif, webp, tif, ppm) in this folder").arg(dir);
+    const std::string root = dir.toStdString();
+    std::vector<std::string> files;
+    try {
+        files = list_image_files(root);
+    } catch (const Error& e) {
+        error_ = QString::fromStdString(e.what());
+        return status_->setText(status());
+    }
+    if (files.empty()) {
+        error_ = tr("%1: no images (%2) in this folder").arg(dir, QString::fromStdString(image_name_patterns()));
         return status_->setText(status());
     }
     cancelled_ = false;
@@ -403,28 +397,20 @@ void DistanceView::addFolder(const QString& dir) {
     progress_->setValue(0);
     const QString name = QFileInfo(dir).fileName().isEmpty() ? dir : QFileInfo(dir).fileName();
     const an::DistanceAccumulator start = folder_;
-    const int delay = delayMs_;
-    task_->start([this, model, files, start, delay, name](const BackgroundTask::Job& job) -> BackgroundTask::Deliver {
+    task_->start([this, model, root, files, start, name](const BackgroundTask::Job& job) -> BackgroundTask::Deliver {
+        // core's folder loop, as `attnscope-cli dataset` runs it; a failing file is skipped and named.
         an::DistanceAccumulator acc = start;
-        int skipped = 0;
         QString firstSkip;
-        for (int i = 0; i < files.size(); ++i) {
-            for (int waited = 0; waited < delay && !job.cancel.load(); waited += 5) QThread::msleep(5);
-            if (job.cancel.load()) break;
-            try {
-                RecordAll rec; // one image's maps at a time
-                RunResult r = run_on_image(*model, decode_image_file(files[i].toStdString()), rec, &job.cancel);
-                r.attention = rec.take();
-                acc.add(an::mean_attention_distances(r.attention, r.layout));
-            } catch (const Error& e) {
-                if (e.kind() == ErrorKind::Cancelled) break;
-                if (skipped++ == 0) firstSkip = QString::fromStdString(e.what());
-            } catch (const std::exception& e) {
-                if (skipped++ == 0) firstSkip = QString::fromStdString(e.what());
-            }
-            job.progress(i + 1, int(files.size()));
-        }
-        const bool cancelled = job.cancel.load();
+        BatchCallbacks cb;
+        cb.done = [&acc](size_t, const std::string&, RunResult& r) { acc.add(an::mean_attention_distances(r.attention, r.layout)); };
+        cb.skipped = [&firstSkip](size_t, const std::string&, const std::string& why) {
+            if (firstSkip.isEmpty()) firstSkip = QString::fromStdString(why);
+        };
+        cb.progress = [&job](size_t done, size_t total) { job.progress(int(done), int(total)); };
+        Session session(*model);
+        const BatchSummary sum = run_batch(session, root, files, RecordPolicy::All, cb, &job.cancel);
+        const int skipped = sum.skipped;
+        const bool cancelled = sum.cancelled;
         return [this, model, acc, skipped, firstSkip, cancelled, name] {
             if (doc_->modelPtr() != model) return; // another model since: these numbers are not its
             folder_ = acc;
@@ -449,21 +435,10 @@ void DistanceView::clearFolder() {
 }
 
 QByteArray DistanceView::csv() const {
-    QByteArray out = "layer,head,mean_px,std_px,n_images,min_px,max_px,this_image_px\n";
-    const bool folder = folder_.n_images() > 0;
-    const int L = folder ? folder_.n_layers() : int(image_.size());
-    for (int l = 0; l < L; ++l) {
-        const int H = folder ? folder_.n_heads(l) : int(image_[size_t(l)].size());
-        for (int h = 0; h < H; ++h) {
-            const bool here = size_t(l) < image_.size() && size_t(h) < image_[size_t(l)].size();
-            const double img = here ? image_[size_t(l)][size_t(h)] : 0.0;
-            const QStringList f = folder ? QStringList{num(folder_.mean(l, h)), num(folder_.std_dev(l, h)), QString::number(folder_.n_images()),
-                                                       num(folder_.min(l, h)), num(folder_.max(l, h))}
-                                         : QStringList{num(img), num(0.0), "1", num(img), num(img)};
-            out += QString("%1,%2,%3,%4\n").arg(l).arg(h).arg(f.join(','), here ? num(img) : QString()).toUtf8();
-        }
-    }
-    return out;
+    if (folder_.n_images() > 0) return QByteArray::fromStdString(an::distance_csv(folder_));
+    an::DistanceAccumulator one; // this image alone: std 0, min = max = mean
+    if (!image_.empty()) one.add(image_);
+    return QByteArray::fromStdString(an::distance_csv(one));
 }
 
 QString DistanceView::exportCsv(const QString& path) const { return exportBytes(csv(), path); }

@@ -2,7 +2,8 @@
 // head against layer, in input pixels, for the current image (core's mean_attention_distances).
 // "Add images…" averages over a folder on a worker thread with the model already loaded (core's
 // DistanceAccumulator), with progress and Cancel; the spread across images is drawn as error bars
-// (± std or min…max). "Export CSV…" writes the numbers atomically.
+// (± std or min…max). The folder loop is core's run_batch (core/batch.h), the one `attnscope-cli dataset`
+// runs. "Export CSV…" writes core's attention_distance.csv layout atomically.
 #pragma once
 
 #include "core/analysis/distance.h"
@@ -46,10 +47,8 @@ public:
     // What the buttons do after their file dialogs (public for tests and scripting).
     void addFolder(const QString& dir);
     QString exportCsv(const QString& path) const; // error message, empty on success
-    QByteArray csv() const;                        // layer,head,mean_px,std_px,n_images,min_px,max_px,this_image_px
+    QByteArray csv() const; // core's attention_distance.csv: the folder's statistics, else this image's
     void clearFolder();
-    // Test seam: the worker waits this long (polling the cancel flag) before each image.
-    void setImageDelayForTesting(int ms) { delayMs_ = ms; }
 
 protected:
     void refresh() override;
@@ -76,7 +75,6 @@ private:
     int skipped_ = 0;
     QString firstSkip_;     // why the first skipped file was skipped
     bool cancelled_ = false;
-    int delayMs_ = 0;
     QString error_;
     bool plotStale_ = false; // a selection change while the tab was covered
 };

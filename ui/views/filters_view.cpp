@@ -1,6 +1,5 @@
 #include "ui/views/filters_view.h"
 
-#include "core/io/weights.h"
 #include "ui/settings.h"
 #include "ui/views/analysis_paint.h"
 
@@ -217,8 +216,7 @@ FiltersView::FiltersView(Document* doc, QWidget* parent)
 QWidget* FiltersView::canvas() { return canvas_; }
 void FiltersView::showMessage(const QString& text) { canvas_->setMessage(text); }
 
-BackgroundTask::Deliver FiltersView::compute(const std::string& source, const QString&) const {
-    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
+BackgroundTask::Deliver FiltersView::compute(const PatchEmbedding& pe, const QString&) const {
     an::FilterPca pca = an::filter_pca(pe.filters, kMaxComponents);
     const int D = int(pe.filters.size(0)), P = int(pe.filters.size(2));
     return [canvas = canvas_, pca = std::move(pca), D, P]() mutable {

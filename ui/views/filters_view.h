@@ -70,7 +70,7 @@ public:
 
 protected:
     void showMessage(const QString& text) override;
-    BackgroundTask::Deliver compute(const std::string& source, const QString& family) const override;
+    BackgroundTask::Deliver compute(const PatchEmbedding& pe, const QString& family) const override;
 
 private:
     QSpinBox* count_;

@@ -263,7 +263,7 @@ void MasksView::refresh() {
     const AttentionMap* last = doc_->map(Site::Encoder, doc_->layerCount(Site::Encoder) - 1);
     if (!last || r->layout.n_cls < 1)
         return canvas_->setMessage(tr("DINO's masks threshold the CLS token's attention, and this model (%1) has none.")
-                                       .arg(doc_->model() ? QString::fromStdString(doc_->model()->info().family) : QString()));
+                                       .arg(doc_->model() ? QString(family_name(doc_->model()->info().family)) : QString()));
     try {
         Tensor masks = analysis::dino_masks(*last, r->layout, mass());
         std::vector<std::vector<float>> attention;

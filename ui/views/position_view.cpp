@@ -1,7 +1,6 @@
 #include "ui/views/position_view.h"
 
 #include "core/analysis/embeddings.h"
-#include "core/io/weights.h"
 #include "ui/settings.h"
 #include "ui/views/analysis_paint.h"
 
@@ -290,8 +289,7 @@ PositionView::PositionView(Document* doc, QWidget* parent)
 QWidget* PositionView::canvas() { return canvas_; }
 void PositionView::showMessage(const QString& text) { canvas_->setMessage(text); }
 
-BackgroundTask::Deliver PositionView::compute(const std::string& source, const QString& family) const {
-    const an::PatchEmbedding pe = an::read_patch_embedding(*open_weights(source));
+BackgroundTask::Deliver PositionView::compute(const PatchEmbedding& pe, const QString& family) const {
     PosSimCanvas* canvas = canvas_;
     if (pe.pos.empty())
         return [canvas, family] { canvas->setMessage(tr("This model (%1) has no learned position embeddings to compare.").arg(family)); };

@@ -1,7 +1,7 @@
 // Position-embedding similarity, the ViT paper's Fig. 7 centre: one small tile per input patch
 // position (r, c), showing the cosine similarity of that position's learned embedding to every
-// position; axes "Input patch row / column", colour bar −1…1. Read from the checkpoint (core's
-// read_patch_embedding + position_similarity), off the GUI thread, once per model.
+// position; axes "Input patch row / column", colour bar −1…1. From the loaded model (core's
+// Model::patch_embedding + position_similarity), off the GUI thread, once per model.
 // Readable at window size: hover a tile to see it enlarged (beside the grid, or as a magnifier when
 // the view is narrow), click to pin it; "each tile to its own range" brings out the differences
 // that the paper's shared −1…1 scale flattens.
@@ -83,7 +83,7 @@ public:
 
 protected:
     void showMessage(const QString& text) override;
-    BackgroundTask::Deliver compute(const std::string& source, const QString& family) const override;
+    BackgroundTask::Deliver compute(const PatchEmbedding& pe, const QString& family) const override;
 
 private:
     QCheckBox* tileRange_;

@@ -1,6 +1,6 @@
 #include "ui/views/predictions_view.h"
 
-#include "core/session.h"
+#include "core/postprocess.h"
 #include "ui/detr_state.h"
 #include "ui/views/analysis_paint.h"
 
@@ -41,7 +41,6 @@ void PredictionsCanvas::rebuild() {
         heading_ = m ? tr("Running…") : tr("No model");
         return update();
     }
-    const ModelInfo& info = m->info();
     if (doc_->detr()->active()) {
         const DetrState& detr = *doc_->detr();
         heading_ = tr("Detections with score ≥ %1 (%2 of %3 object queries)")
@@ -56,12 +55,12 @@ void PredictionsCanvas::rebuild() {
                              double(d.score), QString::number(double(d.score), 'f', 2)});
         }
         if (rows_.empty()) summary_ = tr("No detection above the threshold (the Detections view's slider sets it).");
-    } else if (r->logits.dim() == 1 && r->logits.numel() > 0) {
-        const int k = std::min<int>(PredictionsView::kTopK, int(r->logits.numel()));
-        heading_ = tr("Top %1 of %2 classes (softmax probability)").arg(k).arg(r->logits.numel());
-        for (const Prediction& p : top_k(*r, info, k))
-            rows_.push_back({p.index, -1, QString::fromStdString(p.label.empty() ? "class " + std::to_string(p.index) : p.label),
-                             double(p.prob), QString("%1%").arg(double(p.prob) * 100, 0, 'f', 1)});
+    } else if (!r->predictions.empty()) { // a classifier: core's post-processing, computed once per result
+        const int k = std::min<int>(PredictionsView::kTopK, int(r->predictions.size()));
+        heading_ = tr("Top %1 of %2 classes (softmax probability)").arg(k).arg(r->predictions.size());
+        for (const Prediction& p : top_k(*r, k))
+            rows_.push_back({p.index, -1, QString::fromStdString(p.label), double(p.prob),
+                             QString("%1%").arg(double(p.prob) * 100, 0, 'f', 1)});
     } else if (r->features.numel() > 0) { // headless (DINO): the CLS feature the model ends in
         const float* f = r->features.ptr();
         const int n = int(r->features.numel());

@@ -242,7 +242,7 @@ void RolloutView::refresh() {
     }
     if (r->layout.n_cls < 1)
         return canvas_->setMessage(tr("Rollout follows the CLS token through the layers, and this model (%1) has none.")
-                                       .arg(doc_->model() ? QString::fromStdString(doc_->model()->info().family) : QString()));
+                                       .arg(doc_->model() ? QString(family_name(doc_->model()->info().family)) : QString()));
     if (r.get() != shownResult_) canvas_->setMessage({}); // the old map does not fit the new image
     const an::RolloutOptions opt = options();
     int last = doc_->layerCount(Site::Encoder) - 1;
