@@ -6,6 +6,7 @@
 #include "tests/support/gui_test.h"
 #include "ui/export.h"
 #include "ui/views/analysis_paint.h"
+#include "ui/views/heads_figure.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 #include "ui/views/predictions_view.h"
@@ -172,6 +173,19 @@ private slots:
         QVERIFY(fig.height() < ov->height() - 100);
         const QImage img = renderWithCaption(ov, "caption");
         QCOMPARE(img.size(), QSize(fig.width(), fig.height() + 28));
+    }
+
+    // The Layer × Head figure's title is whole (it was elided: "each map on its own sc…"), read from the SVG.
+    void layerHeadFigureTitleIsWhole() {
+        openFixture();
+        const QString svg = tmp_.filePath("grid.svg");
+        QCOMPARE(exportHeadsFigure(*doc(), true, svg), QString());
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray text = f.readAll();
+        QVERIFY(text.contains("each map on its own scale"));
+        QVERIFY(text.contains("Encoder self-attention"));
+        QVERIFY(!text.contains("\xe2\x80\xa6") && !text.contains("&#8230;")); // no ellipsis anywhere
     }
 
     void humanSiteNamesAndDetectionsDock() {
