@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace attnscope::cli {
@@ -47,15 +48,44 @@ struct Args {
     }
 };
 
+// The options each command reads (app/cli_*.cpp), in one table: parse() refuses any other, naming it,
+// so that a typo (--treshold) fails instead of silently running with the default. A command added to
+// main() must be listed here; one missing from the table is not checked.
+inline const std::map<std::string, std::set<std::string>>& known_options() {
+    static const std::set<std::string> model = {"--model", "--heads", "--config"}; // open_model()
+    static const std::map<std::string, std::set<std::string>> table = [] {
+        auto with_model = [](std::set<std::string> s) {
+            s.insert(model.begin(), model.end());
+            return s;
+        };
+        return std::map<std::string, std::set<std::string>>{
+            {"info", with_model({})},
+            {"run", with_model({"--image", "--input-npy", "--out", "--top-k", "--threads", "--threshold", "--no-encoder-maps"})},
+            {"bench", with_model({"--image", "--input-npy", "--runs", "--threads", "--no-record"})},
+            {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass"})},
+            {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
+            {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
+            {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},
+        };
+    }();
+    return table;
+}
+
 // Flags that take no value are listed in `switches`.
 inline Args parse(int argc, char** argv) {
     static const char* switches[] = {"--no-record", "--no-encoder-maps", "--quiet"};
     Args a;
     if (argc < 2) throw Error(ErrorKind::Argument, "", "", "missing command (info, run, bench)");
     a.command = argv[1];
+    const auto known = known_options().find(a.command);
     for (int i = 2; i < argc; ++i) {
         std::string k = argv[i];
         if (k.rfind("--", 0) != 0) throw Error(ErrorKind::Argument, "", k, "unexpected argument");
+        if (known != known_options().end() && known->second.count(k) == 0) {
+            std::string list;
+            for (const std::string& o : known->second) list += (list.empty() ? "" : ", ") + o;
+            throw Error(ErrorKind::Argument, "", k, "unknown option for '" + a.command + "' (known: " + list + ")");
+        }
         if (std::find(std::begin(switches), std::end(switches), k) != std::end(switches)) {
             a.values[k] = "1";
             continue;

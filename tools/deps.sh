@@ -3,6 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 ATTNSCOPE_PACKAGES=(
   build-essential cmake pkg-config
+  xvfb xauth   # the GUI smoke test on a real X server (tests/ui/xvfb_smoke.cpp)
   qt6-base-dev qt6-svg-dev
   libeigen3-dev libopencv-dev nlohmann-json3-dev libopenblas-dev libqcustomplot-dev zlib1g-dev
   dataset-fashion-mnist

@@ -185,8 +185,26 @@ QString Document::tokenName(int t) const {
     if (t < L.n_cls + L.n_dist) return "DIST";
     if (t < L.n_prefix()) return QString("REG %1").arg(t - L.n_cls - L.n_dist);
     const int p = t - L.n_prefix();
-    if (detr_->active()) return QString("cell %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
-    return QString("patch %1 (r %2, c %3)").arg(p).arg(p / L.grid_w).arg(p % L.grid_w);
+    return QString("token %1 (row %2, col %3)").arg(t).arg(p / L.grid_w).arg(p % L.grid_w);
+}
+
+void Document::setRunState(RunState s, const QString& error) {
+    if (s == runState_ && error == runError_) return;
+    runState_ = s;
+    runError_ = error;
+    emit runStateChanged();
+}
+
+QString Document::waitingText() const {
+    switch (runState_) {
+    case RunState::Running: return tr("Running…");
+    case RunState::Cancelled: return tr("Cancelled — Run ▸ Run Again (F5) runs it.");
+    case RunState::Failed: return tr("Failed: %1").arg(runError_);
+    case RunState::Idle: break;
+    }
+    if (!model_) return tr("Open a model (Ctrl+M) to run it on this image.");
+    if (!hasImage()) return tr("Open an image (Ctrl+O) to run %1 on it.").arg(QFileInfo(modelPath_).fileName());
+    return tr("Run ▸ Run Again (F5) runs the model.");
 }
 
 QString Document::selectionCaption() const {

@@ -94,8 +94,16 @@ public:
     // the model saw (analysis::seen_in_original: the grid clipped to the image; the image without a result).
     QRectF gridInOriginal() const;
     QRectF seenInOriginal() const;
-    QString tokenName(int token) const;               // "CLS", "DIST", "patch 37 (r 2, c 9)", "query 7 (cat 0.93)"
+    // One naming everywhere (spin box, hover, captions): the token index, then where it lies.
+    QString tokenName(int token) const;               // "CLS", "DIST", "token 38 (row 2, col 9)", "query 7 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
+
+    // What the RunController is doing (set by it), so that a view without a result says why instead
+    // of "Running…" forever: after a cancel, a failure, or with a model or an image still missing.
+    enum class RunState { Idle, Running, Cancelled, Failed };
+    RunState runState() const { return runState_; }
+    void setRunState(RunState s, const QString& error = {}); // emits runStateChanged on change
+    QString waitingText() const; // for "no result here": "Running…", "Cancelled — …", "Failed: …", "Open …"
 
     // DETR only: threshold, detections, the encoder / decoder query memory (see detr_state.h).
     DetrState* detr() const { return detr_; }
@@ -107,6 +115,7 @@ signals:
     void selectionChanged();
     void displayChanged();
     void targetClassChanged(int label);
+    void runStateChanged();
 
 private:
     Selection clamp(Selection s) const;
@@ -123,6 +132,8 @@ private:
     DisplayOptions display_;
     int targetClass_ = -1;
     DetrState* detr_; // child
+    RunState runState_ = RunState::Idle;
+    QString runError_;
 };
 
 inline bool isDecoderSite(Site s) { return s != Site::Encoder; }

@@ -18,9 +18,18 @@
 #include "ui/views/predictions_view.h"
 #include "ui/views/selection_bar.h"
 
+#include <QAbstractItemView>
+#include <QAbstractSlider>
+#include <QAbstractSpinBox>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QKeyEvent>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QTextEdit>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -55,10 +64,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(runner_, &RunController::failed, this, &MainWindow::showError);
     connect(runner_, &RunController::cancelled, this, [this] { statusBar()->showMessage(tr("Cancelled"), 5000); });
-    connect(runner_, &RunController::modelLoaded, this, [this](const QString& p) {
-        Settings().addRecentFile(p);
+    // Recent files and the open dialogs' folder: only what did open (issue 14, defect 2).
+    auto opened = [this](const QString& p) {
+        Settings s;
+        s.addRecentFile(p);
+        s.setLastDirectory(QFileInfo(p).absolutePath());
         updateRecentMenu();
-    });
+    };
+    connect(runner_, &RunController::modelLoaded, this, opened);
+    connect(runner_, &RunController::imageLoaded, this, opened);
     connect(runner_, &RunController::busyChanged, this, [this](bool busy, const QString& what) {
         progress_->setVisible(busy);
         cancelButton_->setVisible(busy);
@@ -246,6 +260,7 @@ void MainWindow::showError(const QString& message) {
     }
     errorBox_->setText(message);
     errorBox_->show();
+    emit errorShown(message);
 }
 
 bool MainWindow::looksLikeModel(const QString& path) {
@@ -255,32 +270,53 @@ bool MainWindow::looksLikeModel(const QString& path) {
 }
 
 void MainWindow::openPath(const QString& path) {
-    Settings settings;
-    settings.setLastDirectory(QFileInfo(path).absolutePath());
-    if (looksLikeModel(path)) {
-        runner_->openModel(path);
-    } else {
-        settings.addRecentFile(path);
-        runner_->openImageFile(path);
-    }
-    updateRecentMenu();
+    const QFileInfo fi(path);
+    if (!fi.exists()) return showError(tr("%1: no such file or folder").arg(fi.absoluteFilePath()));
+    if (looksLikeModel(path)) openModel(path);
+    else openImage(path);
 }
+
+void MainWindow::openModel(const QString& path) { runner_->openModel(QFileInfo(path).absoluteFilePath()); }
+void MainWindow::openImage(const QString& path) { runner_->openImageFile(QFileInfo(path).absoluteFilePath()); }
+
+QString MainWindow::imageFileFilter() { return tr("Images (%1)").arg(QString::fromStdString(image_name_patterns())); }
 
 void MainWindow::openImageDialog() {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), Settings().lastDirectory(),
-                                                      tr("Images (%1);;All files (*)").arg(QString::fromStdString(image_name_patterns())));
-    if (!path.isEmpty()) openPath(path);
+                                                      imageFileFilter() + tr(";;All files (*)"));
+    if (!path.isEmpty()) openImage(path);
 }
 
+namespace {
+// The Open Model dialog: a model is a file or a folder. Qt's dialog in file mode enters a folder whose
+// path is typed + Enter (or Open) instead of accepting it; this one accepts a folder that holds a
+// model (config.json or weights), and enters any other.
+class ModelFileDialog : public QFileDialog {
+public:
+    using QFileDialog::QFileDialog;
+    void accept() override {
+        const QStringList files = selectedFiles();
+        if (files.size() == 1 && QFileInfo(files.first()).isDir()) {
+            const QDir dir(files.first());
+            if (!dir.entryList({"config.json", "*.safetensors", "*.pth", "*.bin", "*.pt", "*.safetensors.index.json"},
+                               QDir::Files).isEmpty())
+                return QDialog::accept();
+        }
+        QFileDialog::accept();
+    }
+};
+} // namespace
+
 void MainWindow::openModelDialog() {
-    QFileDialog dlg(this, tr("Open Model — a folder, or a .safetensors file"), Settings().lastDirectory(),
-                    tr("Checkpoints (*.safetensors *.json *.pth *.bin);;All files (*)"));
+    ModelFileDialog dlg(this, tr("Open Model — a folder, or a .safetensors file"), Settings().lastDirectory(),
+                        tr("Checkpoints (*.safetensors *.json *.pth *.bin);;All files (*)"));
+    dlg.setObjectName("openModelDialog");
     dlg.setFileMode(QFileDialog::ExistingFile);
     dlg.setOption(QFileDialog::DontUseNativeDialog); // lets a folder be chosen too: type or pick it, then Open
     connect(&dlg, &QFileDialog::currentChanged, &dlg, [&dlg](const QString& p) {
         dlg.setFileMode(QFileInfo(p).isDir() ? QFileDialog::Directory : QFileDialog::ExistingFile);
     });
-    if (dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty()) openPath(dlg.selectedFiles().first());
+    if (dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty()) openModel(dlg.selectedFiles().first());
 }
 
 void MainWindow::paste() {
@@ -313,15 +349,13 @@ View* MainWindow::activeView() const {
 
 void MainWindow::exportViewDialog() {
     View* v = activeView();
-    QString filter;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export %1").arg(v->title()),
-                                                      Settings().lastDirectory() + "/" + v->viewId() + ".png",
-                                                      tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"), &filter);
+    const QString path = exportPath(tr("Export %1").arg(v->title()), v->viewId() + ".png",
+                                    tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
     if (path.isEmpty()) return;
     v->ensureFresh();
     const QString err = exportView(v->canvas(), v->caption(), path);
     if (!err.isEmpty()) return showError(err);
-    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    exported(path);
 }
 
 void MainWindow::copyImage() {
@@ -332,35 +366,33 @@ void MainWindow::copyImage() {
 
 void MainWindow::exportMapDialog() {
     View* v = activeView();
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export map data"), Settings().lastDirectory() + "/" + v->viewId() + ".npy",
-                                                      tr("NumPy array (*.npy)"));
+    const QString path = exportPath(tr("Export map data"), v->viewId() + ".npy", tr("NumPy array (*.npy)"));
     if (path.isEmpty()) return;
     const QString err = exportNpy(v->shownValues(), v->shownShape(), path);
     if (!err.isEmpty()) return showError(err);
-    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    exported(path);
 }
 
 void MainWindow::exportDetectionsDialog() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export detections"), Settings().lastDirectory() + "/detections.json",
-                                                      tr("JSON (*.json)"));
+    const QString path = exportPath(tr("Export detections"), "detections.json", tr("JSON (*.json)"));
     if (path.isEmpty()) return;
     const QString err = exportBytes(detectionsJson(*doc_), path);
     if (!err.isEmpty()) return showError(err);
-    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    exported(path);
 }
 
 void MainWindow::exportFigureDialog(bool allLayers) {
-    const QString path = QFileDialog::getSaveFileName(this, allLayers ? tr("Export layer × head figure") : tr("Export heads of layer"),
-                                                      Settings().lastDirectory() + (allLayers ? "/layers_heads.png" : "/heads.png"),
-                                                      tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
+    const QString path = exportPath(allLayers ? tr("Export layer × head figure") : tr("Export heads of layer"),
+                                    allLayers ? "layers_heads.png" : "heads.png",
+                                    tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
     if (path.isEmpty()) return;
     const QString err = exportHeadsFigure(*doc_, allLayers, path);
     if (!err.isEmpty()) return showError(err);
-    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    exported(path);
 }
 
 void MainWindow::exportRunDialog() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export run to folder"), Settings().lastDirectory());
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export run to folder"), Settings().lastExportDirectory());
     if (dir.isEmpty() || !doc_->result() || !doc_->model()) return;
     try {
         write_run_folder(dir.toStdString(), *doc_->model(), *doc_->result(), doc_->input(), 5,
@@ -368,7 +400,28 @@ void MainWindow::exportRunDialog() {
     } catch (const std::exception& e) {
         return showError(QString::fromStdString(e.what()));
     }
+    Settings().setLastExportDirectory(QFileInfo(dir).absolutePath()); // beside the run folder
     statusBar()->showMessage(tr("Wrote run to %1").arg(dir), 5000);
+}
+
+// Export dialogs start in the last export folder (the folder images come from may be read-only).
+QString MainWindow::exportPath(const QString& caption, const QString& name, const QString& filter, QString* selected) {
+    return QFileDialog::getSaveFileName(this, caption, Settings().lastExportDirectory() + "/" + name, filter, selected);
+}
+
+void MainWindow::exported(const QString& path) {
+    Settings().setLastExportDirectory(QFileInfo(path).absolutePath());
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::keyPressEvent(QKeyEvent* e) {
+    const QWidget* focus = QApplication::focusWidget();
+    const bool arrowsTaken = focus && (qobject_cast<const QLineEdit*>(focus) || qobject_cast<const QAbstractSpinBox*>(focus) ||
+                                       qobject_cast<const QComboBox*>(focus) || qobject_cast<const QAbstractItemView*>(focus) ||
+                                       qobject_cast<const QAbstractSlider*>(focus) || qobject_cast<const QTextEdit*>(focus) ||
+                                       qobject_cast<const QPlainTextEdit*>(focus));
+    if (e->modifiers() == Qt::NoModifier && !arrowsTaken && doc_->result() && navigateSelection(doc_, e->key())) return;
+    QMainWindow::keyPressEvent(e);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* e) {

@@ -29,13 +29,27 @@ public:
     QString lastError() const { return lastError_; }
 
     // Open a path by what it is: a folder / .safetensors / .json / .pth / .bin is a model, else an image.
+    // A path that does not exist is reported as such (it is neither). Drops, Recent, positional arguments.
     void openPath(const QString& path);
+    // Open a path as a model / as an image whatever it looks like (--model, --image, the dialogs). Paths
+    // go to the loader absolute, so that every error names the full path; Recent and the open dialogs'
+    // folder are updated only once the file has opened.
+    void openModel(const QString& path);
+    void openImage(const QString& path);
     static bool looksLikeModel(const QString& path);
+    // "Images (*.png *.jpg …)": core's kImageExtensions, the one list.
+    static QString imageFileFilter();
+
+signals:
+    void errorShown(const QString& message); // every error the window reports (--screenshot exits on it)
 
 protected:
     void closeEvent(QCloseEvent* e) override;
     void dragEnterEvent(QDragEnterEvent* e) override;
     void dropEvent(QDropEvent* e) override;
+    // ←/→ head, ↑/↓ layer anywhere in the window, unless the focused widget uses arrows itself (a text
+    // field, spin box, list, …): the keys reach the window only when no widget took them.
+    void keyPressEvent(QKeyEvent* e) override;
 
 private:
     void createActions();
@@ -56,6 +70,8 @@ private:
     void exportRunDialog();
     void exportDetectionsDialog();
     void exportFigureDialog(bool allLayers);
+    QString exportPath(const QString& caption, const QString& name, const QString& filter, QString* selected = nullptr);
+    void exported(const QString& path);
     View* activeView() const;
 
     Document* doc_;

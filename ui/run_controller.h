@@ -34,7 +34,8 @@ signals:
     void busyChanged(bool busy, const QString& what);
     void failed(const QString& message);
     void finished(double forwardMs);  // a run completed and the document holds its result
-    void modelLoaded(const QString& path);
+    void modelLoaded(const QString& path);  // after success only (Recent files)
+    void imageLoaded(const QString& path);  // an image file decoded (not for pasted pixels)
     void cancelled();
 
 private:
@@ -53,6 +54,7 @@ private:
     QThread* thread_ = nullptr;
     std::shared_ptr<CancelFlag> cancel_;
     std::optional<Job> pending_;
+    QString chainError_; // a failure earlier in a chain of superseded jobs, for the final run state
 };
 
 } // namespace attnscope::ui

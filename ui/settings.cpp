@@ -1,11 +1,13 @@
 #include "ui/settings.h"
 
 #include <QDir>
+#include <QFileInfo>
 
 namespace attnscope::ui {
 namespace {
 constexpr auto kRecent = "files/recent";
 constexpr auto kLastDir = "files/lastDirectory";
+constexpr auto kLastExportDir = "files/lastExportDirectory";
 constexpr auto kColormap = "display/colormap";
 constexpr auto kOpacity = "display/opacity";
 constexpr auto kGrid = "display/showGrid";
@@ -27,9 +29,15 @@ constexpr auto kDistanceMinMax = "distance/minMax";
 
 Settings::Settings() = default;
 
+void Settings::useScratchStore(const QString& dir) {
+    for (auto format : {QSettings::NativeFormat, QSettings::IniFormat})
+        for (auto scope : {QSettings::UserScope, QSettings::SystemScope}) QSettings::setPath(format, scope, dir);
+}
+
 QStringList Settings::recentFiles() const { return s_.value(kRecent).toStringList(); }
 
-void Settings::addRecentFile(const QString& path) {
+void Settings::addRecentFile(const QString& typed) {
+    const QString path = QFileInfo(typed).absoluteFilePath(); // opens from any working folder later
     QStringList list = recentFiles();
     list.removeAll(path);
     list.prepend(path);
@@ -37,10 +45,11 @@ void Settings::addRecentFile(const QString& path) {
     s_.setValue(kRecent, list);
 }
 
-void Settings::clearRecentFiles() { s_.remove(kRecent); }
 
 QString Settings::lastDirectory() const { return s_.value(kLastDir, QDir::homePath()).toString(); }
 void Settings::setLastDirectory(const QString& dir) { s_.setValue(kLastDir, dir); }
+QString Settings::lastExportDirectory() const { return s_.value(kLastExportDir, QDir::homePath()).toString(); }
+void Settings::setLastExportDirectory(const QString& dir) { s_.setValue(kLastExportDir, dir); }
 
 QString Settings::colormap() const { return s_.value(kColormap, "viridis").toString(); }
 void Settings::setColormap(const QString& name) { s_.setValue(kColormap, name); }

@@ -12,13 +12,19 @@ class Settings {
 public:
     Settings(); // QSettings for the application's organisation/name
 
+    // From now on every Settings (every QSettings of this process) reads and writes an empty store in
+    // `dir` instead of the user's: --screenshot renders its arguments with the defaults and leaves the
+    // user's recent files, folders and window layout alone.
+    static void useScratchStore(const QString& dir);
+
     static constexpr int kMaxRecent = 10;
     QStringList recentFiles() const;
-    void addRecentFile(const QString& path); // most recent first, deduplicated
-    void clearRecentFiles();
+    void addRecentFile(const QString& path); // absolute (made so), most recent first, deduplicated
 
-    QString lastDirectory() const;
+    QString lastDirectory() const;           // where the last model or image was opened from (open dialogs)
     void setLastDirectory(const QString& dir);
+    QString lastExportDirectory() const;     // where the last export went (export dialogs); home at first
+    void setLastExportDirectory(const QString& dir);
 
     QString colormap() const;           // "viridis"
     void setColormap(const QString& name);

@@ -1,6 +1,7 @@
 #include "core/image/decode.h"
 
 #include "core/error.h"
+#include "core/image/gif.h"
 #include "core/limits.h"
 
 #include <opencv2/core.hpp>
@@ -162,7 +163,7 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
     if (bytes.empty()) throw Error(ErrorKind::Format, name, "", "empty file, not an image");
     const ImageHeader head = sniff_image_header(bytes);
     if (head.format.empty())
-        throw Error(ErrorKind::Format, name, "", "not a recognised image format (PNG, JPEG, BMP, WebP, TIFF, PNM)");
+        throw Error(ErrorKind::Format, name, "", "not a recognised image format (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM)");
     // Every decoder allocates from the header's size before reading pixels: no size, no decoding.
     if (head.width <= 0 || head.height <= 0)
         throw Error(ErrorKind::Format, name, "", "cannot read the image size from the " + head.format + " header (truncated or corrupt)");
@@ -177,6 +178,7 @@ ImageRGB8 decode_image_bytes(const std::string& bytes, const std::string& name) 
         if (sos == 0 || eoi == std::string::npos || eoi < sos)
             throw Error(ErrorKind::Format, name, "", "truncated or corrupt JPEG (no image data end marker)");
     }
+    if (head.format == "gif") return decode_gif(bytes, name); // OpenCV 4.6 has no GIF reader
     cv::Mat mat;
     try { // IMREAD_COLOR: 8-bit BGR, grey replicated, alpha dropped, 16-bit → high byte, EXIF orientation applied
         const cv::Mat buf(1, static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX)), CV_8U,

@@ -27,9 +27,9 @@ ImageHeader sniff_image_header(const std::string& bytes);
 
 // The file-name extensions (lower case, with the dot) of exactly the formats decode_image_bytes decodes
 // (content is sniffed, the name only picks files): THE list for every folder job (CLI `dataset`, the GUI's
-// "Add images…") and open dialog. GIF is sniffed but not decodable by OpenCV 4.6, so it is not listed.
-inline constexpr std::array<std::string_view, 14> kImageExtensions = {
-    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm"};
+// "Add images…") and open dialog. GIF is decoded by core/image/gif.cpp (OpenCV 4.6 has no GIF reader).
+inline constexpr std::array<std::string_view, 15> kImageExtensions = {
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".gif", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm"};
 // True when `path` ends in one of kImageExtensions (case-insensitive).
 bool has_image_extension(const std::string& path);
 // "*.png *.jpg …" for a file dialog's name filter.

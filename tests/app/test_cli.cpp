@@ -2,6 +2,7 @@
 #include "core/io/npy.h"
 #include "tests/support/tensor_compare.h"
 
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -22,7 +23,7 @@ struct Out {
 };
 Out cli(const QStringList& args) {
     QProcess p;
-    p.start(ATTNSCOPE_CLI, args);
+    p.start(qEnvironmentVariable("ATTNSCOPE_CLI_UNDER_TEST", ATTNSCOPE_CLI), args); // another build's CLI, to compare
     p.waitForFinished(120000);
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
@@ -109,6 +110,33 @@ private slots:
         const Out bad = cli({"bench", "--model", fx("vit/hf_vit"), "--runs", "many"});
         QVERIFY(bad.code != 0);
         QVERIFY(bad.err.contains("--runs: expects an integer"));
+    }
+
+    // Issue 14, defect 8: an option the command does not read is refused, naming it (a typo must not
+    // silently run with the default), for every command.
+    void unknown_options_are_refused() {
+        const QString model = fx("vit/hf_vit"), out = tmp.path() + "/unknown";
+        const QList<QStringList> calls = {
+            {"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--bogus", "1"},
+            {"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--treshold", "0.5"},
+            {"info", "--model", model, "--bogus", "1"},
+            {"bench", "--model", model, "--runs", "1", "--bogus"},
+            {"analyze", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--image-size", "3"},
+            {"dataset", "--model", model, "--images", tmp.path(), "--out", out, "--bogus", "1"},
+            {"eval", "--model", model, "--dataset", "fashion-mnist-test", "--bogus", "1"},
+            {"scenes", "--out", out, "--count", "1", "--bogus", "1"},
+        };
+        for (const QStringList& args : calls) {
+            const QString option = args[args.size() - (args.last().startsWith("--") ? 1 : 2)];
+            const Out r = cli(args);
+            QVERIFY2(r.code == 2, qPrintable(args.join(' ') + " exited " + QString::number(r.code)));
+            QVERIFY2(r.err.startsWith("attnscope-cli: " + option + ": unknown option for '" + args[0] + "'"), qPrintable(r.err));
+        }
+        QVERIFY2(!QFileInfo::exists(out), "nothing is written when an option is refused");
+        // The options the usage documents are still accepted.
+        const Out ok = cli({"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--top-k", "2",
+                            "--threads", "1", "--threshold", "0.5", "--no-encoder-maps"});
+        QVERIFY2(ok.code == 0, qPrintable(ok.err));
     }
 };
 

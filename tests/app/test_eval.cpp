@@ -71,8 +71,12 @@ private slots:
         Out r = cli({"eval", "--model", vit, "--dataset", "imagenet"});
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.find("--dataset") != std::string::npos);
-        if (!have_data()) return;
-        r = cli({"eval", "--model", vit, "--dataset", "synthetic-scenes", "--count", "2"});
+    }
+
+    void eval_errors_name_the_model_mismatch() {
+        if (!have_data()) QSKIP("dataset-fashion-mnist is not installed");
+        const QString vit = QString::fromStdString(testing::fixture("vit/hf_vit"));
+        Out r = cli({"eval", "--model", vit, "--dataset", "synthetic-scenes", "--count", "2"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.find("DETR") != std::string::npos, r.err.c_str());
         // a backbone without a classifier (DINO) cannot be scored

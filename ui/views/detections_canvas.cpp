@@ -37,6 +37,7 @@ DetectionsCanvas::DetectionsCanvas(Document* doc, QWidget* parent) : QWidget(par
                   "(drag to move it) · click a head map to open it in the other views · ←/→ previous/next detection"));
     connect(doc_, &Document::resultChanged, this, &DetectionsCanvas::rebuild);
     connect(doc_, &Document::imageChanged, this, &DetectionsCanvas::rescaleThumb);
+    connect(doc_, &Document::runStateChanged, this, qOverload<>(&QWidget::update)); // emptyMessage()
     connect(detr_, &DetrState::queriesChanged, this, &DetectionsCanvas::rebuild);
     connect(detr_, &DetrState::detectionsChanged, this, &DetectionsCanvas::rebuild); // titles say "below threshold"
     connect(doc_, &Document::displayChanged, this, &DetectionsCanvas::recolour);
@@ -63,7 +64,7 @@ QString DetectionsCanvas::emptyMessage() const {
             .arg(QFileInfo(doc_->modelPath()).fileName(), QString(family_name(i.family)));
     if (!doc_->hasImage()) return tr("Open an image (Ctrl+O), paste one (Ctrl+V) or drop it here to run %1.")
                                   .arg(QFileInfo(doc_->modelPath()).fileName());
-    if (!detr_->active()) return tr("Running…");
+    if (!detr_->active()) return doc_->waitingText();
     return {};
 }
 

@@ -240,6 +240,7 @@ MasksView::MasksView(Document* doc, QWidget* parent) : View(doc, parent) {
         invalidate();
     });
     connect(doc_, &Document::resultChanged, this, [this] { invalidate(); });
+    connect(doc_, &Document::runStateChanged, this, [this] { if (!doc_->result()) invalidate(); }); // "Running…" / "Cancelled"
     invalidate(); // the empty state, on first show
 }
 
@@ -259,7 +260,7 @@ double MasksView::mass() const { return mass_->value() / 100.0; }
 
 void MasksView::refresh() {
     const RunResult* r = doc_->result();
-    if (!r) return canvas_->setMessage(doc_->model() && doc_->hasImage() ? tr("Running…") : tr("Open a model and an image to see DINO's masks."));
+    if (!r) return canvas_->setMessage(doc_->model() && doc_->hasImage() ? doc_->waitingText() : tr("Open a model and an image to see DINO's masks."));
     const AttentionMap* last = doc_->map(Site::Encoder, doc_->layerCount(Site::Encoder) - 1);
     if (!last || r->layout.n_cls < 1)
         return canvas_->setMessage(tr("DINO's masks threshold the CLS token's attention, and this model (%1) has none.")

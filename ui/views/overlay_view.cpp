@@ -27,6 +27,7 @@ OverlayCanvas::OverlayCanvas(Document* doc, QWidget* parent) : QWidget(parent), 
     setToolTip(tr("Click a patch to make it the query (DETR decoder: click a box) · ←/→ head · ↑/↓ layer"));
     for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged, &Document::imageChanged})
         connect(doc_, sig, this, &OverlayCanvas::refresh);
+    connect(doc_, &Document::runStateChanged, this, qOverload<>(&QWidget::update)); // the "Running…" line
     connect(doc_->detr(), &DetrState::detectionsChanged, this, &OverlayCanvas::refresh);
 }
 
@@ -131,12 +132,16 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
                    tr("This map's keys are not image patches: see the attention matrix."));
     }
     p.setPen(palette().color(QPalette::Text));
-    const QString line = !readout_.isEmpty() ? readout_
-                         : doc_->result() ? (isDecoderSite(doc_->selection().site) && doc_->detr()->active()
-                                                 ? tr("query: %1 — click a box to change it").arg(doc_->tokenName(doc_->selection().query))
-                                                 : tr("query: %1 — click a patch to change it").arg(doc_->tokenName(doc_->selection().query)))
-                                          : tr("Running…");
-    p.drawText(QRectF(8, height() - kReadoutArea, width() - 16, kReadoutArea), Qt::AlignVCenter | Qt::AlignLeft, line);
+    p.drawText(QRectF(8, height() - kReadoutArea, width() - 16, kReadoutArea), Qt::AlignVCenter | Qt::AlignLeft, statusLine());
+}
+
+QString OverlayCanvas::statusLine() const {
+    if (!readout_.isEmpty()) return readout_;
+    if (!doc_->result()) return doc_->waitingText(); // "Running…", "Cancelled", the error, what to open
+    const QString token = doc_->tokenName(doc_->selection().query); // DETR decoder: "query 7 (…)" already
+    const QString query = token.startsWith("query") ? token : tr("query %1").arg(token);
+    return isDecoderSite(doc_->selection().site) && doc_->detr()->active() ? tr("%1 — click a box to change it").arg(query)
+                                                                           : tr("%1 — click a patch to change it").arg(query);
 }
 
 // DETR decoder self-attention: the keys are the other object queries, so each detection's box is drawn

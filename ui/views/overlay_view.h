@@ -24,6 +24,7 @@ public:
     QString readout() const { return readout_; }
     QRect figureRect() const override;        // the image and its colour bar (exports)
     void setExporting(bool on) override { exporting_ = on; }
+    QString statusLine() const;              // the line under the image: hover read-out, query, or why no map
 
 signals:
     void hovered(const QString& text);

@@ -209,6 +209,7 @@ RolloutView::RolloutView(Document* doc, QWidget* parent) : View(doc, parent) {
     });
     connect(upTo_, &QCheckBox::toggled, this, &RolloutView::optionsChanged);
     connect(doc_, &Document::resultChanged, this, [this] { invalidate(); });
+    connect(doc_, &Document::runStateChanged, this, [this] { if (!doc_->result()) invalidate(); }); // "Running…" / "Cancelled"
     connect(doc_, &Document::selectionChanged, this, [this] {
         if (upTo_->isChecked() && doc_->selection().layer != shownLast_) invalidate();
     });
@@ -238,7 +239,7 @@ void RolloutView::refresh() {
         task_->cancel();
         shownLast_ = -1;
         shownResult_ = nullptr;
-        return canvas_->setMessage(doc_->model() && doc_->hasImage() ? tr("Running…") : tr("Open a model and an image to see the rollout."));
+        return canvas_->setMessage(doc_->model() && doc_->hasImage() ? doc_->waitingText() : tr("Open a model and an image to see the rollout."));
     }
     if (r->layout.n_cls < 1)
         return canvas_->setMessage(tr("Rollout follows the CLS token through the layers, and this model (%1) has none.")

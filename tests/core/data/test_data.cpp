@@ -148,7 +148,10 @@ private slots:
     void scene_options_are_validated() {
         FashionMnist none;
         QVERIFY_THROWS_EXCEPTION(Error, make_scene(none, 1, 0));
-        if (!have_fashion_mnist()) return;
+    }
+
+    void scene_size_is_validated() {
+        if (!have_fashion_mnist()) QSKIP("dataset-fashion-mnist is not installed");
         SceneOptions bad;
         bad.max_side = 200;
         QVERIFY_THROWS_EXCEPTION(Error, make_scene(test_set_, 1, 0, bad));

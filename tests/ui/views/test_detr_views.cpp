@@ -39,7 +39,7 @@
 using namespace attnscope;
 using namespace attnscope::ui;
 
-class TestGuiDetr : public testing::GuiTest {
+class TestDetrViews : public testing::GuiTest {
     Q_OBJECT
     QString image_;
 
@@ -522,5 +522,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestGuiDetr)
-#include "test_gui_detr.moc"
+QTEST_MAIN(TestDetrViews)
+#include "test_detr_views.moc"

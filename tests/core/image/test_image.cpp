@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -25,6 +26,11 @@ namespace {
 
 const json& manifest() {
     static const json m = json::parse(std::ifstream(fixture("image/manifest.json")));
+    return m;
+}
+
+const json& gif_manifest() { // tools/reference/make_gif_fixtures.py (PIL only)
+    static const json m = json::parse(std::ifstream(fixture("image/gif_manifest.json")));
     return m;
 }
 
@@ -145,6 +151,36 @@ private slots:
         QVERIFY(same_pixels(decode_image_file(img_fixture(c["file"])), load_u8(c["expected"]), c["note"]));
     }
 
+    // Issue 14, defect 6: GIF is offered by Open Image and listed in kImageExtensions, so it decodes —
+    // as PIL does (tools/reference/make_gif_fixtures.py: interlacing, 1-bit to 12-bit codes, transparency,
+    // animation, a frame offset on a larger screen).
+    void decode_gif_matches_pil_data() {
+        QTest::addColumn<int>("index");
+        const json& list = gif_manifest().at("decode");
+        for (size_t i = 0; i < list.size(); ++i) QTest::newRow(list[i].at("file").get<std::string>().c_str()) << int(i);
+    }
+    void decode_gif_matches_pil() {
+        QFETCH(int, index);
+        const json& c = gif_manifest()["decode"][index];
+        ImageRGB8 got;
+        try {
+            got = decode_image_file(img_fixture(c["file"]));
+        } catch (const Error& e) {
+            QFAIL(e.what());
+        }
+        QVERIFY(same_pixels(got, load_u8(c["expected"]), c["note"]));
+    }
+    void extension_list_offers_gif_and_jfif() {
+        for (const char* e : {".gif", ".jfif"}) {
+            QVERIFY2(std::find(kImageExtensions.begin(), kImageExtensions.end(), e) != kImageExtensions.end(), e);
+            QVERIFY(has_image_extension(std::string("dir/x") + e));
+        }
+        // A JPEG named .jfif decodes as one (the decoder sniffs the content).
+        const std::string jfif = tmp("photo.jfif");
+        write_bytes(jfif, read_bytes(img_fixture("jpeg_named.png")));
+        QCOMPARE(decode_image_file(jfif).width, 24);
+    }
+
     void exif_orientation_is_applied() {
         // stored 16×8: left half red, right half green (top) / blue (bottom); orientation 6 → rotate 90° CW.
         const ImageRGB8 im = decode_image_file(img_fixture("exif_orient6.jpg"));
@@ -175,6 +211,7 @@ private slots:
         QTest::newRow("truncated PNG") << "cut_png" << "cannot decode png image";
         QTest::newRow("absurd PNG size") << "huge_png" << "30000x30000 pixels: refusing";
         QTest::newRow("directory") << "dir" << "is a directory";
+        QTest::newRow("truncated GIF") << "cut_gif" << "truncated";
     }
     void unreadable_inputs() {
         QFETCH(QString, kind);
@@ -185,6 +222,10 @@ private slots:
         if (k == "text") write_bytes(path, "hello, not an image\n");
         if (k == "cut_jpeg") write_bytes(path, jpeg.substr(0, jpeg.size() / 2));
         if (k == "cut_png") write_bytes(path, png.substr(0, png.size() / 2));
+        if (k == "cut_gif") {
+            const std::string gif = read_bytes(img_fixture("gif_plain_37x23.gif"));
+            write_bytes(path, gif.substr(0, gif.size() / 2));
+        }
         if (k == "huge_png") { // valid signature + IHDR claiming 30000×30000, no data
             std::string h = png.substr(0, 33);
             for (int i : {16, 20}) h[i] = 0, h[i + 1] = 0, h[i + 2] = char(0x75), h[i + 3] = char(0x30);

@@ -224,4 +224,4 @@ private slots:
 };
 
 QTEST_MAIN(TestGuiFigures)
-#include "test_gui_figures.moc"
+#include "test_figures.moc"

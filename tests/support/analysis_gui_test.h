@@ -1,0 +1,129 @@
+// The analysis views' GUI tests share this fixture: open a fixture model, hand the Document PyTorch's
+// recorded maps as a result (openReference), raise a view's dock and wait for its work, make image folders.
+#pragma once
+
+#include "core/io/npy.h"
+#include "tests/support/gui_test.h"
+#include "ui/main_window.h"
+#include "ui/views/view.h"
+
+#include <QDirIterator>
+#include <QDockWidget>
+#include <QFile>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace attnscope::testing {
+
+using ui::View;
+namespace fs = std::filesystem;
+
+inline Tensor slice(const Tensor& t, int64_t i) { // t[i]
+    const int64_t n = t.numel() / t.size(0);
+    return Tensor(Shape(t.shape.begin() + 1, t.shape.end()), std::vector<float>(t.data.begin() + i * n, t.data.begin() + (i + 1) * n));
+}
+
+inline double diff(const std::vector<float>& got, const Tensor& want, const std::string& label) {
+    if (int64_t(got.size()) != want.numel()) {
+        std::printf("  %s: %zu values shown, %lld expected\n", label.c_str(), got.size(), static_cast<long long>(want.numel()));
+        return INFINITY;
+    }
+    return max_abs_diff(got.data(), want.ptr(), want.numel(), label);
+}
+
+class AnalysisGuiTest : public GuiTest {
+protected:
+    template <class V> V* view(const char* id) const { return qobject_cast<V*>(w_->view(id)); }
+    // Bring a view's dock to the front (as clicking its tab does) and wait for its work.
+    bool show(const char* id) {
+        find<QDockWidget>(QString("dock_") + id)->raise();
+        QCoreApplication::processEvents();
+        View* v = w_->view(id);
+        QElapsedTimer t;
+        t.start();
+        while ((v->busy() || !v->isVisible()) && t.elapsed() < 30000) QTest::qWait(5);
+        return v->isVisible() && !v->busy();
+    }
+    bool idle(const char* id) {
+        View* v = w_->view(id);
+        QElapsedTimer t;
+        t.start();
+        while (v->busy() && t.elapsed() < 30000) QTest::qWait(5);
+        return !v->busy();
+    }
+    void openFixture(const std::string& model = "vit/hf_vit") { QVERIFY(openAndRun(model, png_)); }
+    // The fixture model, and as the result PyTorch's recorded maps of that model (no forward of ours).
+    nlohmann::json openReference(const QString& name) {
+        const fs::path ref = fixture("analysis/" + name.toStdString());
+        const fs::path src = fixture("vit/" + name.toStdString());
+        const nlohmann::json meta = nlohmann::json::parse(std::ifstream(ref / "meta.json"));
+        this->w_->openPath(QString::fromStdString(src.string()));
+        QElapsedTimer t;
+        t.start();
+        while ((doc()->model() == nullptr || w_->runner()->busy()) && t.elapsed() < 30000) QTest::qWait(5);
+        auto r = std::make_shared<RunResult>();
+        r->layout.n_cls = meta["n_cls"];
+        r->layout.n_dist = meta["n_dist"];
+        r->layout.n_reg = meta["n_reg"];
+        r->layout.grid_h = meta["grid_h"];
+        r->layout.grid_w = meta["grid_w"];
+        r->layout.patch_size = meta["patch"];
+        const nlohmann::json& g = meta["geometry"];
+        r->geometry = {g["orig_w"], g["orig_h"], g["resized_w"], g["resized_h"], g["crop_x"], g["crop_y"], g["input_w"], g["input_h"]};
+        for (int il = 0; il < meta["layers"].get<int>(); ++il) {
+            char file[32];
+            std::snprintf(file, sizeof file, "attn_layer%02d.npy", il);
+            const Tensor a = read_npy((src / file).string());
+            AttentionMap m;
+            m.layer = il;
+            m.n_heads = int(a.size(0));
+            m.n_q = int(a.size(1));
+            m.n_k = int(a.size(2));
+            m.probs = a.data;
+            r->attention.push_back(std::move(m));
+        }
+        ImageRGB8 img{r->geometry.orig_w, r->geometry.orig_h, std::vector<uint8_t>(size_t(r->geometry.orig_w) * r->geometry.orig_h * 3, 128)};
+        doc()->setImage(std::move(img), "reference");
+        doc()->setResult(r, Tensor());
+        return meta;
+    }
+    // Copies of small fixture images into a fresh folder (+ a text file, + a broken "image").
+    QString imageFolder(const QString& name, int copies, bool broken) {
+        const QString dir = tmp_.filePath(name);
+        QDir().mkpath(dir + "/sub");
+        const QStringList src{"src_64x48.png", "src_37x23.png", "palette_9x6.png"};
+        for (int i = 0; i < copies; ++i) {
+            const QString from = QString::fromStdString(fixture("image/" + src[i % src.size()].toStdString()));
+            QFile::copy(from, QString("%1/%2img%3.png").arg(i % 2 ? dir + "/sub" : dir).arg(i, 2, 10, QChar('0')).arg(i));
+        }
+        QFile notes(dir + "/notes.txt");
+        notes.open(QIODevice::WriteOnly);
+        notes.write("not an image\n");
+        if (broken) {
+            QFile bad(dir + "/zz_broken.png");
+            bad.open(QIODevice::WriteOnly);
+            bad.write("this is text with a .png name\n");
+        }
+        return dir;
+    }
+    // A pointer move without buttons, as the window system delivers it to a tracking widget.
+    static void hover(QWidget* w, QPointF pos) {
+        QMouseEvent e(QEvent::MouseMove, pos, w->mapToGlobal(pos), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(w, &e);
+    }
+    static QStringList sortedImages(const QString& dir) {
+        QStringList files;
+        QDirIterator it(dir, {"*.png"}, QDir::Files, QDirIterator::Subdirectories);
+        while (it.hasNext()) files << it.next();
+        files.sort();
+        return files;
+    }
+};
+
+} // namespace attnscope::testing
