@@ -61,7 +61,7 @@ void write_rollout(const std::string& out, const RunResult& r, const ImageRGB8* 
     const Tensor map = an::attention_rollout(r.attention, r.layout, ro);
     write_npy(path_in(out, "rollout.npy"), map);
     const std::string title = std::string("Attention rollout (") + an::fusion_name(ro.fusion) + ", discard " + num(ro.discard_ratio).substr(0, 4) + ")";
-    an::write_png(path_in(out, "rollout.png"), an::heatmap_png(map, title, 16));
+    an::write_png(path_in(out, "rollout.png"), an::heatmap_png(map, title, 32, {}, "rollout", {"patch column", "patch row", true}));
     if (image)
         an::write_png(path_in(out, "rollout_overlay.png"),
                       an::overlay_png(*image, an::map_to_original(map, r.geometry, an::Upsample::Bilinear), title));
@@ -81,7 +81,9 @@ void write_embeddings(const std::string& out, const Model& model) {
     }
     const an::FilterPca pca = an::filter_pca(pe.filters, 28);
     write_npy(path_in(out, "filters_pca.npy"), pca.axes);
-    an::write_png(path_in(out, "filters_pca.png"), an::filters_png(pca.axes, 7));
+    std::vector<double> share;
+    for (double v : pca.variance) share.push_back(pca.total_variance > 0 ? v / pca.total_variance : 0.0);
+    an::write_png(path_in(out, "filters_pca.png"), an::filters_png(pca.axes, 7, share));
 }
 
 void write_head_stats(const std::string& out, const RunResult& r, double mass) {
@@ -98,7 +100,7 @@ void write_head_stats(const std::string& out, const RunResult& r, double mass) {
         Tensor t({static_cast<int64_t>(enc.size()), static_cast<int64_t>(enc[0].size())});
         for (size_t l = 0; l < enc.size(); ++l)
             for (size_t h = 0; h < enc[l].size(); ++h) t.data[l * enc[0].size() + h] = static_cast<float>(enc[l][h]);
-        an::write_png(path_in(out, "entropy.png"), an::heatmap_png(t, "Attention entropy (nats): layer rows, head columns", 24, {}, "nats"));
+        an::write_png(path_in(out, "entropy.png"), an::heatmap_png(t, "Attention entropy per head (encoder)", 40, {}, "entropy (nats)", {"head", "layer", true}));
     }
     const AttentionMap* last = nullptr;
     for (const AttentionMap& m : r.attention)
@@ -109,7 +111,8 @@ void write_head_stats(const std::string& out, const RunResult& r, double mass) {
     }
     const Tensor masks = an::dino_masks(*last, r.layout, mass);
     write_npy(path_in(out, "masks.npy"), masks);
-    an::write_png(path_in(out, "masks.png"), an::heatmap_row_png(masks, "DINO masks, last layer, mass " + num(mass).substr(0, 4), "head", 8));
+    an::write_png(path_in(out, "masks.png"), an::masks_png(masks, "DINO masks, layer " + std::to_string(last->layer) + ": the fewest patches holding " +
+                                                                  num(100 * mass).substr(0, 4) + "% of the CLS attention", 16));
 }
 
 } // namespace

@@ -41,14 +41,15 @@ std::pair<float, float> valueRange(const float* v, size_t n) {
     return {*lo, *hi};
 }
 
-QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colormap cm, int alpha) {
+QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colormap cm, int alpha, bool fade) {
     QImage out(w, h, QImage::Format_ARGB32);
     const auto& lut = colormapLut(cm);
     for (int y = 0; y < h; ++y) {
         auto* row = reinterpret_cast<QRgb*>(out.scanLine(y));
         for (int x = 0; x < w; ++x) {
-            const QRgb c = lut[size_t(analysis::colormap_index(values[size_t(y) * w + x], lo, hi))];
-            row[x] = qRgba(qRed(c), qGreen(c), qBlue(c), alpha);
+            const int i = analysis::colormap_index(values[size_t(y) * w + x], lo, hi);
+            const QRgb c = lut[size_t(i)];
+            row[x] = qRgba(qRed(c), qGreen(c), qBlue(c), fade ? (alpha * i + 127) / 255 : alpha);
         }
     }
     return out;

@@ -27,11 +27,12 @@ const std::array<QRgb, 256>& colormapLut(Colormap cm); // core's table, opaque Q
 std::pair<float, float> valueRange(const float* v, size_t n);
 
 // w × h row-major values → ARGB32 image, value lo → LUT[0], hi → LUT[255] (analysis::colormap_index;
-// NaN → LUT[0]), alpha applied to all.
-QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colormap cm, int alpha = 255);
+// NaN → LUT[0]) with `alpha`; fade: alpha × the value's place in lo…hi, so low values are transparent
+// (the DINO / DETR figures' look: the image shows where attention is low).
+QImage mapToImage(const float* values, int w, int h, float lo, float hi, Colormap cm, int alpha = 255, bool fade = false);
 inline QImage mapToImage(const std::vector<float>& v, int w, int h, float lo, float hi, Colormap cm,
-                         int alpha = 255) {
-    return mapToImage(v.data(), w, h, lo, hi, cm, alpha);
+                         int alpha = 255, bool fade = false) {
+    return mapToImage(v.data(), w, h, lo, hi, cm, alpha, fade);
 }
 // A colour-bar strip: vertical has the high end on top.
 QImage colorBarImage(Colormap cm, int w, int h, bool vertical = true);

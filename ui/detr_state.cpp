@@ -8,9 +8,11 @@ namespace attnscope::ui {
 
 DetrState::DetrState(Document* doc) : QObject(doc), doc_(doc) {}
 
+bool DetrState::isDetectionModel(const Model* m) { return m && m->info().task == Task::Detect; }
+
 bool DetrState::active() const {
     const RunResult* r = doc_->result();
-    return doc_->model() && doc_->model()->info().task == Task::Detect && r && r->boxes.dim() == 2;
+    return isDetectionModel(doc_->model()) && r && r->boxes.dim() == 2;
 }
 
 void DetrState::update() {

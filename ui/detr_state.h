@@ -20,6 +20,7 @@ class DetrState : public QObject {
 public:
     explicit DetrState(Document* doc); // a child of doc
 
+    static bool isDetectionModel(const Model* m); // a DETR (detection) model, result or not
     bool active() const;                   // a DETR model with its result (boxes)
     float threshold() const { return threshold_; }
     void setThreshold(float t);            // clamped to 0…1; emits detectionsChanged on change

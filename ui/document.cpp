@@ -8,6 +8,23 @@
 
 namespace attnscope::ui {
 
+QString siteTitle(Site s) {
+    switch (s) {
+    case Site::Encoder: return QObject::tr("Encoder self-attention");
+    case Site::DecoderSelf: return QObject::tr("Decoder self-attention");
+    case Site::DecoderCross: return QObject::tr("Decoder cross-attention");
+    }
+    return QString::fromLatin1(site_name(s));
+}
+
+void Document::setTargetClass(int label) {
+    const int n = model_ ? model_->info().n_labels : 0;
+    if (label < -1 || label >= n) label = -1;
+    if (label == targetClass_) return;
+    targetClass_ = label;
+    emit targetClassChanged(label);
+}
+
 QString headsName(const analysis::HeadSelect& h) {
     return h.fused() ? QString("heads %1").arg(analysis::fusion_name(h.fusion)) : QString("head %1").arg(h.head);
 }
@@ -20,7 +37,10 @@ void Document::setModel(std::shared_ptr<const Model> model, const QString& path)
     freshModel_ = true;
     result_.reset();
     detr_->update();
+    const bool hadTarget = targetClass_ >= 0;
+    targetClass_ = -1; // another model's label indices mean other classes
     emit modelChanged();
+    if (hadTarget) emit targetClassChanged(-1);
     emit resultChanged();
     emit detr_->detectionsChanged();
 }
@@ -192,7 +212,7 @@ QString Document::selectionCaption() const {
     const QString head = headsName(sel_.heads);
     const QString token = tokenName(sel_.query); // DETR decoder tokens are named "query 7 (…)" already
     return QString("%1 · %2 · %3 layer %4 · %5 · %6")
-        .arg(modelName, imageName_.isEmpty() ? "no image" : imageName_, site_name(sel_.site))
+        .arg(modelName, imageName_.isEmpty() ? "no image" : imageName_, siteTitle(sel_.site))
         .arg(sel_.layer)
         .arg(head, token.startsWith("query") ? token : "query " + token);
 }

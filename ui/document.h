@@ -32,6 +32,7 @@ struct Selection {
 struct DisplayOptions {
     Colormap colormap = Colormap::Viridis;
     double opacity = 0.6;
+    bool fade = true; // low attention transparent (alpha from value); false: the whole map at `opacity`
     bool grid = false;
     bool smooth = true;
     bool operator==(const DisplayOptions&) const = default;
@@ -70,6 +71,10 @@ public:
     // kind's own remembered query (DetrState::queryFor).
     void setSelection(Selection s);
     void setDisplay(const DisplayOptions& d);
+    // The class the class-specific views explain (a label index of the model; -1: none chosen, i.e. the
+    // top prediction). Set by clicking a class in the Predictions view; a new model clears it.
+    int targetClass() const { return targetClass_; }
+    void setTargetClass(int label); // emits targetClassChanged on change
 
     // Queries on the current result (all safe without one).
     std::vector<Site> sites() const;
@@ -109,6 +114,7 @@ signals:
     void resultChanged();
     void selectionChanged();
     void displayChanged();
+    void targetClassChanged(int label);
     void runStateChanged();
 
 private:
@@ -124,12 +130,16 @@ private:
     Selection sel_;
     bool freshModel_ = false; // next result picks the default selection
     DisplayOptions display_;
+    int targetClass_ = -1;
     DetrState* detr_; // child
     RunState runState_ = RunState::Idle;
     QString runError_;
 };
 
 inline bool isDecoderSite(Site s) { return s != Site::Encoder; }
+// The site as people say it: "Encoder self-attention", "Decoder self-attention", "Decoder cross-attention"
+// (core's site_name is the file-name form, "decoder_cross").
+QString siteTitle(Site s);
 
 // "head 3" or "heads mean": captions and titles.
 QString headsName(const analysis::HeadSelect& h);

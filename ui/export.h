@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QImage>
+#include <QRect>
 #include <QString>
 
 #include <cstdint>
@@ -12,7 +13,16 @@ class QWidget;
 
 namespace attnscope::ui {
 
-// The caption band plus `canvas` rendered as it is on screen.
+// A canvas that is a figure inside room of its own (an image letterboxed in its dock, a read-out line
+// under it): exports take figureRect() only, painted without the interactive hints.
+class FigureCanvas {
+public:
+    virtual ~FigureCanvas() = default;
+    virtual QRect figureRect() const = 0;     // widget coordinates: the figure and its colour bar
+    virtual void setExporting(bool on) = 0;   // true while an export paints: no hints, no hover marks
+};
+
+// The caption band plus `canvas` rendered as it is on screen (a FigureCanvas: its figure only).
 QImage renderWithCaption(QWidget* canvas, const QString& caption);
 // Format from the suffix: .png, .svg, .pdf. Returns an error message, empty on success.
 QString exportView(QWidget* canvas, const QString& caption, const QString& path);

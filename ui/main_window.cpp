@@ -15,6 +15,7 @@
 #include "ui/views/rollout_view.h"
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
+#include "ui/views/predictions_view.h"
 #include "ui/views/selection_bar.h"
 
 #include <QAbstractItemView>
@@ -38,6 +39,8 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QStatusBar>
+#include <QTabBar>
+#include <QTimer>
 #include <QToolButton>
 
 namespace attnscope::ui {
@@ -85,7 +88,7 @@ void MainWindow::createViews() {
     setDockNestingEnabled(true);
     auto* bar = new SelectionBar(doc_, this);
     addToolBar(Qt::TopToolBarArea, bar);
-    views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this)};
+    views_ = {new OverlayView(doc_, this), new HeadGridView(doc_, this), new MatrixView(doc_, this), new PredictionsView(doc_, this)};
     views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
     views_ << new DetectionsView(doc_, this);
@@ -106,6 +109,24 @@ void MainWindow::createViews() {
     }
     findChild<QDockWidget*>("dock_overlay")->raise();
     findChild<QDockWidget*>("dock_model")->raise();
+    // The Detections dock only for a detection model (its View-menu entry greyed out otherwise).
+    auto detectionsDock = [this] {
+        auto* dock = findChild<QDockWidget*>("dock_detections");
+        const bool detr = DetrState::isDetectionModel(doc_->model());
+        dock->toggleViewAction()->setEnabled(detr);
+        if (detr != !dock->isHidden()) dock->setVisible(detr);
+    };
+    connect(doc_, &Document::modelChanged, this, detectionsDock);
+    detectionsDock();
+    // Dock tabs show their whole titles (scroll buttons when they do not fit) rather than "Attention m…".
+    auto unelide = [this] {
+        for (auto* tabs : findChildren<QTabBar*>()) {
+            tabs->setElideMode(Qt::ElideNone);
+            tabs->setUsesScrollButtons(true);
+        }
+    };
+    connect(this, &QMainWindow::tabifiedDockWidgetActivated, this, unelide);
+    QTimer::singleShot(0, this, unelide);
     resizeDocks({findChild<QDockWidget*>("dock_overlay"), findChild<QDockWidget*>("dock_model")}, {620, 520}, Qt::Horizontal);
 }
 
@@ -430,6 +451,7 @@ void MainWindow::readSettings() {
     d.opacity = s.opacity();
     d.grid = s.showGrid();
     d.smooth = s.smooth();
+    d.fade = s.fade();
     doc_->setDisplay(d);
     if (!restoreGeometry(s.windowGeometry())) resize(1360, 860);
     restoreState(s.windowState());
@@ -442,6 +464,7 @@ void MainWindow::writeSettings() {
     s.setOpacity(d.opacity);
     s.setShowGrid(d.grid);
     s.setSmooth(d.smooth);
+    s.setFade(d.fade);
     s.setWindowGeometry(saveGeometry());
     s.setWindowState(saveState());
 }

@@ -12,6 +12,8 @@ constexpr auto kColormap = "display/colormap";
 constexpr auto kOpacity = "display/opacity";
 constexpr auto kGrid = "display/showGrid";
 constexpr auto kSmooth = "display/smooth";
+constexpr auto kFade = "display/fade";
+constexpr auto kMatrixLog = "matrix/log";
 constexpr auto kDetrThreshold = "detr/threshold";
 constexpr auto kGeometry = "window/geometry";
 constexpr auto kState = "window/state";
@@ -60,6 +62,10 @@ void Settings::setShowGrid(bool on) { s_.setValue(kGrid, on); }
 
 bool Settings::smooth() const { return s_.value(kSmooth, true).toBool(); }
 void Settings::setSmooth(bool on) { s_.setValue(kSmooth, on); }
+bool Settings::fade() const { return s_.value(kFade, true).toBool(); }
+void Settings::setFade(bool on) { s_.setValue(kFade, on); }
+bool Settings::matrixLog() const { return s_.value(kMatrixLog, false).toBool(); }
+void Settings::setMatrixLog(bool on) { s_.setValue(kMatrixLog, on); }
 
 double Settings::detectionThreshold() const { return qBound(0.0, s_.value(kDetrThreshold, 0.7).toDouble(), 1.0); }
 void Settings::setDetectionThreshold(double t) { s_.setValue(kDetrThreshold, t); }

@@ -34,6 +34,10 @@ public:
     void setShowGrid(bool on);
     bool smooth() const;                // true: bilinear upsampling of the map
     void setSmooth(bool on);
+    bool fade() const;                  // true: low attention transparent (alpha from value); false: flat opacity
+    void setFade(bool on);
+    bool matrixLog() const;             // false: the attention matrix on a linear colour scale; true: log
+    void setMatrixLog(bool on);
 
     double detectionThreshold() const;  // 0.7, as the DETR colab
     void setDetectionThreshold(double t);

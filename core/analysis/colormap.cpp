@@ -104,4 +104,49 @@ int colormap_index(double v, double lo, double hi) {
     return std::clamp(int((v - lo) * (255.0 / (hi - lo)) + 0.5), 0, 255);
 }
 
+Ticks nice_ticks(double lo, double hi, int target) {
+    Ticks t;
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo)) return t;
+    target = std::max(target, 2);
+    const double raw = (hi - lo) / (target - 1), mag = std::pow(10.0, std::floor(std::log10(raw)));
+    // The largest nice step that still leaves at least two ticks inside, closest to `target` of them.
+    for (double m : {10.0, 5.0, 2.5, 2.0, 1.0, 0.5}) {
+        const double step = m * mag;
+        const double first = std::ceil(lo / step - 1e-9);
+        std::vector<double> v;
+        for (double k = first; k * step <= hi + step * 1e-9; k += 1) v.push_back(k == 0 ? 0.0 : k * step);
+        if (v.size() >= 2 && (int(v.size()) >= target - 1 || m <= 0.5)) {
+            t.values = std::move(v);
+            t.step = step;
+            return t;
+        }
+        if (v.size() >= 2) t.values = std::move(v), t.step = step; // the best so far
+    }
+    return t;
+}
+
+std::string tick_label(double v, double step) {
+    if (v == 0) return "0";
+    const int decimals = step > 0 ? std::clamp(int(std::ceil(-std::log10(step) - 1e-9)), 0, 12) : 3;
+    // a step of 2.5 × 10^k needs one more decimal than 10^k
+    const double scaled = step * std::pow(10.0, decimals);
+    const int extra = std::abs(scaled - std::round(scaled)) > 1e-6 ? 1 : 0;
+    const double av = std::abs(v);
+    char b[48];
+    if (av >= 1e7 || decimals + extra > 6) std::snprintf(b, sizeof b, "%.3g", v); // no 0.0000001 on an axis
+    else std::snprintf(b, sizeof b, "%.*f", decimals + extra, v);
+    return b;
+}
+
+uint32_t head_colour(int i) {
+    static constexpr uint32_t kTab10[] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
+                                          0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
+    i = std::max(i, 0);
+    const uint32_t c = kTab10[i % 10];
+    if (i < 10) return c;
+    const double f = 100.0 / (100 + 40 * (i / 10)); // Qt's QColor::darker: the value scaled, hue kept
+    auto ch = [&](int shift) { return uint32_t(std::lround(((c >> shift) & 255) * f)) << shift; };
+    return ch(16) | ch(8) | ch(0);
+}
+
 } // namespace attnscope::analysis

@@ -20,4 +20,18 @@ const std::array<uint32_t, 256>& colormap_lut(Colormap cm);
 // Index into the table of v within lo…hi (rounded; lo == hi or NaN → 0; clamped to 0…255).
 int colormap_index(double v, double lo, double hi);
 
+// Colour-bar / axis ticks: "nice" values (1, 2, 2.5 or 5 × 10^k apart) inside lo…hi, about `target` of
+// them (at least two when the range allows), ascending. Empty when lo…hi is empty or not finite.
+struct Ticks {
+    std::vector<double> values;
+    double step = 0;
+};
+Ticks nice_ticks(double lo, double hi, int target = 5);
+// A tick's text with just the decimals its step needs ("0.07", "0.05", "2.5", "120"; 0 is "0").
+std::string tick_label(double v, double step);
+
+// Head / series colours, index 0… (Tableau 10; beyond ten the same hues, darker): 0xRRGGBB. The GUI's
+// plots and legends and the CLI's PNGs colour head i alike.
+uint32_t head_colour(int i);
+
 } // namespace attnscope::analysis

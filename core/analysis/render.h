@@ -1,5 +1,6 @@
-// PNG renderings of the analyses (OpenCV, no Qt): viridis heatmaps with a colour bar, the ViT
-// Fig. 7 tiles, filter grids, overlays and the distance scatter. Each returns PNG bytes.
+// PNG renderings of the analyses (OpenCV, no Qt), in the GUI's conventions: the same colormap table and
+// head colours (core/analysis/colormap), round colour-bar ticks (nice_ticks), layers / heads / patches
+// counted from 0, figures about a paper column wide with readable text. Each returns PNG bytes.
 #pragma once
 
 #include "core/image/image.h"
@@ -14,24 +15,33 @@ struct Range {
     double lo = 0, hi = 0; // lo == hi: use the data's finite min / max
 };
 
-// [h, w] map (NaN drawn grey), each cell `cell_px` pixels, title above, colour bar with min/max ticks.
+// Axes of a heatmap: titles and index ticks (0-based, as the GUI) along columns and rows.
+struct HeatmapAxes {
+    std::string x_label, y_label; // "head", "layer"; empty: no title
+    bool index_ticks = false;     // label columns / rows 0, 1, … (thinned to fit)
+};
+
+// [h, w] map (NaN drawn grey), each cell `cell_px` pixels, title above, colour bar with round ticks.
 std::string heatmap_png(const Tensor& map, const std::string& title, int cell_px = 16, Range range = {},
-                        const std::string& bar_label = "");
+                        const std::string& bar_label = "", const HeatmapAxes& axes = {});
 
-// [n, h, w] maps side by side (one heatmap per slice, shared range), labelled "<prefix> i".
-std::string heatmap_row_png(const Tensor& maps, const std::string& title, const std::string& prefix, int cell_px = 8);
+// [n, h, w] yes/no masks side by side, kept cells in head i's colour, dropped ones light grey, labelled
+// "head i", with a kept / dropped legend (no colour bar: the values are not a scale).
+std::string masks_png(const Tensor& masks, const std::string& title, int cell_px = 16);
 
-// `map` [orig_h, orig_w] (NaN = not covered) blended over the image; colour bar on the right.
-std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double alpha = 0.5);
+// `map` [orig_h, orig_w] (NaN = not covered) over the image as the GUI's overlay draws it by default: low
+// values transparent (alpha = opacity × the value's place in the range); colour bar on the right.
+std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double opacity = 0.6);
 
 // ViT Fig. 7 centre: similarity_tiles(sim) with axes "Input patch row" / "Input patch column",
 // colour bar "Cosine similarity" −1…1.
 std::string pos_similarity_png(const Tensor& sim, int grid_h, int grid_w);
 
-// ViT Fig. 7 left: [k, 3, P, P] axes as RGB tiles (each scaled to its own min/max), `cols` per row.
-std::string filters_png(const Tensor& axes, int cols = 7);
+// ViT Fig. 7 left: [k, 3, P, P] axes as RGB tiles (each scaled to its own min/max), `cols` per row;
+// `share[i]` (optional): the variance share of axis i, printed under its tile.
+std::string filters_png(const Tensor& axes, int cols = 7, const std::vector<double>& share = {});
 
-// ViT Fig. 7 right: one dot per head (mean distance, px) against layer index.
+// ViT Fig. 7 right: one dot per head (mean distance, px) against layer index, heads in their colours.
 std::string distance_scatter_png(const std::vector<std::vector<double>>& layer_head_px, const std::string& title,
                                  double y_max = 0);
 

@@ -27,12 +27,17 @@ void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, doub
     p.setFont(f);
     const QFontMetricsF fm(f);
     if (ticks < 0) ticks = bar.height() > 70 ? 5 : 3;
-    for (int i = 0; i < ticks; ++i) {
-        const double t = ticks > 1 ? i / double(ticks - 1) : 0.0, y = bar.bottom() - t * bar.height();
+    // Round numbers inside lo…hi (core's nice_ticks: 0.01 0.02 …), placed where they fall on the bar.
+    const int fit = std::max(2, int(bar.height() / (2.2 * fm.height()))); // never closer than ~2 lines
+    const analysis::Ticks nice = ticks > 0 ? analysis::nice_ticks(lo, hi, std::min(ticks, fit)) : analysis::Ticks{};
+    if (ticks > 0 && !(hi > lo)) // a constant map: its one value, mid-bar
+        p.drawText(QRectF(bar.right() + 6, bar.center().y() - fm.height() / 2, 70, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
+                   QString::number(lo, 'g', 3));
+    for (double v : nice.values) {
+        const double y = bar.bottom() - (v - lo) / (hi - lo) * bar.height();
         p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 4, y));
-        const double v = lo + t * (hi - lo);
-        const QString s = QString::number(std::abs(v) < 1e-4 * std::abs(hi - lo) ? 0.0 : v, 'g', 3);
-        p.drawText(QRectF(bar.right() + 6, y - fm.height() / 2, 60, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, s);
+        const QString s = QString::fromStdString(analysis::tick_label(v, nice.step));
+        p.drawText(QRectF(bar.right() + 6, y - fm.height() / 2, 70, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, s);
     }
     if (ticks == 0) { // each map scaled to its own range: the ends only
         p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignTop, QObject::tr("max"));
@@ -74,11 +79,6 @@ QVector<QLineF> maskOutline(const float* mask, int w, int h, const QRectF& rect)
     return out;
 }
 
-QColor seriesColour(int i) {
-    static const QRgb tab10[] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
-                                 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
-    const QColor c(tab10[i % 10]);
-    return i < 10 ? c : c.darker(100 + 40 * (i / 10)); // beyond ten: the same hues, darker
-}
+QColor seriesColour(int i) { return QColor(QRgb(analysis::head_colour(i))); }
 
 } // namespace attnscope::ui

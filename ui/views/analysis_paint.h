@@ -16,15 +16,16 @@ namespace attnscope::ui {
 
 // `size` scaled to fit `area` (aspect kept), centred.
 QRectF fitRect(const QSizeF& size, const QRectF& area);
-// THE colour bar of every view: vertical (high end on top), `ticks` labelled values lo…hi (0: just
-// "max"/"min" at the ends; -1: five, or three when the bar is under 70 px) and `label` rotated on its left.
+// THE colour bar of every view: vertical (high end on top), about `ticks` round values inside lo…hi
+// (core's nice_ticks; fewer on a short bar; 0: just "max"/"min" at the ends; -1: five, or three when the
+// bar is under 70 px) and `label` rotated on its left.
 void paintColourBar(QPainter& p, const QRectF& bar, Colormap cm, double lo, double hi, const QString& label,
                     const QColor& text, int ticks = 5);
 // Text centred in `r`, word-wrapped, in the placeholder colour.
 void paintPlaceholder(QPainter& p, const QRectF& r, const QString& text, const QPalette& pal);
 // The cell edges between kept (≠ 0) and dropped cells of a w × h mask laid over `rect`, border included.
 QVector<QLineF> maskOutline(const float* mask, int w, int h, const QRectF& rect);
-// Distinct colours by index (Tableau 10).
+// Distinct colours by index: core's head_colour (Tableau 10, then darker), as the CLI's PNGs.
 QColor seriesColour(int i);
 
 } // namespace attnscope::ui

@@ -129,7 +129,7 @@ void DetectionsCanvas::recolour() {
         }
         // One scale per row, so the heads can be compared (the colour bar says which).
         const int alpha = int(std::lround(std::clamp(d.opacity, 0.25, 1.0) * 255));
-        for (const auto& m : row.maps) row.images.push_back(mapToImage(m, gridW_, gridH_, row.lo, row.hi, d.colormap, alpha));
+        for (const auto& m : row.maps) row.images.push_back(mapToImage(m, gridW_, gridH_, row.lo, row.hi, d.colormap, alpha)); // small multiples: flat, as the DETR colab's head maps
     }
     update();
 }
@@ -156,19 +156,29 @@ int DetectionsCanvas::rowCount() const { return int(!rows_[0].maps.empty()) + in
 
 DetectionsCanvas::Layout DetectionsCanvas::layout() const {
     Layout L;
+    L.left = kMargin;
     const QImage& img = doc_->qimage();
     const int rows = rowCount();
     double rowsHeight = 0;
+    // A wide canvas (an export, a screenshot) puts the image on the left and the head rows beside it, so
+    // the maps get the height; a narrow one stacks them under the image.
+    const double fullH = height() - kHint - 2 * kMargin;
+    const bool side = !img.isNull() && rows > 0 && width() > 1.3 * height();
+    if (side) {
+        const double w = std::min(width() * 0.42, fullH * img.width() / img.height());
+        L.image = QRectF(kMargin, kMargin + (fullH - w * img.height() / img.width()) / 2, w, w * img.height() / img.width());
+        L.left = L.image.right() + 3 * kMargin;
+    }
     if (rows > 0) {
         const size_t n = std::max(rows_[0].maps.size(), rows_[1].maps.size()); // heads + mean
         const QRectF seen = doc_->seenInOriginal();
         const double aspect = seen.isEmpty() ? 0.75 : seen.height() / seen.width();
         // The maps on one line, or wrapped on two when that makes them larger (a tall, narrow dock);
-        // the rows take half the height at most.
-        const double budget = (height() - kHint) * 0.5 / rows - kRowTitle - kRowGap;
+        // the rows take 60% of the height at most.
+        const double budget = (side ? fullH : (height() - kHint) * 0.6) / rows - kRowTitle - kRowGap;
         for (int lines : {1, 2}) {
             const int cols = int((n + size_t(lines) - 1) / size_t(lines));
-            double w = (width() - 2 * kMargin - kBar) / cols - kGap, h = w * aspect;
+            double w = (width() - L.left - kMargin - kBar) / cols - kGap, h = w * aspect;
             const double maxH = budget / lines - kHeadLabel;
             if (h > maxH) {
                 h = std::max(12.0, maxH);
@@ -185,7 +195,9 @@ DetectionsCanvas::Layout DetectionsCanvas::layout() const {
     }
     // The image on top, as large as the rows leave room for; the rows right under it.
     double y = kMargin;
-    if (!img.isNull()) {
+    if (side) {
+        y = kMargin + std::max(0.0, (fullH - rowsHeight) / 2);
+    } else if (!img.isNull()) {
         const QRectF area(kMargin, kMargin, width() - 2 * kMargin, height() - kHint - rowsHeight - 2 * kMargin);
         const double s = std::min(area.width() / img.width(), area.height() / img.height());
         const QSizeF sz(img.width() * s, img.height() * s);
@@ -204,7 +216,17 @@ double DetectionsCanvas::rowHeight(const Layout& L) { return kRowTitle + L.lines
 
 QRectF DetectionsCanvas::cellRect(const Layout& L, int row, int head) {
     const int line = head / std::max(1, L.cols), col = head % std::max(1, L.cols);
-    return {kMargin + col * (L.cellW + kGap), L.rowTop[row] + kRowTitle + kHeadLabel + line * (kHeadLabel + L.cellH), L.cellW, L.cellH};
+    return {L.left + col * (L.cellW + kGap), L.rowTop[row] + kRowTitle + kHeadLabel + line * (kHeadLabel + L.cellH), L.cellW, L.cellH};
+}
+
+QRect DetectionsCanvas::figureRect() const { // the image and the rows, without the hint line and blank bands
+    const Layout L = layout();
+    QRectF r = L.image;
+    for (int row = 0; row < 2; ++row)
+        if (!rows_[row].maps.empty())
+            r = r.united(QRectF(L.left, L.rowTop[row], width() - L.left - kMargin, rowHeight(L)));
+    if (r.isEmpty()) return rect().adjusted(0, 0, 0, -int(kHint));
+    return QRectF(0, r.top() - kMargin, width(), r.height() + 2 * kMargin).toAlignedRect().intersected(rect());
 }
 
 QRectF DetectionsCanvas::imageRect() const { return layout().image; }
@@ -320,8 +342,8 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
     bold.setBold(true);
     p.setFont(bold);
     p.setPen(text);
-    p.drawText(QRectF(kMargin, L.rowTop[r], width() - 2 * kMargin, kRowTitle), Qt::AlignLeft | Qt::AlignVCenter,
-               QFontMetricsF(bold).elidedText(row.title, Qt::ElideRight, width() - 2 * kMargin));
+    p.drawText(QRectF(L.left, L.rowTop[r], width() - L.left - kMargin, kRowTitle), Qt::AlignLeft | Qt::AlignVCenter,
+               QFontMetricsF(bold).elidedText(row.title, Qt::ElideRight, width() - L.left - kMargin));
     QFont small = font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     p.setFont(small);
@@ -367,7 +389,7 @@ void DetectionsCanvas::paintRow(QPainter& p, int r, const Layout& L) {
         p.setBrush(Qt::NoBrush);
         p.drawRect(shown ? cell.adjusted(-1.5, -1.5, 1.5, 1.5) : cell);
     }
-    const QRectF bar(kMargin + L.cols * (L.cellW + kGap) + 14, L.rowTop[r] + kRowTitle + kHeadLabel, 12,
+    const QRectF bar(L.left + L.cols * (L.cellW + kGap) + 14, L.rowTop[r] + kRowTitle + kHeadLabel, 12,
                      L.lines * (L.cellH + kHeadLabel) - kHeadLabel);
     paintColourBar(p, bar, doc_->display().colormap, row.lo, row.hi, QString(), text, -1);
     p.setFont(font());

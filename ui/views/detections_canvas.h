@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/models/detr.h"
+#include "ui/export.h"
 #include "ui/views/map_paint.h"
 #include "ui/views/view.h"
 
@@ -17,7 +18,7 @@ class DetrState;
 QString detectionText(const Detection& d);
 QString detectionCountText(size_t n);
 
-class DetectionsCanvas : public QWidget {
+class DetectionsCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     explicit DetectionsCanvas(Document* doc, QWidget* parent = nullptr);
@@ -37,6 +38,8 @@ public:
     int gridH() const { return gridH_; }
 
     QRectF imageRect() const;               // the original image, widget coordinates
+    QRect figureRect() const override;      // all but the hint line (exports)
+    void setExporting(bool) override {}
     QRectF boxRect(int detection) const;    // doc->detections()[i]'s box, widget coordinates
     QRectF headCellRect(int row, int head) const; // head == heads: the mean cell
     int cellAt(QPointF widgetPos) const;    // encoder token under the point, -1 outside the image
@@ -65,6 +68,7 @@ private:
         double cellW = 0, cellH = 0;
         int cols = 1, lines = 1;    // the head maps of a row: cols per line, on 1 or 2 lines
         double rowTop[2] = {0, 0};
+        double left = 8;            // x of the rows: the margin, or right of the image when side by side
     };
     Layout layout() const;
     static double rowHeight(const Layout& L);

@@ -27,7 +27,7 @@ public:
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;
     QString caption() const override; // model, image, threshold, the two rows' layers, query and reference cell
-    QSize screenshotSize() const override { return {1060, 700}; } // the image and both rows need the width
+    QSize screenshotSize() const override { return {1600, 820}; } // wide: the image beside the two rows of head maps
     DetectionsCanvas* detectionsCanvas() const { return canvas_; }
 
 private:

@@ -108,6 +108,8 @@ DistanceView::DistanceView(Document* doc, QWidget* parent) : View(doc, parent) {
     small.setPointSizeF(small.pointSizeF() * 0.85);
     plot_->legend->setFont(small);
     plot_->legend->setColumnSpacing(12);
+    plot_->xAxis->grid()->setZeroLinePen(Qt::NoPen); // no stray line at layer 0: the axes frame the plot
+    plot_->yAxis->grid()->setZeroLinePen(Qt::NoPen);
 
     auto* lay = new QVBoxLayout(this);
     lay->setContentsMargins(0, 0, 0, 0);
@@ -336,6 +338,24 @@ void DistanceView::rebuildPlot() {
     const QString input = r ? tr("input %1×%2 px, patch %3").arg(r->geometry.input_w).arg(r->geometry.input_h).arg(r->layout.patch_size) : QString();
     title_->setText(folder ? tr("Mean attention distance · %1").arg(images(folder_.n_images())) + (input.isEmpty() ? "" : " · " + input)
                            : tr("Mean attention distance · this image") + (input.isEmpty() ? "" : " · " + input));
+    // As many legend entries per row as fit the plot's width (a fixed 8 clipped "head 7" in narrow docks).
+    const QFontMetrics lfm(plot_->legend->font());
+    std::vector<int> entryW; // each entry: icon, padding, name
+    for (int i = 0; i < plot_->legend->itemCount(); ++i)
+        if (auto* it = qobject_cast<QCPPlottableLegendItem*>(plot_->legend->item(i)))
+            entryW.push_back(lfm.horizontalAdvance(it->plottable()->name()) + plot_->legend->iconSize().width() +
+                             plot_->legend->iconTextPadding() + 12);
+    const int avail = std::max(plot_->width(), 300) - 40;
+    int wrap = std::max<int>(1, int(entryW.size()));
+    for (; wrap > 1; --wrap) { // the most columns whose widest entries fit side by side
+        std::vector<int> col(size_t(wrap), 0);
+        for (size_t i = 0; i < entryW.size(); ++i) col[i % size_t(wrap)] = std::max(col[i % size_t(wrap)], entryW[i]);
+        int total = plot_->legend->columnSpacing() * (wrap - 1);
+        for (int w : col) total += w;
+        if (total <= avail) break;
+    }
+    plot_->legend->setWrap(wrap);
+    plot_->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true); // re-flow the entries already in it
     plot_->legend->setVisible(true);
     auto ticker = qSharedPointerCast<QCPAxisTickerFixed>(plot_->xAxis->ticker());
     ticker->setScaleStrategy(L > 16 ? QCPAxisTickerFixed::ssMultiples : QCPAxisTickerFixed::ssNone); // every layer numbered

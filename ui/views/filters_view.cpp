@@ -15,7 +15,7 @@ namespace attnscope::ui {
 namespace an = attnscope::analysis;
 
 namespace {
-constexpr int kTitle = 8, kLabel = 16, kGap = 6, kReadout = 22, kMaxComponents = 96;
+constexpr int kTitle = 8, kLabel = 16, kGap = 6, kReadout = FiltersCanvas::kReadoutLine, kMaxComponents = 96;
 }
 
 FiltersCanvas::FiltersCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {

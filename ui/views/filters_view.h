@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/analysis/embeddings.h"
+#include "ui/export.h"
 #include "ui/views/checkpoint_view.h"
 
 #include <QImage>
@@ -13,7 +14,7 @@ class QSpinBox;
 
 namespace attnscope::ui {
 
-class FiltersCanvas : public QWidget {
+class FiltersCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     FiltersCanvas(Document* doc, QWidget* parent);
@@ -27,6 +28,9 @@ public:
     QRectF tileRect(int i) const;
     int detailComponent() const;                        // shown large; -1 when none
     QString readout() const { return readout_; }
+    QRect figureRect() const override { return rect().adjusted(0, 0, 0, -kReadoutLine); } // without the hint line
+    void setExporting(bool) override {}
+    static constexpr int kReadoutLine = 22; // the bottom line: read-out or hint
 
 protected:
     void paintEvent(QPaintEvent*) override;

@@ -66,6 +66,18 @@ QRectF HeadGridCanvas::cellRect(int layer, int head) const {
     return {kLeft + head * w + kGap / 2.0, kTop + layer * h + kGap / 2.0, w - kGap, h - kGap};
 }
 
+QRect HeadGridCanvas::figureRect() const {
+    if (thumbs_.empty()) return rect();
+    const QRectF last = cellRect(layers_ - 1, heads_ - 1);
+    return QRectF(QPointF(0, 0), QPointF(last.right() + kRight, last.bottom() + kBottom + kGap)).toAlignedRect();
+}
+
+QSize HeadGridCanvas::figureSize() const {
+    if (layers_ == 0 || heads_ == 0) return {};
+    const double w = 72, h = w / aspect_;
+    return {int(kLeft + heads_ * w + kRight), int(kTop + layers_ * h + kBottom)};
+}
+
 void HeadGridCanvas::paintEvent(QPaintEvent*) {
     QPainter p(this);
     p.fillRect(rect(), palette().window());

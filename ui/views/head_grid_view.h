@@ -2,13 +2,14 @@
 // min…max). Click a cell to select that layer and head.
 #pragma once
 
+#include "ui/export.h"
 #include "ui/views/view.h"
 
 #include <QImage>
 
 namespace attnscope::ui {
 
-class HeadGridCanvas : public QWidget {
+class HeadGridCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     explicit HeadGridCanvas(Document* doc, QWidget* parent = nullptr);
@@ -16,6 +17,9 @@ public:
     int heads() const { return heads_; }
     const QueryMap& cell(int layer, int head) const { return maps_[size_t(layer * heads_ + head)]; }
     QRectF cellRect(int layer, int head) const;
+    QRect figureRect() const override; // the grid, its labels and colour bar (exports)
+    void setExporting(bool) override {}
+    QSize figureSize() const;          // a size at which each cell is about 72 px wide
 
 protected:
     void paintEvent(QPaintEvent*) override;
@@ -39,11 +43,12 @@ class HeadGridView : public View {
 public:
     explicit HeadGridView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "model"; }
-    QString title() const override { return tr("Model view (layers × heads)"); }
+    QString title() const override { return tr("Model view"); } // a short tab title: the figure labels L / H
     QWidget* canvas() override { return canvas_; }
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;
     HeadGridCanvas* grid() const { return canvas_; }
+    QSize screenshotSize() const override { return canvas_->figureSize(); }
 
 private:
     HeadGridCanvas* canvas_;

@@ -45,7 +45,7 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
         auto [lo, hi] = valueRange(v.data(), v.size());
         if (!allLayers_) std::tie(lo, hi) = std::make_pair(lo_, hi_);
         images_.push_back(mapToImage(v, q.spatial() ? q.grid_w : int(v.size()), q.spatial() ? q.grid_h : 1, lo, hi,
-                                     d.colormap, q.spatial() ? alpha : 255));
+                                     d.colormap, q.spatial() ? alpha : 255)); // small multiples: flat, a faded cell would read as empty
     }
     const QImage& img = doc_->qimage();
     thumb_ = img.width() > 800 ? img.scaledToWidth(800, Qt::SmoothTransformation) : img;
@@ -69,12 +69,13 @@ HeadsFigure::HeadsFigure(const Document* doc, bool allLayers, QWidget* parent)
     const int rows = allLayers_ ? layers() : (heads_ + std::max(1, cols_) - 1) / std::max(1, cols_);
     title_ = maps_.empty() ? tr("No attention map for this selection")
              : allLayers_  ? tr("%1 attention of %2 · every layer × head · each map on its own scale")
-                                .arg(site_name(basis_.site), doc_->tokenName(basis_.query))
+                                .arg(siteTitle(basis_.site), doc_->tokenName(basis_.query))
                            : tr("%1 layer %2 attention of %3 · every head · one colour scale")
-                                .arg(site_name(basis_.site)).arg(basis_.layer).arg(doc_->tokenName(basis_.query));
+                                .arg(siteTitle(basis_.site)).arg(basis_.layer).arg(doc_->tokenName(basis_.query));
     QFont bold = font();
     bold.setBold(true);
-    const double titleW = QFontMetricsF(bold).horizontalAdvance(title_) + 2 * kMargin;
+    // Whole pixels with room to spare: a width rounded down by a fraction elided the title ("… sc…").
+    const double titleW = std::ceil(QFontMetricsF(bold).horizontalAdvance(title_)) + 2 * kMargin + 8;
     resize(int(std::max(left_ + cols_ * (cellW_ + kGap) + kBar, titleW)), int(kTitle + rows * (kLabel + cellH_ + kGap) + kMargin));
 }
 
@@ -89,7 +90,7 @@ QString HeadsFigure::caption() const {
     const QString which = allLayers_ ? tr("layers 0–%1").arg(layers() - 1) : tr("layer %1").arg(basis_.layer);
     const QString token = doc_->tokenName(basis_.query); // DETR decoder tokens read "query 7 (…)" already
     return tr("%1 · %2 · %3 %4 · all %5 heads · %6")
-        .arg(model, doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName(), site_name(basis_.site), which)
+        .arg(model, doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName(), siteTitle(basis_.site), which)
         .arg(heads_)
         .arg(token.startsWith("query") ? token : tr("query %1").arg(token));
 }

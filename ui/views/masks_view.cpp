@@ -41,6 +41,7 @@ void MasksCanvas::setMasks(Tensor masks, std::vector<std::vector<float>> attenti
     message_.clear();
     seen_ = doc_->gridInOriginal(); // the masks cover the patch grid
     layoutPanels();
+    updateReadout();
     recolour();
 }
 
@@ -49,6 +50,7 @@ void MasksCanvas::setMessage(const QString& text) {
     attention_.clear();
     heat_.clear();
     layer_ = -1;
+    readout_.clear();
     message_ = text;
     update();
 }
@@ -59,7 +61,7 @@ void MasksCanvas::recolour() {
         for (const auto& a : attention_) {
             const auto [lo, hi] = valueRange(a.data(), a.size());
             heat_.push_back(mapToImage(a, int(masks_.size(2)), int(masks_.size(1)), lo, hi, doc_->display().colormap,
-                                       int(std::lround(doc_->display().opacity * 255))));
+                                       int(std::lround(doc_->display().opacity * 255)), doc_->display().fade));
         }
     update();
 }
@@ -84,6 +86,13 @@ void MasksCanvas::layoutPanels() {
     }
     cellW_ = std::max(10.0, best);
     cellH_ = cellW_ / aspect;
+}
+
+QRect MasksCanvas::figureRect() const {
+    if (masks_.dim() != 3 || masks_.size(0) == 0) return rect();
+    QRectF all;
+    for (int h = 0; h < int(masks_.size(0)); ++h) all = all.united(panelRect(h));
+    return QRectF(QPointF(0, 0), QPointF(width(), all.bottom() + kGap)).toAlignedRect().intersected(rect());
 }
 
 QRectF MasksCanvas::panelRect(int head) const {
@@ -152,13 +161,19 @@ void MasksCanvas::paintEvent(QPaintEvent*) {
 }
 
 void MasksCanvas::mouseMoveEvent(QMouseEvent* e) {
+    hoverPos_ = e->position();
+    updateReadout();
+}
+
+// From hoverPos_ and the masks shown now (also after new masks under a still pointer).
+void MasksCanvas::updateReadout() {
     QString text;
-    const int h = headAt(e->position());
-    if (h >= 0 && panelRect(h).contains(e->position())) {
+    const int h = hoverPos_.x() >= 0 && masks_.dim() == 3 ? headAt(hoverPos_) : -1;
+    if (h >= 0 && h < int(attention_.size()) && panelRect(h).contains(hoverPos_)) {
         const QRectF r = panelRect(h);
         const int gh = int(masks_.size(1)), gw = int(masks_.size(2));
-        const int c = std::min(int((e->position().x() - r.x()) / r.width() * gw), gw - 1);
-        const int row = std::min(int((e->position().y() - r.y()) / r.height() * gh), gh - 1);
+        const int c = std::min(int((hoverPos_.x() - r.x()) / r.width() * gw), gw - 1);
+        const int row = std::min(int((hoverPos_.y() - r.y()) / r.height() * gh), gh - 1);
         const size_t i = size_t(row * gw + c);
         text = tr("head %1 · patch row %2, col %3 · attention %4 · %5")
                    .arg(h).arg(row).arg(c).arg(double(attention_[size_t(h)][i]), 0, 'g', 4)
@@ -181,6 +196,7 @@ void MasksCanvas::mousePressEvent(QMouseEvent* e) {
 }
 
 void MasksCanvas::leaveEvent(QEvent*) {
+    hoverPos_ = {-1, -1};
     readout_.clear();
     update();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/tensor/tensor.h"
+#include "ui/export.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -15,7 +16,7 @@ class QSlider;
 
 namespace attnscope::ui {
 
-class MasksCanvas : public QWidget {
+class MasksCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     MasksCanvas(Document* doc, QWidget* parent);
@@ -24,6 +25,8 @@ public:
     const Tensor& masks() const { return masks_; }   // [heads, gh, gw], 0/1
     int layer() const { return layer_; }
     QRectF panelRect(int head) const;                // the image part of head's panel, widget coordinates
+    QRect figureRect() const override;               // the panels, without the read-out / hint line (exports)
+    void setExporting(bool) override {}
     int headAt(QPointF pos) const;
     QString readout() const { return readout_; }
 
@@ -37,6 +40,7 @@ protected:
 private:
     void layoutPanels();
     void recolour();
+    void updateReadout();
 
     Document* doc_;
     Tensor masks_;
@@ -46,6 +50,7 @@ private:
     double mass_ = 0.6;
     bool showAttention_ = true;
     QString message_, readout_;
+    QPointF hoverPos_{-1, -1}; // the pointer, (-1, -1) when it left
     int cols_ = 1, rows_ = 1;
     QRectF seen_;      // original-image pixels the grid covers
     double cellW_ = 0, cellH_ = 0;

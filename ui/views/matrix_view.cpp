@@ -1,15 +1,48 @@
 #include "ui/views/matrix_view.h"
 
+#include "ui/settings.h"
+
+#include <QCheckBox>
 #include <QDockWidget>
+#include <QHBoxLayout>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace attnscope::ui {
+namespace {
+// Ticks only over the tokens (square cells leave the axis with room to spare either side: no "-50").
+class TokenTicker : public QCPAxisTicker {
+public:
+    int n = 0;
+
+protected:
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        QVector<double> out;
+        for (double t : QCPAxisTicker::createTickVector(tickStep, range))
+            if (t >= -1e-9 && t <= n - 1 + 1e-9) out << t;
+        return out;
+    }
+};
+} // namespace
 
 MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
     setObjectName("matrixView");
     auto* lay = new QVBoxLayout(this);
     lay->setContentsMargins(0, 0, 0, 0);
+    lay->setSpacing(2);
+    auto* controls = new QHBoxLayout;
+    controls->setContentsMargins(6, 2, 6, 0);
+    log_ = new QCheckBox(tr("Log colour scale"), this);
+    log_->setObjectName("matrixLogCheck");
+    log_->setToolTip(tr("Colours from log10 of the attention: a few key columns (CLS, registers) take most of it and "
+                        "would leave the rest one colour"));
+    log_->setChecked(Settings().matrixLog());
+    controls->addWidget(log_);
+    controls->addStretch(1);
+    lay->addLayout(controls);
     plot_ = new QCustomPlot(this);
     plot_->setObjectName("matrixPlot");
     plot_->setMinimumSize(260, 220);
@@ -18,6 +51,7 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
     plot_->xAxis->setLabel(tr("key token"));
     plot_->yAxis->setLabel(tr("query token"));
     plot_->yAxis->setRangeReversed(true);
+    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) a->setTicker(QSharedPointer<QCPAxisTicker>(new TokenTicker));
     plot_->plotLayout()->insertRow(0);
     title_ = new QCPTextElement(plot_, "", QFont(font().family(), font().pointSize(), QFont::Bold));
     plot_->plotLayout()->addElement(0, 0, title_);
@@ -52,9 +86,25 @@ MatrixView::MatrixView(Document* doc, QWidget* parent) : View(doc, parent) {
         s.query = q;
         doc_->setSelection(s);
     });
-    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { plot_->rescaleAxes(); replot(); });
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] {
+        fitPending_ = true;
+        replot();
+    });
+    // Square cells: after each layout pass (the axis rect's size is known then, the drawing not yet done)
+    // the ranges are refitted when the data or the plot's size changed.
+    connect(plot_, &QCustomPlot::afterLayout, this, [this] {
+        const QSize size = plot_->axisRect()->rect().size();
+        if (fitPending_ || size != fittedSize_) fitSquare();
+    });
+    connect(log_, &QCheckBox::toggled, this, [this](bool on) {
+        Settings().setMatrixLog(on);
+        if (nq_ > 0) fillPlot();
+        replot();
+    });
     applyGradient();
 }
+
+bool MatrixView::logScale() const { return log_->isChecked(); }
 
 QWidget* MatrixView::canvas() {
     // Exports and Copy Image render the plot now: bring it up to date (hidden, or a replot queued).
@@ -117,16 +167,36 @@ void MatrixView::fillPlot() {
     map_->data()->setRange(QCPRange(0, std::max(0, nk_ - 1)), QCPRange(0, std::max(0, nq_ - 1)));
     for (int q = 0; q < nq_; ++q)
         for (int k = 0; k < nk_; ++k) map_->data()->setCell(k, q, values_[size_t(q) * nk_ + k]);
-    const auto [lo, hi] = valueRange(values_.data(), values_.size());
+    auto [lo, hi] = valueRange(values_.data(), values_.size());
+    const bool log = log_->isChecked() && hi > 0;
+    if (log) lo = std::max(lo, hi * 1e-6f); // softmax underflow (exact zeros) would stretch the scale to nothing
+    map_->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    scale_->axis()->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log) scale_->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    else scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    scale_->setLabel(log ? tr("attention (log scale)") : tr("attention"));
     map_->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1e-6));
     const QString head = basis_.heads.fused() ? tr("%1 over heads").arg(analysis::fusion_name(basis_.heads.fusion))
                                               : tr("head %1").arg(basis_.heads.head);
-    title_->setText(m ? tr("%1 layer %2 · %3 · %4 × %5").arg(site_name(basis_.site)).arg(basis_.layer).arg(head).arg(nq_).arg(nk_)
+    title_->setText(m ? tr("%1 · layer %2 · %3 · %4 × %5").arg(siteTitle(basis_.site)).arg(basis_.layer).arg(head).arg(nq_).arg(nk_)
                       : tr("No result yet"));
-    plot_->rescaleAxes();
-    plot_->xAxis->setRange(-0.5, nk_ - 0.5);
-    plot_->yAxis->setRange(-0.5, nq_ - 0.5);
+    qSharedPointerCast<TokenTicker>(plot_->xAxis->ticker())->n = nk_;
+    qSharedPointerCast<TokenTicker>(plot_->yAxis->ticker())->n = nq_;
+    fitPending_ = true;
+    fitSquare();
     markQuery();
+}
+
+// The whole matrix with square cells, centred: the axis with room to spare shows some margin.
+void MatrixView::fitSquare() {
+    const QRect r = plot_->axisRect()->rect();
+    fittedSize_ = r.size();
+    if (nq_ <= 0 || nk_ <= 0 || r.width() <= 0 || r.height() <= 0) return;
+    fitPending_ = false;
+    const double s = std::min(r.width() / double(nk_), r.height() / double(nq_)); // pixels per cell
+    const double wx = r.width() / s, wy = r.height() / s, cx = (nk_ - 1) / 2.0, cy = (nq_ - 1) / 2.0;
+    plot_->xAxis->setRange(cx - wx / 2, cx + wx / 2);
+    plot_->yAxis->setRange(cy - wy / 2, cy + wy / 2);
 }
 
 void MatrixView::markQuery() {

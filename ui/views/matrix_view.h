@@ -11,6 +11,7 @@ class QCPColorMap;
 class QCPColorScale;
 class QCPItemRect;
 class QCPTextElement;
+class QCheckBox;
 
 namespace attnscope::ui {
 
@@ -24,12 +25,15 @@ public:
     std::vector<float> shownValues() const override { return values_; }
     std::vector<int64_t> shownShape() const override { return {nq_, nk_}; }
     QCustomPlot* plot() const { return plot_; }
+    bool logScale() const;
+    QSize screenshotSize() const override { return {800, 760}; } // square cells: a near-square plot
 
 private:
     void rebuild();      // data (result / layer / head / fusion changed)
     void fillPlot();     // the plot from the data (deferred while hidden)
     void markQuery();    // highlight the query row
     void applyGradient();
+    void fitSquare();    // ranges for the whole matrix with square cells
     void replot();       // now if visible (queued), else when shown or exported
     void showEvent(QShowEvent* e) override;
     void dockShown() override { catchUp(); }
@@ -40,6 +44,9 @@ private:
     QCPColorScale* scale_;
     QCPItemRect* queryMark_;
     QCPTextElement* title_;
+    QCheckBox* log_;
+    QSize fittedSize_;
+    bool fitPending_ = true;
     std::vector<float> values_;
     int nq_ = 0, nk_ = 0;
     Selection basis_;

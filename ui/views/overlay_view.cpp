@@ -37,8 +37,10 @@ void OverlayCanvas::refresh() {
     if (!shown_.grid.empty()) {
         std::tie(lo_, hi_) = valueRange(shown_.grid.data(), shown_.grid.size());
         const int alpha = int(std::lround(doc_->display().opacity * 255));
-        mapImage_ = mapToImage(shown_.grid, shown_.grid_w, shown_.grid_h, lo_, hi_, doc_->display().colormap, alpha);
+        mapImage_ = mapToImage(shown_.grid, shown_.grid_w, shown_.grid_h, lo_, hi_, doc_->display().colormap, alpha,
+                               doc_->display().fade);
     }
+    updateReadout();
     update();
 }
 
@@ -49,6 +51,18 @@ QRectF OverlayCanvas::imageRect() const {
     const double s = std::min(area.width() / img.width(), area.height() / img.height());
     const QSizeF sz(img.width() * s, img.height() * s);
     return {area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz};
+}
+
+QRectF OverlayCanvas::barRect(const QRectF& img) const {
+    const double x = std::min(width() - kBarArea + 6.0, img.right() + 26); // room for its label on the left
+    return {x, img.top() + 6, 18, std::max(40.0, img.height() - 12)};
+}
+
+QRect OverlayCanvas::figureRect() const {
+    const QRectF img = imageRect();
+    if (img.isEmpty()) return rect();
+    const QRectF bar = barRect(img);
+    return QRectF(QPointF(img.left() - 8, img.top() - 8), QPointF(bar.left() + kBarArea - 6, img.bottom() + 8)).toAlignedRect();
 }
 
 QRectF OverlayCanvas::gridRect() const {
@@ -105,11 +119,11 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             p.setPen(QPen(Qt::white, 1.5));
             p.drawRect(cell);
         }
-        if (hover_.x() >= 0) {
+        if (hover_.x() >= 0 && !exporting_) {
             p.setPen(QPen(QColor(255, 255, 255, 200), 1, Qt::DashLine));
             p.drawRect(QRectF(g.x() + hover_.x() * cw, g.y() + hover_.y() * ch, cw, ch));
         }
-        paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
+        paintColorBar(p, barRect(img));
     } else if (doc_->detr()->active() && doc_->selection().site == Site::DecoderSelf && !shown_.row.empty()) {
         paintQueryKeys(p, img);
     } else if (doc_->result()) {
@@ -162,7 +176,7 @@ void OverlayCanvas::paintQueryKeys(QPainter& p, const QRectF& img) {
         p.drawText(t, Qt::AlignCenter, tag);
     }
     p.restore();
-    paintColorBar(p, QRectF(width() - kBarArea + 6, img.top() + 6, 18, std::max(40.0, img.height() - 12)));
+    paintColorBar(p, barRect(img));
     p.setPen(palette().color(QPalette::Text));
     p.drawText(QRectF(0, img.bottom() + 2, width(), kReadoutArea), Qt::AlignCenter,
                dets.empty() ? tr("Decoder self-attention: the keys are object queries; no detection above the threshold to show.")
@@ -185,18 +199,27 @@ void OverlayCanvas::paintEmptyState(QPainter& p) {
 }
 
 void OverlayCanvas::mouseMoveEvent(QMouseEvent* e) {
-    const QPoint cell = patchAt(e->position());
-    if (cell == hover_) return;
-    hover_ = cell;
-    readout_.clear();
-    if (cell.x() >= 0) {
+    hoverPos_ = e->position();
+    if (updateReadout()) update();
+}
+
+// The read-out of the cell under the pointer, from the map shown NOW: recomputed on every move and on
+// every change of selection / result, so a still mouse never reads out a previous layer's value.
+bool OverlayCanvas::updateReadout() {
+    const QPoint cell = hoverPos_.x() >= 0 ? patchAt(hoverPos_) : QPoint(-1, -1);
+    QString text;
+    const AttentionMap* m = doc_->currentMap();
+    if (cell.x() >= 0 && m && doc_->result()) {
         const int patch = cell.y() * shown_.grid_w + cell.x();
-        const int token = patch + analysis::key_grid_start(*doc_->currentMap(), doc_->result()->layout);
-        readout_ = tr("token %1 · row %2, col %3 · attention %4")
-                       .arg(token).arg(cell.y()).arg(cell.x()).arg(double(shown_.grid[size_t(patch)]), 0, 'g', 4);
+        const int token = patch + analysis::key_grid_start(*m, doc_->result()->layout);
+        text = tr("token %1 · row %2, col %3 · attention %4")
+                   .arg(token).arg(cell.y()).arg(cell.x()).arg(double(shown_.grid[size_t(patch)]), 0, 'g', 4);
     }
+    if (cell == hover_ && text == readout_) return false;
+    hover_ = cell;
+    readout_ = text;
     emit hovered(readout_);
-    update();
+    return true;
 }
 
 void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
@@ -221,6 +244,7 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
 }
 
 void OverlayCanvas::leaveEvent(QEvent*) {
+    hoverPos_ = {-1, -1};
     hover_ = {-1, -1};
     readout_.clear();
     update();

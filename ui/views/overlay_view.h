@@ -3,6 +3,7 @@
 // ←/→ head, ↑/↓ layer.
 #pragma once
 
+#include "ui/export.h"
 #include "ui/views/map_paint.h"
 #include "ui/views/view.h"
 
@@ -12,7 +13,7 @@
 
 namespace attnscope::ui {
 
-class OverlayCanvas : public QWidget {
+class OverlayCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     explicit OverlayCanvas(Document* doc, QWidget* parent = nullptr);
@@ -21,6 +22,8 @@ public:
     QRectF imageRect() const;                // the original image, in widget coordinates
     QRectF gridRect() const;                 // the patch grid, in widget coordinates
     QString readout() const { return readout_; }
+    QRect figureRect() const override;        // the image and its colour bar (exports)
+    void setExporting(bool on) override { exporting_ = on; }
     QString statusLine() const;              // the line under the image: hover read-out, query, or why no map
 
 signals:
@@ -35,6 +38,7 @@ protected:
 
 private:
     void refresh();
+    bool updateReadout(); // from hoverPos_ and the map shown now; whether it changed
     void paintColorBar(QPainter& p, const QRectF& r);
     void paintQueryKeys(QPainter& p, const QRectF& img); // DETR decoder self-attention
     void paintEmptyState(QPainter& p);
@@ -44,8 +48,11 @@ private:
     QImage mapImage_;
     float lo_ = 0, hi_ = 1;
     QPoint hover_{-1, -1};
+    QPointF hoverPos_{-1, -1}; // the pointer over the canvas, (-1, -1) when it left
     QString readout_;
     ScaledImageCache photo_;
+    bool exporting_ = false;
+    QRectF barRect(const QRectF& img) const; // the colour bar beside the image
 };
 
 class OverlayView : public View {

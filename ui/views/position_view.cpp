@@ -16,7 +16,7 @@ namespace attnscope::ui {
 namespace an = attnscope::analysis;
 
 namespace {
-constexpr int kTitle = 26, kLeft = 54, kBottom = 44, kReadout = 22, kBar = 92, kBetween = 70;
+constexpr int kTitle = 26, kLeft = 54, kBottom = 44, kReadout = PosSimCanvas::kReadoutLine, kBar = 92, kBetween = 70;
 }
 
 PosSimCanvas::PosSimCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/tensor/tensor.h"
+#include "ui/export.h"
 #include "ui/views/checkpoint_view.h"
 
 #include <QImage>
@@ -17,7 +18,7 @@ class QCheckBox;
 
 namespace attnscope::ui {
 
-class PosSimCanvas : public QWidget {
+class PosSimCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     PosSimCanvas(Document* doc, QWidget* parent);
@@ -34,6 +35,9 @@ public:
     QPoint pinnedTile() const { return pinned_; }
     bool sideBySide() const;     // the enlarged tile has its own panel (wide view), else a magnifier
     QString readout() const { return readout_; }
+    QRect figureRect() const override { return rect().adjusted(0, 0, 0, -kReadoutLine); } // without the hint line
+    void setExporting(bool) override {}
+    static constexpr int kReadoutLine = 22; // the bottom line: read-out or hint
 
 protected:
     void paintEvent(QPaintEvent*) override;

@@ -41,6 +41,7 @@ void RolloutCanvas::setMap(std::vector<float> values, int grid_w, int grid_h, co
     title_ = title;
     message_.clear();
     readout_.clear();
+    updateReadout();
     recolour();
 }
 
@@ -59,7 +60,8 @@ void RolloutCanvas::recolour() {
     if (!values_.empty()) {
         std::tie(lo_, hi_) = valueRange(values_.data(), values_.size());
         const int alpha = int(std::lround(doc_->display().opacity * 255));
-        mapImage_ = mapToImage(values_, gw_, gh_, lo_, hi_, doc_->display().colormap, alpha);
+        mapImage_ = mapToImage(values_, gw_, gh_, lo_, hi_, doc_->display().colormap, alpha,
+                               doc_->display().fade);
     }
     update();
 }
@@ -68,6 +70,18 @@ QRectF RolloutCanvas::imageRect() const {
     const QImage& img = doc_->qimage();
     if (img.isNull()) return {};
     return fitRect(img.size(), QRectF(8, kTop, width() - kBarArea - 16, height() - kTop - kReadout - 4));
+}
+
+// The colour bar beside the image (not at the widget's edge, so an export has no gap).
+static QRectF rolloutBar(const QRectF& img, int width) {
+    return {std::min(width - kBarArea + 22.0, img.right() + 30), img.top() + 6, 16, std::max(40.0, img.height() - 12)};
+}
+
+QRect RolloutCanvas::figureRect() const {
+    const QRectF img = imageRect();
+    if (img.isEmpty() || !message_.isEmpty()) return rect();
+    const QRectF bar = rolloutBar(img, width());
+    return QRectF(QPointF(img.left() - 8, img.top() - 8), QPointF(bar.right() + kBarArea - 38, img.bottom() + 8)).toAlignedRect();
 }
 
 QRectF RolloutCanvas::gridRect() const {
@@ -103,7 +117,7 @@ void RolloutCanvas::paintEvent(QPaintEvent*) {
             for (int c = 1; c < gw_; ++c) p.drawLine(QPointF(g.x() + c * g.width() / gw_, g.top()), QPointF(g.x() + c * g.width() / gw_, g.bottom()));
             for (int r = 1; r < gh_; ++r) p.drawLine(QPointF(g.left(), g.y() + r * g.height() / gh_), QPointF(g.right(), g.y() + r * g.height() / gh_));
         }
-        paintColourBar(p, QRectF(width() - kBarArea + 22, img.top() + 6, 16, std::max(40.0, img.height() - 12)),
+        paintColourBar(p, rolloutBar(img, width()),
                        doc_->display().colormap, lo_, hi_, tr("rollout (CLS row)"), text);
     }
     p.setPen(text);
@@ -115,11 +129,17 @@ void RolloutCanvas::paintEvent(QPaintEvent*) {
 }
 
 void RolloutCanvas::mouseMoveEvent(QMouseEvent* e) {
+    hoverPos_ = e->position();
+    updateReadout();
+}
+
+// From hoverPos_ and the map shown now (also after a new map under a still pointer).
+void RolloutCanvas::updateReadout() {
     const QRectF g = gridRect();
     QString text;
-    if (g.contains(e->position()) && gw_ > 0) {
-        const int c = std::min(int((e->position().x() - g.x()) / g.width() * gw_), gw_ - 1);
-        const int r = std::min(int((e->position().y() - g.y()) / g.height() * gh_), gh_ - 1);
+    if (hoverPos_.x() >= 0 && g.contains(hoverPos_) && gw_ > 0 && values_.size() == size_t(gw_) * gh_) {
+        const int c = std::min(int((hoverPos_.x() - g.x()) / g.width() * gw_), gw_ - 1);
+        const int r = std::min(int((hoverPos_.y() - g.y()) / g.height() * gh_), gh_ - 1);
         double total = 0;
         for (float v : values_) total += v;
         const float v = values_[size_t(r * gw_ + c)];
@@ -133,6 +153,7 @@ void RolloutCanvas::mouseMoveEvent(QMouseEvent* e) {
 }
 
 void RolloutCanvas::leaveEvent(QEvent*) {
+    hoverPos_ = {-1, -1};
     readout_.clear();
     update();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/analysis/rollout.h"
+#include "ui/export.h"
 #include "ui/views/view.h"
 
 #include <QImage>
@@ -18,7 +19,7 @@ namespace attnscope::ui {
 
 class BackgroundTask;
 
-class RolloutCanvas : public QWidget {
+class RolloutCanvas : public QWidget, public FigureCanvas {
     Q_OBJECT
 public:
     RolloutCanvas(Document* doc, QWidget* parent);
@@ -30,6 +31,8 @@ public:
     QString message() const { return message_; }
     QRectF gridRect() const;            // the patch grid, widget coordinates
     QString readout() const { return readout_; }
+    QRect figureRect() const override; // the image and its colour bar (exports)
+    void setExporting(bool) override {} // nothing interactive is drawn inside the figure
 
 protected:
     void paintEvent(QPaintEvent*) override;
@@ -39,6 +42,7 @@ protected:
 private:
     QRectF imageRect() const;
     void recolour();
+    void updateReadout();
 
     Document* doc_;
     std::vector<float> values_; // [gh, gw]
@@ -46,6 +50,7 @@ private:
     float lo_ = 0, hi_ = 1;
     QImage mapImage_;
     QString title_, message_, readout_;
+    QPointF hoverPos_{-1, -1}; // the pointer, (-1, -1) when it left
 };
 
 class RolloutView : public View {

@@ -50,6 +50,10 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     grid_ = new QCheckBox(tr("Grid"), this);
     grid_->setObjectName("gridCheck");
     grid_->setToolTip(tr("Draw the patch grid"));
+    fade_ = new QCheckBox(tr("Fade"), this);
+    fade_->setObjectName("fadeCheck");
+    fade_->setToolTip(tr("Low attention transparent: each cell's opacity follows its value, so the image shows where "
+                         "attention is low (off: the whole map at the opacity)"));
     smooth_ = new QCheckBox(tr("Smooth"), this);
     smooth_->setObjectName("smoothCheck");
     smooth_->setToolTip(tr("Bilinear upsampling of the map (off: one flat square per patch)"));
@@ -67,6 +71,7 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     addWidget(colormap_);
     label(tr(" Opacity"));
     addWidget(opacity_);
+    addWidget(fade_);
     addWidget(grid_);
     addWidget(smooth_);
 
@@ -76,6 +81,7 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     connect(colormap_, &QComboBox::currentIndexChanged, this, &SelectionBar::pushDisplay);
     connect(opacity_, &QSlider::valueChanged, this, &SelectionBar::pushDisplay);
     connect(grid_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
+    connect(fade_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
     connect(smooth_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
     for (auto sig : {&Document::resultChanged, &Document::selectionChanged, &Document::displayChanged})
         connect(doc_, sig, this, &SelectionBar::syncFromDocument);
@@ -84,11 +90,11 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
 }
 
 void SelectionBar::syncFromDocument() {
-    const QSignalBlocker b1(site_), b2(layer_), b3(head_), b4(query_), b5(colormap_), b6(opacity_), b7(grid_), b8(smooth_);
+    const QSignalBlocker b1(site_), b2(layer_), b3(head_), b4(query_), b5(colormap_), b6(opacity_), b7(grid_), b8(smooth_), b9(fade_);
     const Selection& s = doc_->selection();
     const auto sites = doc_->sites();
     site_->clear();
-    for (Site st : sites) site_->addItem(site_name(st), int(st));
+    for (Site st : sites) site_->addItem(siteTitle(st), int(st));
     site_->setCurrentIndex(std::max(0, site_->findData(int(s.site))));
     const AttentionMap* m = doc_->currentMap();
     layer_->setRange(0, std::max(0, doc_->layerCount(s.site) - 1));
@@ -113,6 +119,7 @@ void SelectionBar::syncFromDocument() {
     opacity_->setValue(int(std::lround(d.opacity * 100)));
     grid_->setChecked(d.grid);
     smooth_->setChecked(d.smooth);
+    fade_->setChecked(d.fade);
 }
 
 void SelectionBar::pushSelection() {
@@ -132,6 +139,7 @@ void SelectionBar::pushDisplay() {
     d.opacity = opacity_->value() / 100.0;
     d.grid = grid_->isChecked();
     d.smooth = smooth_->isChecked();
+    d.fade = fade_->isChecked();
     doc_->setDisplay(d);
 }
 

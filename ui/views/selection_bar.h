@@ -32,6 +32,7 @@ private:
     QSlider* opacity_;
     QCheckBox* grid_;
     QCheckBox* smooth_;
+    QCheckBox* fade_;
 };
 
 } // namespace attnscope::ui

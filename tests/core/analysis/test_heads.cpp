@@ -148,6 +148,43 @@ private slots:
         QVERIFY(!colormap_from_name("rainbow", cm));
         QCOMPARE(std::string(colormap_name(Colormap::Grey)), std::string("grey"));
     }
+
+    // Colour-bar ticks: round numbers inside the range, labelled with the decimals their step needs.
+    void nice_ticks_data() {
+        QTest::addColumn<double>("lo");
+        QTest::addColumn<double>("hi");
+        QTest::addColumn<int>("target");
+        QTest::addColumn<QString>("labels");
+        QTest::newRow("attention 0.000358…0.0697") << 0.000358 << 0.0697 << 5 << "0.01 0.02 0.03 0.04 0.05 0.06";
+        QTest::newRow("short bar: three ticks") << 0.000358 << 0.0697 << 3 << "0.025 0.050";
+        QTest::newRow("0…1") << 0.0 << 1.0 << 5 << "0 0.25 0.50 0.75 1.00";
+        QTest::newRow("cosine -1…1") << -1.0 << 1.0 << 5 << "-1.0 -0.5 0 0.5 1.0";
+        QTest::newRow("entropy 0.31…5.2 nats") << 0.31 << 5.2 << 5 << "1 2 3 4 5";
+        QTest::newRow("pixels 12…118") << 12.0 << 118.0 << 5 << "25 50 75 100";
+        QTest::newRow("tiny 5.64e-05…0.0003") << 5.64e-05 << 0.0003 << 5 << "0.00010 0.00015 0.00020 0.00025 0.00030";
+        QTest::newRow("empty range") << 0.5 << 0.5 << 5 << "";
+    }
+    void nice_ticks() {
+        QFETCH(double, lo);
+        QFETCH(double, hi);
+        QFETCH(int, target);
+        QFETCH(QString, labels);
+        const Ticks t = analysis::nice_ticks(lo, hi, target);
+        QStringList got;
+        for (double v : t.values) {
+            QVERIFY2(v >= lo - 1e-12 && v <= hi + 1e-12, qPrintable(QString::number(v)));
+            got << QString::fromStdString(tick_label(v, t.step));
+        }
+        QCOMPARE(got.join(' '), labels);
+    }
+
+    void head_colours() {
+        QCOMPARE(head_colour(0), 0x1f77b4u); // Tableau 10, as matplotlib's default cycle
+        QCOMPARE(head_colour(3), 0xd62728u);
+        QCOMPARE(head_colour(9), 0x17becfu);
+        QCOMPARE(head_colour(10), 0x165581u); // head 0's hue at 100/140 of its value: 0x1f/1.4 = 0x16, 0x77/1.4 = 0x55, 0xb4/1.4 = 0x81
+        QVERIFY(head_colour(12) != head_colour(2));
+    }
 };
 
 QTEST_APPLESS_MAIN(TestHeads)
