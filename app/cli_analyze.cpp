@@ -116,7 +116,7 @@ void write_head_stats(const std::string& out, const RunResult& r, double mass) {
 
 // Token analyses (docs/analyses.md): sinks.csv from the encoder maps; token_norms.* and feature_pca.*
 // from the forward's token taps (ViT family; DETR's forward hands out none, so they are skipped).
-void write_tokens(const std::string& out, const RunResult& r, const Args& a) {
+void write_tokens(const std::string& out, const RunResult& r, double k) {
     const TokenLayout& l = r.layout;
     const int cell = std::max(4, std::min(16, 448 / std::max(1, std::max(l.grid_h, l.grid_w))));
     std::vector<an::SinkStats> sinks;
@@ -142,8 +142,6 @@ void write_tokens(const std::string& out, const RunResult& r, const Args& a) {
         std::fprintf(stderr, "token_norms / feature_pca: skipped (this model's forward hands out no token norms; ViT family only)\n");
         return;
     }
-    const double k = get_double(a, "--norm-k", 2.0);
-    if (!(k >= 0.0) || !std::isfinite(k)) throw Error(ErrorKind::Argument, "", "--norm-k", "expects a number >= 0, got '" + a.get("--norm-k") + "'");
     write_npy(path_in(out, "token_norms.npy"), r.token_norms);
     const std::vector<an::NormOutlier> outliers = an::norm_outliers(r.token_norms, l, k);
     write_file_atomic(path_in(out, "token_norms.csv"), an::norm_outliers_csv(outliers, l));
@@ -173,6 +171,9 @@ int cmd_analyze(const Args& a) {
     ops::set_num_threads(a.get_int("--threads", 0));
     if (!a.flag("--image") && !a.flag("--input-npy")) throw Error(ErrorKind::Argument, "", "--image", "or --input-npy is required");
     const std::string out = a.require("--out");
+    const double norm_k = get_double(a, "--norm-k", 2.0); // checked before the run
+    if (!(norm_k >= 0.0) || !std::isfinite(norm_k))
+        throw Error(ErrorKind::Argument, "", "--norm-k", "expects a number >= 0, got '" + a.get("--norm-k") + "'");
     auto model = open_model(a);
     make_dir(out);
     Session session(*model);
@@ -203,7 +204,7 @@ int cmd_analyze(const Args& a) {
         std::fprintf(stderr, "pos_similarity / filters_pca: skipped (%s)\n", e.what());
     }
     write_head_stats(out, r, get_double(a, "--mask-mass", 0.6));
-    write_tokens(out, r, a);
+    write_tokens(out, r, norm_k);
     std::printf("wrote %s\n", out.c_str());
     return 0;
 }
