@@ -16,6 +16,7 @@
 #include "ui/views/matrix_view.h"
 #include "ui/views/overlay_view.h"
 #include "ui/views/selection_bar.h"
+#include "ui/views/tokens_view.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -75,6 +76,7 @@ void MainWindow::createViews() {
     views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
     views_ << new DetectionsView(doc_, this);
+    views_ << new TokensView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);
