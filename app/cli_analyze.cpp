@@ -10,6 +10,7 @@
 #include "core/analysis/render.h"
 #include "core/batch.h"
 #include "core/analysis/rollout.h"
+#include "core/analysis/tokens.h"
 #include "core/error.h"
 #include "core/image/decode.h"
 #include "core/io/npy.h"
@@ -17,6 +18,7 @@
 #include "core/tensor/ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -115,12 +117,66 @@ void write_head_stats(const std::string& out, const RunResult& r, double mass) {
                                                                   num(100 * mass).substr(0, 4) + "% of the CLS attention", 16));
 }
 
+// Token analyses (docs/analyses.md): sinks.csv from the encoder maps; token_norms.* and feature_pca.*
+// from the forward's token taps (ViT family; DETR's forward hands out none, so they are skipped).
+void write_tokens(const std::string& out, const RunResult& r, double k) {
+    const TokenLayout& l = r.layout;
+    const int cell = std::max(4, std::min(16, 448 / std::max(1, std::max(l.grid_h, l.grid_w))));
+    std::vector<an::SinkStats> sinks;
+    for (const AttentionMap& m : r.attention)
+        if (m.site == Site::Encoder) {
+            const auto s = an::attention_sinks(m, l);
+            sinks.insert(sinks.end(), s.begin(), s.end());
+        }
+    if (!sinks.empty()) {
+        write_file_atomic(path_in(out, "sinks.csv"), an::sinks_csv(sinks, l));
+        const int64_t L = sinks.back().layer + 1, H = static_cast<int64_t>(sinks.size()) / L;
+        Tensor top({L, H}), pre({L, H});
+        for (size_t i = 0; i < sinks.size(); ++i) top.data[i] = static_cast<float>(sinks[i].top_share), pre.data[i] = static_cast<float>(sinks[i].prefix_share);
+        an::write_png(path_in(out, "sinks_top_key.png"), an::heatmap_png(top, "Share of attention on the most-attended key: layer rows, head columns", 24, {0, 1}, "share"));
+        if (l.n_prefix() > 0)
+            an::write_png(path_in(out, "sinks_prefix.png"), an::heatmap_png(pre, "Share of attention on the prefix tokens: layer rows, head columns", 24, {0, 1}, "share"));
+        else
+            std::fprintf(stderr, "sinks_prefix.png: skipped (no prefix tokens; prefix_share is 0)\n");
+    } else {
+        std::fprintf(stderr, "sinks: skipped (no encoder attention maps recorded)\n");
+    }
+    if (r.token_norms.empty()) {
+        std::fprintf(stderr, "token_norms / feature_pca: skipped (this model's forward hands out no token norms; ViT family only)\n");
+        return;
+    }
+    write_npy(path_in(out, "token_norms.npy"), r.token_norms);
+    const std::vector<an::NormOutlier> outliers = an::norm_outliers(r.token_norms, l, k);
+    write_file_atomic(path_in(out, "token_norms.csv"), an::norm_outliers_csv(outliers, l));
+    const Tensor grids = an::patch_norm_grids(r.token_norms, l);
+    const int last = static_cast<int>(grids.size(0)) - 1;
+    std::vector<std::pair<int, int>> marks;
+    for (const an::NormOutlier& o : outliers)
+        if (o.layer == last && o.token >= l.n_prefix()) marks.emplace_back((o.token - l.n_prefix()) / l.grid_w, (o.token - l.n_prefix()) % l.grid_w);
+    const Tensor last_grid({l.grid_h, l.grid_w}, std::vector<float>(grids.data.end() - l.grid_h * l.grid_w, grids.data.end()));
+    an::write_png(path_in(out, "token_norms.png"),
+                  an::marked_heatmap_png(last_grid, marks, "Patch token norms after the last block (red: > " + num(k).substr(0, 4) + " x median)", cell, "L2 norm"));
+    an::write_png(path_in(out, "token_norms_layers.png"), an::heatmap_row_png(grids, "Patch token norms after each block", "layer", std::max(2, cell / 2)));
+    if (r.final_tokens.empty() || l.grid_h * l.grid_w < 2) {
+        std::fprintf(stderr, "feature_pca: skipped (no final tokens or fewer than 2 patches)\n");
+        return;
+    }
+    const an::FeaturePca pca = an::feature_pca(r.final_tokens, l);
+    write_npy(path_in(out, "feature_pca.npy"), pca.image);
+    write_npy(path_in(out, "feature_pca_mask.npy"), pca.mask);
+    an::write_png(path_in(out, "feature_pca.png"), an::rgb_grid_png(pca.image, "Patch features, first 3 principal components as RGB", cell));
+    an::write_png(path_in(out, "feature_pca_mask.png"), an::heatmap_png(pca.mask, "Foreground: first component > 0", cell, {0, 1}));
+}
+
 } // namespace
 
 int cmd_analyze(const Args& a) {
     ops::set_num_threads(a.get_int("--threads", 0));
     if (!a.flag("--image") && !a.flag("--input-npy")) throw Error(ErrorKind::Argument, "", "--image", "or --input-npy is required");
     const std::string out = a.require("--out");
+    const double norm_k = get_double(a, "--norm-k", 2.0); // checked before the run
+    if (!(norm_k >= 0.0) || !std::isfinite(norm_k))
+        throw Error(ErrorKind::Argument, "", "--norm-k", "expects a number >= 0, got '" + a.get("--norm-k") + "'");
     auto model = open_model(a);
     make_dir(out);
     Session session(*model);
@@ -130,9 +186,12 @@ int cmd_analyze(const Args& a) {
         Tensor input = read_npy(a.get("--input-npy"));
         if (input.dim() == 4 && input.size(0) == 1) input.shape.erase(input.shape.begin());
         r = session.run(input);
+        write_npy(path_in(out, "input.npy"), input);
     } else {
         image = decode_image_file(a.require("--image"));
-        r = session.run(image);
+        Tensor input;
+        r = session.run(image, RecordPolicy::All, nullptr, &input);
+        write_npy(path_in(out, "input.npy"), input);
     }
 
     if (r.layout.n_cls >= 1) write_rollout(out, r, image.data.empty() ? nullptr : &image, a);
@@ -148,6 +207,7 @@ int cmd_analyze(const Args& a) {
         std::fprintf(stderr, "pos_similarity / filters_pca: skipped (%s)\n", e.what());
     }
     write_head_stats(out, r, get_double(a, "--mask-mass", 0.6));
+    write_tokens(out, r, norm_k);
     std::printf("wrote %s\n", out.c_str());
     return 0;
 }

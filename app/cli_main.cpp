@@ -40,7 +40,7 @@ const char* kUsage = R"(usage:
   attnscope-cli run   --model PATH (--image IMG | --input-npy X.npy) --out DIR [--top-k 5] [--threads N]
                       DETR: [--threshold 0.7] [--no-encoder-maps]
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
-  attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6]
+  attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6] [--norm-k 2]
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
   attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]

@@ -17,6 +17,7 @@
 #include "ui/views/overlay_view.h"
 #include "ui/views/predictions_view.h"
 #include "ui/views/selection_bar.h"
+#include "ui/views/tokens_view.h"
 
 #include <QAbstractItemView>
 #include <QAbstractSlider>
@@ -92,6 +93,7 @@ void MainWindow::createViews() {
     views_ << new RolloutView(doc_, this) << new MasksView(doc_, this);
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
     views_ << new DetectionsView(doc_, this);
+    views_ << new TokensView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);

@@ -333,6 +333,35 @@ std::string distance_scatter_png(const std::vector<std::vector<double>>& v, cons
     return encode(m);
 }
 
+// ---- token analyses (core/analysis/tokens): additions, the functions above are unchanged ----
+
+std::string marked_heatmap_png(const Tensor& map, const std::vector<std::pair<int, int>>& marks, const std::string& title,
+                               int cell_px, const std::string& bar_label) {
+    if (map.dim() != 2) throw Error(ErrorKind::Argument, "", "heatmap", "expected [h, w], got " + shape_str(map.shape));
+    const int h = static_cast<int>(map.size(0)), w = static_cast<int>(map.size(1));
+    const Range r = finite_range(map.ptr(), map.data.size(), {});
+    cv::Mat body = colourise(map.ptr(), h, w, cell_px, r);
+    for (const auto& [y, x] : marks) {
+        if (y < 0 || y >= h || x < 0 || x >= w) continue;
+        const cv::Rect cell(x * cell_px, y * cell_px, cell_px, cell_px);
+        cv::rectangle(body, cell, cv::Scalar(0, 0, 255), std::max(1, cell_px / 8)); // red (BGR)
+    }
+    return encode(compose(body, title, colour_bar(body.rows, r, bar_label)));
+}
+
+std::string rgb_grid_png(const Tensor& rgb, const std::string& title, int cell_px) {
+    if (rgb.dim() != 3 || rgb.size(2) != 3) throw Error(ErrorKind::Argument, "", "rgb", "expected [h, w, 3], got " + shape_str(rgb.shape));
+    const int h = static_cast<int>(rgb.size(0)), w = static_cast<int>(rgb.size(1));
+    cv::Mat body(h * cell_px, w * cell_px, CV_8UC3);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const float* p = rgb.ptr() + (static_cast<size_t>(y) * w + x) * 3;
+            auto u8 = [](float v) { return std::isfinite(v) ? static_cast<double>(std::lround(255.0 * std::clamp(v, 0.0f, 1.0f))) : 200.0; };
+            body(cv::Rect(x * cell_px, y * cell_px, cell_px, cell_px)).setTo(cv::Scalar(u8(p[2]), u8(p[1]), u8(p[0])));
+        }
+    return encode(compose(body, title, cv::Mat(1, 1, CV_8UC3, kWhite)));
+}
+
 void write_png(const std::string& path, const std::string& png) { write_file_atomic(path, png); }
 
 } // namespace attnscope::analysis

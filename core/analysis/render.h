@@ -7,6 +7,7 @@
 #include "core/tensor/tensor.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnscope::analysis {
@@ -44,6 +45,12 @@ std::string filters_png(const Tensor& axes, int cols = 7, const std::vector<doub
 // ViT Fig. 7 right: one dot per head (mean distance, px) against layer index, heads in their colours.
 std::string distance_scatter_png(const std::vector<std::vector<double>>& layer_head_px, const std::string& title,
                                  double y_max = 0);
+
+// Token analyses. A heatmap ([h, w], as heatmap_png) with the cells `marks` (row, col) outlined in red.
+std::string marked_heatmap_png(const Tensor& map, const std::vector<std::pair<int, int>>& marks, const std::string& title,
+                               int cell_px = 16, const std::string& bar_label = "");
+// [h, w, 3] RGB in [0, 1] (e.g. feature_pca), each cell `cell_px` pixels, title above; NaN drawn grey.
+std::string rgb_grid_png(const Tensor& rgb, const std::string& title, int cell_px = 16);
 
 // Writes PNG bytes atomically (cv::imencode result → write_file_atomic).
 void write_png(const std::string& path, const std::string& png);

@@ -72,6 +72,10 @@ struct RunResult {
     Tensor features;        // headless models: the normed CLS token [hidden]
     Tensor boxes;           // DETR: [Q, 4] normalised (cx, cy, w, h)
     std::vector<AttentionMap> attention;
+    // What the tokens carry (ViT family; empty for DETR): the L2 norm of every token of the residual
+    // stream after each block [layers, tokens], and the final-LayerNorm output [tokens, hidden]
+    // (timm avg-pool models, which norm after pooling: the un-normed last residual stream).
+    Tensor token_norms, final_tokens;
     TokenLayout layout;
     PreprocessGeometry geometry;
     std::map<std::string, double> timings_ms; // "preprocess", "forward", "postprocess", ...

@@ -8,6 +8,7 @@
 #include "core/image/preprocess.h"
 #include "core/models/labels.h"
 #include "core/models/model_config.h"
+#include "core/models/token_taps.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -318,6 +319,7 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
 
     const float scale = 1.0f / std::sqrt(static_cast<float>(D / c_.n_heads));
     const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
+    result.token_norms = Tensor({c_.n_layers, T});
     for (int il = 0; il < c_.n_layers; ++il) {
         if (cancel && cancel->load()) throw Error(ErrorKind::Cancelled, "", "", "forward pass cancelled");
         const VitBlock& b = w_.blocks[static_cast<size_t>(il)];
@@ -346,11 +348,13 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
         ops::linear(m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, a.data());
         if (c_.layer_scale) ops::add_scaled_rows_inplace(x.data(), a.data(), b.ls2.ptr(), T, D);
         else ops::add_inplace(x.data(), a.data(), TD);
+        token_norms(x.data(), T, D, result.token_norms.ptr() + static_cast<int64_t>(il) * T);
     }
     // final norm on all tokens (timm avg-pool models norm after pooling instead)
     if (c_.fc_norm) h = x;
     else ops::layer_norm(x.data(), T, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, h.data());
     head(h.data(), T, result);
+    result.final_tokens = Tensor({T, D}, std::move(h));
 
     result.layout = TokenLayout{1, c_.n_dist, c_.n_reg, gh, gw, P};
 }

@@ -1,0 +1,156 @@
+#include "ui/views/tokens_view.h"
+
+#include "ui/views/analysis_paint.h"
+
+#include <QDoubleSpinBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnscope::ui {
+
+namespace an = attnscope::analysis;
+
+TokensCanvas::TokensCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
+    setObjectName("tokensCanvas");
+    setMinimumSize(420, 260);
+    connect(doc_, &Document::displayChanged, this, qOverload<>(&QWidget::update));
+}
+
+void TokensCanvas::setData(Tensor norms, std::vector<an::NormOutlier> outliers, Tensor sinks, Tensor pca, int layer, double k) {
+    norms_ = std::move(norms);
+    outliers_ = std::move(outliers);
+    sinks_ = std::move(sinks);
+    pca_ = std::move(pca);
+    layer_ = layer;
+    k_ = k;
+    message_.clear();
+    update();
+}
+
+void TokensCanvas::setMessage(const QString& text) {
+    norms_ = sinks_ = pca_ = Tensor();
+    outliers_.clear();
+    message_ = text;
+    update();
+}
+
+void TokensCanvas::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.fillRect(rect(), palette().window());
+    if (!message_.isEmpty() || norms_.dim() != 2 || doc_->qimage().isNull())
+        return paintPlaceholder(p, rect(), message_.isEmpty() ? tr("Open a model and an image to see its tokens.") : message_, palette());
+    const QColor text = palette().color(QPalette::Text);
+    const Colormap cm = doc_->display().colormap;
+    const int gh = int(norms_.size(0)), gw = int(norms_.size(1)), label = 20;
+    const double W = width(), H = height() - label;
+    // left: norms over the image, outliers outlined
+    const QRectF seen = doc_->gridInOriginal();
+    const QRectF left = fitRect(seen.size(), QRectF(8, label, W * 0.55 - 64, H - 8));
+    p.setPen(text);
+    p.drawText(QRectF(8, 0, W * 0.55, label), Qt::AlignVCenter | Qt::AlignLeft,
+               tr("Layer %1: token norms · outlined > %2 × median patch norm").arg(layer_).arg(k_, 0, 'g', 3));
+    const double ds = doc_->displayScale();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    p.drawImage(left, doc_->qimage(), QRectF(seen.x() * ds, seen.y() * ds, seen.width() * ds, seen.height() * ds));
+    const auto [lo, hi] = std::minmax_element(norms_.data.begin(), norms_.data.end());
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    p.drawImage(left, mapToImage(norms_.data, gw, gh, *lo, *hi, cm, int(std::lround(doc_->display().opacity * 255))));
+    const int prefix = doc_->result() ? doc_->result()->layout.n_prefix() : 0;
+    const double cw = left.width() / gw, ch = left.height() / gh;
+    p.setPen(QPen(QColor(230, 30, 30), 2.5));
+    for (const an::NormOutlier& o : outliers_)
+        if (o.layer == layer_ && o.token >= prefix) {
+            const int i = o.token - prefix;
+            p.drawRect(QRectF(left.x() + (i % gw) * cw, left.y() + (i / gw) * ch, cw, ch));
+        }
+    paintColourBar(p, QRectF(left.right() + 22, left.y(), 12, left.height()), cm, *lo, *hi, tr("L2 norm"), text, -1);
+    // right top: sinks (layer rows × head columns, share on the most-attended key); bottom: PCA
+    const double rx = W * 0.55 + 16, rw = W - rx - 8, half = (H - 8) / 2;
+    if (sinks_.dim() == 2) {
+        p.setPen(text);
+        p.drawText(QRectF(rx, 0, rw, label), Qt::AlignVCenter | Qt::AlignLeft, tr("Most-attended key's share: layer × head"));
+        const QRectF r = fitRect(QSizeF(sinks_.size(1), sinks_.size(0)), QRectF(rx, label, rw - 84, half - 8));
+        p.drawImage(r, mapToImage(sinks_.data, int(sinks_.size(1)), int(sinks_.size(0)), 0.0f, 1.0f, cm));
+        p.setPen(QPen(palette().color(QPalette::Highlight), 2));
+        const double rh = r.height() / sinks_.size(0);
+        p.drawRect(QRectF(r.x(), r.y() + layer_ * rh, r.width(), rh));
+        paintColourBar(p, QRectF(r.right() + 22, r.y(), 12, r.height()), cm, 0, 1, tr("share"), text, 3);
+    }
+    if (pca_.dim() == 3) {
+        const double py = label + half;
+        p.setPen(text);
+        p.drawText(QRectF(rx, py, rw, label), Qt::AlignVCenter | Qt::AlignLeft, tr("Final patch features: PCA 1–3 as RGB"));
+        QImage img(int(pca_.size(1)), int(pca_.size(0)), QImage::Format_RGB32);
+        for (int y = 0; y < img.height(); ++y)
+            for (int x = 0; x < img.width(); ++x) {
+                const float* v = pca_.ptr() + (size_t(y) * img.width() + x) * 3;
+                img.setPixel(x, y, qRgb(int(std::lround(255 * v[0])), int(std::lround(255 * v[1])), int(std::lround(255 * v[2]))));
+            }
+        p.drawImage(fitRect(seen.size(), QRectF(rx, py + label, rw, half - label)), img);
+    }
+}
+
+TokensView::TokensView(Document* doc, QWidget* parent) : View(doc, parent) {
+    setObjectName("view_tokens");
+    auto* row = new QHBoxLayout;
+    row->addWidget(new QLabel(tr("High norm: above")));
+    k_ = new QDoubleSpinBox(this);
+    k_->setObjectName("tokensNormK");
+    k_->setRange(0.0, 100.0);
+    k_->setSingleStep(0.1);
+    k_->setValue(2.0);
+    k_->setSuffix(tr(" × median patch norm"));
+    k_->setToolTip(tr("Tokens whose norm exceeds this multiple of the layer's median patch norm are outlined "
+                      "(attnscope-cli analyze --norm-k)"));
+    row->addWidget(k_);
+    row->addStretch();
+    canvas_ = new TokensCanvas(doc, this);
+    auto* v = new QVBoxLayout(this);
+    v->addLayout(row);
+    v->addWidget(canvas_, 1);
+    connect(k_, &QDoubleSpinBox::valueChanged, this, [this] { invalidate(); });
+    connect(doc_, &Document::resultChanged, this, [this] { invalidate(); });
+    connect(doc_, &Document::imageChanged, this, [this] { invalidate(); });
+    connect(doc_, &Document::selectionChanged, this, [this] { invalidate(); });
+}
+
+QWidget* TokensView::canvas() { return canvas_; }
+void TokensView::setNormK(double k) { k_->setValue(k); }
+
+std::vector<float> TokensView::shownValues() const { return canvas_->norms().data; }
+std::vector<int64_t> TokensView::shownShape() const { return canvas_->norms().shape; }
+QString TokensView::caption() const {
+    return sourceCaption() + tr(" · token norms, layer %1 · > %2 × median patch norm").arg(doc_->selection().layer).arg(k_->value(), 0, 'g', 3);
+}
+
+void TokensView::refresh() {
+    const RunResult* r = doc_->result();
+    if (!r) return canvas_->setMessage(QString());
+    if (r->token_norms.empty())
+        return canvas_->setMessage(tr("This model's forward hands out no token norms (ViT family only; DETR not yet)."));
+    const int layer = std::clamp(doc_->selection().layer, 0, int(r->token_norms.size(0)) - 1);
+    const Tensor grids = an::patch_norm_grids(r->token_norms, r->layout);
+    const int64_t n = int64_t(r->layout.grid_h) * r->layout.grid_w;
+    Tensor shown({r->layout.grid_h, r->layout.grid_w}, std::vector<float>(grids.data.begin() + layer * n, grids.data.begin() + (layer + 1) * n));
+    std::vector<float> top;
+    int64_t L = 0;
+    for (const AttentionMap& m : r->attention)
+        if (m.site == Site::Encoder) {
+            for (const an::SinkStats& s : an::attention_sinks(m, r->layout)) top.push_back(float(s.top_share));
+            ++L;
+        }
+    const int64_t heads = L ? int64_t(top.size()) / L : 0;
+    Tensor sinks = L ? Tensor({L, heads}, std::move(top)) : Tensor();
+    if (pcaFor_.lock() != doc_->resultPtr()) { // once per result: an eigen-decomposition of hidden × hidden
+        pca_ = r->final_tokens.empty() || n < 2 ? Tensor() : an::feature_pca(r->final_tokens, r->layout).image;
+        pcaFor_ = doc_->resultPtr();
+    }
+    canvas_->setData(std::move(shown), an::norm_outliers(r->token_norms, r->layout, k_->value()), std::move(sinks), pca_, layer, k_->value());
+}
+
+} // namespace attnscope::ui

@@ -1,0 +1,64 @@
+// What the tokens carry (issue 17): the residual stream's token norms of the selected layer over the
+// part of the image the model saw, high-norm tokens (> k × the layer's median patch norm) outlined;
+// the attention-sink shares as a layer × head map; the PCA of the final-norm patch tokens as RGB.
+// Every number comes from core/analysis/tokens on the Document's result (RunResult::token_norms,
+// final_tokens, the encoder maps); DETR has no token norms and says so.
+#pragma once
+
+#include "core/analysis/tokens.h"
+#include "ui/views/view.h"
+
+#include <QImage>
+
+#include <memory>
+
+class QDoubleSpinBox;
+
+namespace attnscope::ui {
+
+class TokensCanvas : public QWidget {
+    Q_OBJECT
+public:
+    TokensCanvas(Document* doc, QWidget* parent);
+    void setData(Tensor norms, std::vector<analysis::NormOutlier> outliers, Tensor sinks, Tensor pca, int layer, double k);
+    void setMessage(const QString& text);
+    const Tensor& norms() const { return norms_; } // [grid_h, grid_w] of the shown layer
+    QString message() const { return message_; }
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+
+private:
+    Document* doc_;
+    Tensor norms_, sinks_, pca_;
+    std::vector<analysis::NormOutlier> outliers_;
+    int layer_ = 0;
+    double k_ = 2;
+    QString message_;
+};
+
+class TokensView : public View {
+    Q_OBJECT
+public:
+    explicit TokensView(Document* doc, QWidget* parent = nullptr);
+    QString viewId() const override { return "tokens"; }
+    QString title() const override { return tr("Tokens"); }
+    QWidget* canvas() override;
+    std::vector<float> shownValues() const override;   // the shown layer's patch norms [grid_h, grid_w]
+    std::vector<int64_t> shownShape() const override;
+    QString caption() const override;
+    QSize screenshotSize() const override { return {900, 520}; }
+    TokensCanvas* tokensCanvas() const { return canvas_; }
+    void setNormK(double k);
+
+protected:
+    void refresh() override;
+
+private:
+    QDoubleSpinBox* k_;
+    TokensCanvas* canvas_;
+    std::weak_ptr<const RunResult> pcaFor_; // the result the cached PCA belongs to
+    Tensor pca_;
+};
+
+} // namespace attnscope::ui
