@@ -62,7 +62,7 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"info", with_model({})},
             {"run", with_model({"--image", "--input-npy", "--out", "--top-k", "--threads", "--threshold", "--no-encoder-maps"})},
             {"bench", with_model({"--image", "--input-npy", "--runs", "--threads", "--no-record"})},
-            {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass"})},
+            {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass", "--norm-k"})},
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
             {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},

@@ -181,6 +181,21 @@ std::string heatmap_png(const Tensor& map, const std::string& title, int cell_px
     return encode(compose(body, title, colour_bar(grid.rows, r, bar_label)));
 }
 
+std::string heatmap_row_png(const Tensor& maps, const std::string& title, const std::string& prefix, int cell_px) {
+    if (maps.dim() != 3) throw Error(ErrorKind::Argument, "", "heatmaps", "expected [n, h, w], got " + shape_str(maps.shape));
+    const int n = static_cast<int>(maps.size(0)), h = static_cast<int>(maps.size(1)), w = static_cast<int>(maps.size(2));
+    const Range r = finite_range(maps.ptr(), maps.data.size(), {});
+    const int gap = 10, lab = text_height() + 12, tile_w = w * cell_px, tile_h = h * cell_px;
+    const int cols = std::min(n, std::max(1, 1400 / std::max(1, tile_w + gap))), rows = (n + cols - 1) / std::max(1, cols);
+    cv::Mat body(rows * (lab + tile_h + gap) - gap, std::max(1, cols) * (tile_w + gap) - gap, CV_8UC3, kWhite);
+    for (int i = 0; i < n; ++i) {
+        const int x = (i % cols) * (tile_w + gap), y = (i / cols) * (lab + tile_h + gap);
+        colourise(maps.ptr() + static_cast<size_t>(i) * h * w, h, w, cell_px, r).copyTo(body(cv::Rect(x, y + lab, tile_w, tile_h)));
+        label(body, prefix + " " + std::to_string(i), x, y + lab / 2 - 1);
+    }
+    return encode(compose(body, title, colour_bar(body.rows, r, "")));
+}
+
 std::string masks_png(const Tensor& masks, const std::string& title, int cell_px) {
     if (masks.dim() != 3) throw Error(ErrorKind::Argument, "", "masks", "expected [n, h, w], got " + shape_str(masks.shape));
     const int n = static_cast<int>(masks.size(0)), h = static_cast<int>(masks.size(1)), w = static_cast<int>(masks.size(2));

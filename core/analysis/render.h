@@ -26,6 +26,10 @@ struct HeatmapAxes {
 std::string heatmap_png(const Tensor& map, const std::string& title, int cell_px = 16, Range range = {},
                         const std::string& bar_label = "", const HeatmapAxes& axes = {});
 
+// [n, h, w] maps side by side on one shared colour scale, each labelled "<prefix> i" (0-based), one
+// colour bar (e.g. the patch-token norms after every block).
+std::string heatmap_row_png(const Tensor& maps, const std::string& title, const std::string& prefix, int cell_px = 8);
+
 // [n, h, w] yes/no masks side by side, kept cells in head i's colour, dropped ones light grey, labelled
 // "head i", with a kept / dropped legend (no colour bar: the values are not a scale).
 std::string masks_png(const Tensor& masks, const std::string& title, int cell_px = 16);
