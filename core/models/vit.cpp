@@ -1,8 +1,6 @@
-// ViT family forward pass. One file shape: config, weights (checkpoint keys in comments), load, forward.
-//
-// Sequence layout: [CLS, DIST?, REG×n_reg, patches (grid_h × grid_w, row-major)].
-// Block (pre-LN): x += ls1 ⊙ proj(MHA(LN1(x))); x += ls2 ⊙ fc2(GELU(fc1(LN2(x)))); then final LN.
+// ViT family: the model (forward over the parts in vit_parts.h) and its loader (naming, config, weights).
 #include "core/models/vit.h"
+#include "core/models/vit_parts.h"
 
 #include "core/error.h"
 #include "core/image/preprocess.h"
@@ -25,48 +23,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
-
-struct VitConfig {
-    VitNaming naming = VitNaming::Timm;
-    std::string prefix;        // "vit.", "deit.", "dinov2.", "" — HF only
-    int n_embd = 0;            // D
-    int n_layers = 0;
-    int n_heads = 0;
-    int n_mlp = 0;             // MLP hidden (SwiGLU: the gated width)
-    int patch = 0;
-    int n_dist = 0, n_reg = 0; // distillation token, register tokens
-    int n_pos_prefix = 1;      // rows of the position table before the patch grid (CLS, DIST)
-    int pos_grid_h = 0, pos_grid_w = 0;
-    bool layer_scale = false, swiglu = false, fc_norm = false;
-    float ln_eps = 1e-6f;
-    VitHead head = VitHead::None;
-    int n_labels = 0;
-};
-
-struct VitBlock {
-    Tensor ln1_w, ln1_b;   // timm blocks.{il}.norm1 · HF encoder.layer.{il}.layernorm_before · DINOv2 .norm1
-    Tensor qkv_w, qkv_b;   // [3D, D] / [3D] timm blocks.{il}.attn.qkv · HF attention.attention.{query,key,value} stacked
-    Tensor proj_w, proj_b; // [D, D] timm attn.proj · HF attention.output.dense
-    Tensor ls1;            // [D] timm ls1.gamma · HF layer_scale1.lambda1 (DINOv2 only)
-    Tensor ln2_w, ln2_b;   // timm norm2 · HF layernorm_after · DINOv2 norm2
-    Tensor fc1_w, fc1_b;   // [M, D] timm mlp.fc1 · HF intermediate.dense · DINOv2 mlp.fc1 (SwiGLU mlp.w12 [2M, D])
-    Tensor fc2_w, fc2_b;   // [D, M] timm mlp.fc2 · HF output.dense · DINOv2 mlp.fc2 (SwiGLU mlp.w3)
-    Tensor ls2;            // [D] timm ls2.gamma · HF layer_scale2.lambda1
-};
-
-struct VitWeights {
-    Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token
-    Tensor dist;           // [1, 1, D] dist_token · embeddings.distillation_token
-    Tensor reg;            // [1, R, D] register_tokens · embeddings.register_tokens
-    Tensor pos;            // [1, n_pos_prefix + Gh·Gw, D] pos_embed · embeddings.position_embeddings
-    Tensor patch_w, patch_b; // [D, 3, P, P] / [D] patch_embed.proj · embeddings.patch_embeddings.projection
-    std::vector<VitBlock> blocks;
-    Tensor norm_w, norm_b; // [D] norm · layernorm (timm fc_norm when global_pool='avg')
-    Tensor head_w, head_b; // [C, D] head · classifier · cls_classifier ([C, 2D] for DINOv2 classifier)
-    Tensor dist_w, dist_b; // [C, D] head_dist · distillation_classifier
-};
 
 // ---- names --------------------------------------------------------------------------------
 
@@ -202,104 +158,21 @@ public:
     void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                  const CancelFlag* cancel) const override;
 
-private:
-    void embed(const Tensor& input, int gh, int gw, float* x) const;
-    void head(const float* xn, int n_tok, RunResult& result) const;
+    const VitConfig& config() const { return c_; }
+    const VitWeights& weights() const { return w_; }
 
+private:
     VitConfig c_;
     VitWeights w_;
     ModelInfo info_;
     PreprocessSpec spec_;
 };
 
-// Patch embedding + prefix tokens + position embeddings → x (n_tok, D).
-void VitModel::embed(const Tensor& input, int gh, int gw, float* x) const {
-    const int D = c_.n_embd, P = c_.patch, n_patch = gh * gw;
-    const int64_t H = input.size(1), W = input.size(2), K = 3LL * P * P;
-    // im2col: cols (n_patch, 3·P·P) in (c, ky, kx) order, token t = gy·gw + gx
-    std::vector<float> cols(static_cast<size_t>(n_patch) * K);
-    for (int gy = 0; gy < gh; ++gy)
-        for (int gx = 0; gx < gw; ++gx) {
-            float* dst = cols.data() + (static_cast<int64_t>(gy) * gw + gx) * K;
-            for (int ch = 0; ch < 3; ++ch)
-                for (int ky = 0; ky < P; ++ky) {
-                    const float* src = input.ptr() + (ch * H + gy * P + ky) * W + gx * P;
-                    std::copy(src, src + P, dst + (ch * P + ky) * P);
-                }
-        }
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
-    float* patches = x + static_cast<int64_t>(n_prefix_tok) * D; // (n_patch, D)
-    ops::linear(cols.data(), n_patch, K, w_.patch_w.ptr(), w_.patch_b.ptr(), D, patches);
-
-    // position embeddings of the patch grid, resized when the grid differs
-    const float* pos = w_.pos.ptr();
-    const float* pos_grid = pos + static_cast<int64_t>(c_.n_pos_prefix) * D;
-    std::vector<float> resized;
-    if (gh != c_.pos_grid_h || gw != c_.pos_grid_w) {
-        resized = interpolate_bicubic_tokens(pos_grid, c_.pos_grid_h, c_.pos_grid_w, D, gh, gw);
-        pos_grid = resized.data();
-    }
-    ops::add_inplace(patches, pos_grid, static_cast<int64_t>(n_patch) * D);
-
-    // prefix: CLS (+pos row 0), DIST (+pos row 1), registers (no position embedding)
-    for (int i = 0; i < D; ++i) x[i] = w_.cls.data[i] + (c_.n_pos_prefix > 0 ? pos[i] : 0.0f);
-    if (c_.n_dist) {
-        float* xd = x + D;
-        for (int i = 0; i < D; ++i) xd[i] = w_.dist.data[i] + (c_.n_pos_prefix > 1 ? pos[D + i] : 0.0f);
-    }
-    if (c_.n_reg)
-        std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(1 + c_.n_dist) * D);
-}
-
-void VitModel::head(const float* xn, int n_tok, RunResult& result) const {
-    const int D = c_.n_embd;
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
-    std::vector<float> mean_patch;
-    if (c_.head == VitHead::ClsMeanPatch || c_.head == VitHead::MeanPatch) {
-        mean_patch.assign(static_cast<size_t>(D), 0.0f);
-        for (int t = n_prefix_tok; t < n_tok; ++t)
-            for (int i = 0; i < D; ++i) mean_patch[i] += xn[static_cast<int64_t>(t) * D + i];
-        for (float& v : mean_patch) v /= static_cast<float>(n_tok - n_prefix_tok);
-    }
-    result.features = Tensor({D}, std::vector<float>(xn, xn + D)); // normed CLS
-    const int C = c_.n_labels;
-    switch (c_.head) {
-    case VitHead::None: result.logits = Tensor(); return;
-    case VitHead::Cls:
-        result.logits = Tensor({C});
-        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
-        return;
-    case VitHead::ClsDist: {
-        result.logits = Tensor({C});
-        Tensor d({C});
-        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
-        ops::linear(xn + D, 1, D, w_.dist_w.ptr(), w_.dist_b.ptr(), C, d.ptr());
-        for (int i = 0; i < C; ++i) result.logits.data[i] = (result.logits.data[i] + d.data[i]) * 0.5f;
-        return;
-    }
-    case VitHead::ClsMeanPatch: {
-        std::vector<float> cat(xn, xn + D);
-        cat.insert(cat.end(), mean_patch.begin(), mean_patch.end());
-        result.logits = Tensor({C});
-        ops::linear(cat.data(), 1, 2LL * D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
-        return;
-    }
-    case VitHead::MeanPatch: {
-        // timm global_pool='avg': fc_norm(mean of patch tokens) → head (xn is the un-normed sequence here)
-        std::vector<float> pooled(static_cast<size_t>(D));
-        ops::layer_norm(mean_patch.data(), 1, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, pooled.data());
-        result.logits = Tensor({C});
-        ops::linear(pooled.data(), 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
-        return;
-    }
-    }
-}
-
 void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                        const CancelFlag* cancel) const {
     if (input.dim() != 3 || input.size(0) != 3)
         throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
-    const int P = c_.patch, D = c_.n_embd, M = c_.n_mlp;
+    const int P = c_.patch, D = c_.n_embd;
     const int gh = static_cast<int>(input.size(1)) / P, gw = static_cast<int>(input.size(2)) / P;
     if (gh < 1 || gw < 1)
         throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
@@ -308,52 +181,21 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
     const int T = n_prefix_tok + gh * gw;
     const int64_t TD = static_cast<int64_t>(T) * D;
 
-    std::vector<float> x(TD);                                    // (T, D) residual stream
-    std::vector<float> h(TD);                                    // (T, D) normed
-    std::vector<float> qkv(static_cast<size_t>(T) * 3 * D);      // (T, 3D)
-    std::vector<float> ctx(TD);                                  // (T, D) attention output per head
-    std::vector<float> a(TD);                                    // (T, D) projection
-    std::vector<float> m(static_cast<size_t>(T) * (c_.swiglu ? 2 * M : M)); // (T, M) or (T, 2M)
-    std::vector<float> scratch;                                  // probs when not recorded
-    embed(input, gh, gw, x.data());
+    std::vector<float> x(TD); // (T, D) residual stream
+    VitBuffers buf = vit_buffers(c_, T);
+    vit_embed(c_, w_, input, gh, gw, x.data());
 
-    const float scale = 1.0f / std::sqrt(static_cast<float>(D / c_.n_heads));
-    const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
     result.token_norms = Tensor({c_.n_layers, T});
     for (int il = 0; il < c_.n_layers; ++il) {
         if (cancel && cancel->load()) throw Error(ErrorKind::Cancelled, "", "", "forward pass cancelled");
-        const VitBlock& b = w_.blocks[static_cast<size_t>(il)];
-        // self-attention
-        ops::layer_norm(x.data(), T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c_.ln_eps, h.data());
-        ops::linear(h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, qkv.data());
-        multi_head_attention(shape, qkv.data(), 3LL * D, qkv.data() + D, 3LL * D, qkv.data() + 2 * D, 3LL * D, scale,
-                             nullptr, ctx.data(), D, recorder, Site::Encoder, il, scratch);
-        ops::linear(ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, a.data());
-        if (c_.layer_scale) ops::add_scaled_rows_inplace(x.data(), a.data(), b.ls1.ptr(), T, D);
-        else ops::add_inplace(x.data(), a.data(), TD);
-        // MLP
-        ops::layer_norm(x.data(), T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c_.ln_eps, h.data());
-        if (c_.swiglu) {
-            ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), 2LL * M, m.data()); // [a | b]
-            for (int t = 0; t < T; ++t) {
-                float* row = m.data() + static_cast<int64_t>(t) * 2 * M;
-                ops::silu(row, M);
-                for (int i = 0; i < M; ++i) row[i] *= row[M + i];
-                if (t > 0) std::copy(row, row + M, m.data() + static_cast<int64_t>(t) * M); // compact to (T, M)
-            }
-        } else {
-            ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, m.data());
-            ops::gelu_erf(m.data(), static_cast<int64_t>(T) * M);
-        }
-        ops::linear(m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, a.data());
-        if (c_.layer_scale) ops::add_scaled_rows_inplace(x.data(), a.data(), b.ls2.ptr(), T, D);
-        else ops::add_inplace(x.data(), a.data(), TD);
+        vit_block_forward(c_, w_.blocks[static_cast<size_t>(il)], il, x.data(), T, buf, recorder);
         token_norms(x.data(), T, D, result.token_norms.ptr() + static_cast<int64_t>(il) * T);
     }
     // final norm on all tokens (timm avg-pool models norm after pooling instead)
+    std::vector<float>& h = buf.h;
     if (c_.fc_norm) h = x;
     else ops::layer_norm(x.data(), T, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, h.data());
-    head(h.data(), T, result);
+    vit_head(c_, w_, h.data(), T, result);
     result.final_tokens = Tensor({T, D}, std::move(h));
 
     result.layout = TokenLayout{1, c_.n_dist, c_.n_reg, gh, gw, P};
@@ -361,6 +203,15 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
 
 } // namespace
 
+const VitConfig* vit_config(const Model& model) {
+    const auto* v = dynamic_cast<const VitModel*>(&model);
+    return v ? &v->config() : nullptr;
+}
+
+const VitWeights* vit_weights(const Model& model) {
+    const auto* v = dynamic_cast<const VitModel*>(&model);
+    return v ? &v->weights() : nullptr;
+}
 
 namespace {
 

@@ -1,0 +1,139 @@
+// The ViT family's parts: embedding, one encoder block, head (see vit_parts.h).
+#include "core/models/vit_parts.h"
+
+#include "core/tensor/attention.h"
+#include "core/tensor/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnscope {
+
+VitBuffers vit_buffers(const VitConfig& c, int n_tok) {
+    const size_t TD = static_cast<size_t>(n_tok) * c.n_embd;
+    VitBuffers b;
+    b.h.resize(TD);
+    b.qkv.resize(3 * TD);
+    b.ctx.resize(TD);
+    b.a.resize(TD);
+    b.m.resize(static_cast<size_t>(n_tok) * (c.swiglu ? 2 * c.n_mlp : c.n_mlp));
+    return b;
+}
+
+// Patch embedding + prefix tokens + position embeddings → x (n_tok, D).
+void vit_embed(const VitConfig& c_, const VitWeights& w_, const Tensor& input, int gh, int gw, float* x) {
+    const int D = c_.n_embd, P = c_.patch, n_patch = gh * gw;
+    const int64_t H = input.size(1), W = input.size(2), K = 3LL * P * P;
+    // im2col: cols (n_patch, 3·P·P) in (c, ky, kx) order, token t = gy·gw + gx
+    std::vector<float> cols(static_cast<size_t>(n_patch) * K);
+    for (int gy = 0; gy < gh; ++gy)
+        for (int gx = 0; gx < gw; ++gx) {
+            float* dst = cols.data() + (static_cast<int64_t>(gy) * gw + gx) * K;
+            for (int ch = 0; ch < 3; ++ch)
+                for (int ky = 0; ky < P; ++ky) {
+                    const float* src = input.ptr() + (ch * H + gy * P + ky) * W + gx * P;
+                    std::copy(src, src + P, dst + (ch * P + ky) * P);
+                }
+        }
+    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    float* patches = x + static_cast<int64_t>(n_prefix_tok) * D; // (n_patch, D)
+    ops::linear(cols.data(), n_patch, K, w_.patch_w.ptr(), w_.patch_b.ptr(), D, patches);
+
+    // position embeddings of the patch grid, resized when the grid differs
+    const float* pos = w_.pos.ptr();
+    const float* pos_grid = pos + static_cast<int64_t>(c_.n_pos_prefix) * D;
+    std::vector<float> resized;
+    if (gh != c_.pos_grid_h || gw != c_.pos_grid_w) {
+        resized = interpolate_bicubic_tokens(pos_grid, c_.pos_grid_h, c_.pos_grid_w, D, gh, gw);
+        pos_grid = resized.data();
+    }
+    ops::add_inplace(patches, pos_grid, static_cast<int64_t>(n_patch) * D);
+
+    // prefix: CLS (+pos row 0), DIST (+pos row 1), registers (no position embedding)
+    for (int i = 0; i < D; ++i) x[i] = w_.cls.data[i] + (c_.n_pos_prefix > 0 ? pos[i] : 0.0f);
+    if (c_.n_dist) {
+        float* xd = x + D;
+        for (int i = 0; i < D; ++i) xd[i] = w_.dist.data[i] + (c_.n_pos_prefix > 1 ? pos[D + i] : 0.0f);
+    }
+    if (c_.n_reg)
+        std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(1 + c_.n_dist) * D);
+}
+
+void vit_head(const VitConfig& c_, const VitWeights& w_, const float* xn, int n_tok, RunResult& result) {
+    const int D = c_.n_embd;
+    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    std::vector<float> mean_patch;
+    if (c_.head == VitHead::ClsMeanPatch || c_.head == VitHead::MeanPatch) {
+        mean_patch.assign(static_cast<size_t>(D), 0.0f);
+        for (int t = n_prefix_tok; t < n_tok; ++t)
+            for (int i = 0; i < D; ++i) mean_patch[i] += xn[static_cast<int64_t>(t) * D + i];
+        for (float& v : mean_patch) v /= static_cast<float>(n_tok - n_prefix_tok);
+    }
+    result.features = Tensor({D}, std::vector<float>(xn, xn + D)); // normed CLS
+    const int C = c_.n_labels;
+    switch (c_.head) {
+    case VitHead::None: result.logits = Tensor(); return;
+    case VitHead::Cls:
+        result.logits = Tensor({C});
+        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    case VitHead::ClsDist: {
+        result.logits = Tensor({C});
+        Tensor d({C});
+        ops::linear(xn, 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        ops::linear(xn + D, 1, D, w_.dist_w.ptr(), w_.dist_b.ptr(), C, d.ptr());
+        for (int i = 0; i < C; ++i) result.logits.data[i] = (result.logits.data[i] + d.data[i]) * 0.5f;
+        return;
+    }
+    case VitHead::ClsMeanPatch: {
+        std::vector<float> cat(xn, xn + D);
+        cat.insert(cat.end(), mean_patch.begin(), mean_patch.end());
+        result.logits = Tensor({C});
+        ops::linear(cat.data(), 1, 2LL * D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    }
+    case VitHead::MeanPatch: {
+        // timm global_pool='avg': fc_norm(mean of patch tokens) → head (xn is the un-normed sequence here)
+        std::vector<float> pooled(static_cast<size_t>(D));
+        ops::layer_norm(mean_patch.data(), 1, D, w_.norm_w.ptr(), w_.norm_b.ptr(), c_.ln_eps, pooled.data());
+        result.logits = Tensor({C});
+        ops::linear(pooled.data(), 1, D, w_.head_w.ptr(), w_.head_b.ptr(), C, result.logits.ptr());
+        return;
+    }
+    }
+}
+
+void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x, int T, VitBuffers& buf,
+                       AttentionRecorder& recorder) {
+    const int D = c_.n_embd, M = c_.n_mlp;
+    const int64_t TD = static_cast<int64_t>(T) * D;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D / c_.n_heads));
+    const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
+    // self-attention
+    ops::layer_norm(x, T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c_.ln_eps, buf.h.data());
+    ops::linear(buf.h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, buf.qkv.data());
+    multi_head_attention(shape, buf.qkv.data(), 3LL * D, buf.qkv.data() + D, 3LL * D, buf.qkv.data() + 2 * D, 3LL * D, scale,
+                         nullptr, buf.ctx.data(), D, recorder, Site::Encoder, il, buf.scratch);
+    ops::linear(buf.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, buf.a.data());
+    if (c_.layer_scale) ops::add_scaled_rows_inplace(x, buf.a.data(), b.ls1.ptr(), T, D);
+    else ops::add_inplace(x, buf.a.data(), TD);
+    // MLP
+    ops::layer_norm(x, T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c_.ln_eps, buf.h.data());
+    if (c_.swiglu) {
+        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), 2LL * M, buf.m.data()); // [a | b]
+        for (int t = 0; t < T; ++t) {
+            float* row = buf.m.data() + static_cast<int64_t>(t) * 2 * M;
+            ops::silu(row, M);
+            for (int i = 0; i < M; ++i) row[i] *= row[M + i];
+            if (t > 0) std::copy(row, row + M, buf.m.data() + static_cast<int64_t>(t) * M); // compact to (T, M)
+        }
+    } else {
+        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data());
+        ops::gelu_erf(buf.m.data(), static_cast<int64_t>(T) * M);
+    }
+    ops::linear(buf.m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, buf.a.data());
+    if (c_.layer_scale) ops::add_scaled_rows_inplace(x, buf.a.data(), b.ls2.ptr(), T, D);
+    else ops::add_inplace(x, buf.a.data(), TD);
+}
+
+} // namespace attnscope

@@ -1,0 +1,90 @@
+// The ViT family's parts, shared by every model built from them (VitModel in vit.cpp, and the families
+// and analyses that reuse its blocks): the config, the weights (checkpoint keys in comments), and the
+// three stages of the forward pass — embedding, one encoder block, head.
+//
+// Sequence layout: [CLS, DIST?, REG×n_reg, patches (grid_h × grid_w, row-major)].
+// Block (pre-LN): x += ls1 ⊙ proj(MHA(LN1(x))); x += ls2 ⊙ fc2(GELU(fc1(LN2(x)))); then final LN.
+#pragma once
+
+#include "core/models/model.h"
+#include "core/models/vit.h"
+#include "core/tensor/recorder.h"
+#include "core/tensor/tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
+
+
+struct VitConfig {
+    VitNaming naming = VitNaming::Timm;
+    std::string prefix;        // "vit.", "deit.", "dinov2.", "" — HF only
+    int n_embd = 0;            // D
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_mlp = 0;             // MLP hidden (SwiGLU: the gated width)
+    int patch = 0;
+    int n_dist = 0, n_reg = 0; // distillation token, register tokens
+    int n_pos_prefix = 1;      // rows of the position table before the patch grid (CLS, DIST)
+    int pos_grid_h = 0, pos_grid_w = 0;
+    bool layer_scale = false, swiglu = false, fc_norm = false;
+    float ln_eps = 1e-6f;
+    VitHead head = VitHead::None;
+    int n_labels = 0;
+};
+
+struct VitBlock {
+    Tensor ln1_w, ln1_b;   // timm blocks.{il}.norm1 · HF encoder.layer.{il}.layernorm_before · DINOv2 .norm1
+    Tensor qkv_w, qkv_b;   // [3D, D] / [3D] timm blocks.{il}.attn.qkv · HF attention.attention.{query,key,value} stacked
+    Tensor proj_w, proj_b; // [D, D] timm attn.proj · HF attention.output.dense
+    Tensor ls1;            // [D] timm ls1.gamma · HF layer_scale1.lambda1 (DINOv2 only)
+    Tensor ln2_w, ln2_b;   // timm norm2 · HF layernorm_after · DINOv2 norm2
+    Tensor fc1_w, fc1_b;   // [M, D] timm mlp.fc1 · HF intermediate.dense · DINOv2 mlp.fc1 (SwiGLU mlp.w12 [2M, D])
+    Tensor fc2_w, fc2_b;   // [D, M] timm mlp.fc2 · HF output.dense · DINOv2 mlp.fc2 (SwiGLU mlp.w3)
+    Tensor ls2;            // [D] timm ls2.gamma · HF layer_scale2.lambda1
+};
+
+struct VitWeights {
+    Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token
+    Tensor dist;           // [1, 1, D] dist_token · embeddings.distillation_token
+    Tensor reg;            // [1, R, D] register_tokens · embeddings.register_tokens
+    Tensor pos;            // [1, n_pos_prefix + Gh·Gw, D] pos_embed · embeddings.position_embeddings
+    Tensor patch_w, patch_b; // [D, 3, P, P] / [D] patch_embed.proj · embeddings.patch_embeddings.projection
+    std::vector<VitBlock> blocks;
+    Tensor norm_w, norm_b; // [D] norm · layernorm (timm fc_norm when global_pool='avg')
+    Tensor head_w, head_b; // [C, D] head · classifier · cls_classifier ([C, 2D] for DINOv2 classifier)
+    Tensor dist_w, dist_b; // [C, D] head_dist · distillation_classifier
+};
+
+// Work buffers of one forward pass over T tokens (sized by vit_buffers), reused block to block.
+struct VitBuffers {
+    std::vector<float> h;       // (T, D) normed
+    std::vector<float> qkv;     // (T, 3D)
+    std::vector<float> ctx;     // (T, D) attention output, head h in columns [h·dh, (h+1)·dh)
+    std::vector<float> a;       // (T, D) projection / MLP output
+    std::vector<float> m;       // (T, M) or (T, 2M) for SwiGLU
+    std::vector<float> scratch; // probabilities of sites the recorder does not keep
+};
+VitBuffers vit_buffers(const VitConfig& c, int n_tok);
+
+// Patch embedding + prefix tokens + position embeddings (resized bicubically when the grid differs from
+// the table's) of a [3, gh·P, gw·P] input → x (1 + n_dist + n_reg + gh·gw, D).
+void vit_embed(const VitConfig& c, const VitWeights& w, const Tensor& input, int gh, int gw, float* x);
+
+// Block `il` in place on the residual stream x (T, D); its attention probabilities go to `recorder`
+// (Site::Encoder, layer il).
+void vit_block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, int T, VitBuffers& buf,
+                       AttentionRecorder& recorder);
+
+// The head on the final-normed sequence xn (n_tok, D) (un-normed for timm avg-pool models): fills
+// result.logits and result.features (the normed CLS token).
+void vit_head(const VitConfig& c, const VitWeights& w, const float* xn, int n_tok, RunResult& result);
+
+// The config and weights of a model loaded by load_vit; nullptr for any other model.
+const VitConfig* vit_config(const Model& model);
+const VitWeights* vit_weights(const Model& model);
+
+} // namespace attnscope
