@@ -1,0 +1,95 @@
+#include "core/explain/explain.h"
+
+#include "core/analysis/heads.h"
+#include "core/analysis/rollout.h"
+#include "core/error.h"
+#include "core/session.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnscope::explain {
+
+namespace {
+
+struct MethodName {
+    Method method;
+    const char* name;
+};
+constexpr MethodName kMethods[] = {{Method::Chefer2, "chefer2"},
+                                   {Method::GradCam, "gradcam"},
+                                   {Method::GradRollout, "grad-rollout"},
+                                   {Method::Rollout, "rollout"},
+                                   {Method::Attention, "attention"}};
+
+// The target class of a classifier's run and its logit / probability.
+void fill_target(const RunResult& run, const Model& model, const Target& target, Explanation& out) {
+    if (run.predictions.empty())
+        throw Error(ErrorKind::Unsupported, model.info().source, "",
+                    "this model has no classifier head: there is no class to explain");
+    const int n = static_cast<int>(run.logits.numel());
+    const int k = target.class_index < 0 ? run.predictions.front().index : target.class_index;
+    if (k >= n)
+        throw Error(ErrorKind::Argument, "--target", std::to_string(k),
+                    "class index outside the model's " + std::to_string(n) + " classes");
+    const auto it = std::find_if(run.predictions.begin(), run.predictions.end(),
+                                 [k](const Prediction& p) { return p.index == k; });
+    out.target_index = k;
+    out.target_label = it->label;
+    out.logit = it->logit;
+    out.prob = it->prob;
+}
+
+} // namespace
+
+const char* method_name(Method m) {
+    for (const MethodName& e : kMethods)
+        if (e.method == m) return e.name;
+    return "?";
+}
+
+bool method_from_name(const std::string& name, Method& m) {
+    for (const MethodName& e : kMethods)
+        if (name == e.name) {
+            m = e.method;
+            return true;
+        }
+    return false;
+}
+
+Explanation explain(const Model& model, const Tensor& input, Method method, const Target& target,
+                    const ExplainOptions& options, const CancelFlag* cancel) {
+    Explanation out;
+    out.method = method;
+    switch (method) {
+    case Method::Rollout:
+    case Method::Attention: {
+        if (model.info().task == Task::Detect)
+            throw Error(ErrorKind::Unsupported, model.info().source, "",
+                        std::string("method '") + method_name(method) + "' explains ViT-family classifiers only");
+        Session session(model);
+        RunResult run = session.run(input, RecordPolicy::All, cancel);
+        fill_target(run, model, target, out);
+        out.layout = run.layout;
+        if (method == Method::Rollout) {
+            analysis::RolloutOptions ro;
+            ro.discard_ratio = options.discard_ratio;
+            out.relevance = analysis::attention_rollout(run.attention, run.layout, ro);
+        } else {
+            const AttentionMap* last = nullptr;
+            for (const AttentionMap& m : run.attention)
+                if (m.site == Site::Encoder) last = &m;
+            if (!last) throw Error(ErrorKind::Missing, model.info().source, "", "no encoder attention recorded");
+            out.relevance = analysis::query_map(*last, run.layout, 0); // CLS row, mean of heads
+        }
+        return out;
+    }
+    case Method::Chefer2:
+    case Method::GradCam:
+    case Method::GradRollout:
+        break;
+    }
+    throw Error(ErrorKind::Unsupported, "--method", method_name(method), "not implemented yet");
+}
+
+} // namespace attnscope::explain
