@@ -65,6 +65,8 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass", "--norm-k"})},
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
+            {"ablate", {"--model", "--config", "--model-heads", "--image", "--input-npy", "--images", "--shard", "--limit", "--out",
+                        "--heads", "--site", "--mode", "--mask-patches", "--importance", "--top-k", "--threshold", "--threads"}},
             {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},
         };
     }();
@@ -73,7 +75,7 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
 
 // Flags that take no value are listed in `switches`.
 inline Args parse(int argc, char** argv) {
-    static const char* switches[] = {"--no-record", "--no-encoder-maps", "--quiet"};
+    static const char* switches[] = {"--no-record", "--no-encoder-maps", "--quiet", "--importance"};
     Args a;
     if (argc < 2) throw Error(ErrorKind::Argument, "", "", "missing command (info, run, bench)");
     a.command = argv[1];

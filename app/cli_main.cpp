@@ -31,6 +31,7 @@ int cmd_analyze(const Args& a); // app/cli_analyze.cpp
 int cmd_dataset(const Args& a);
 int cmd_eval(const Args& a); // app/cli_eval.cpp
 int cmd_scenes(const Args& a);
+int cmd_ablate(const Args& a); // app/cli_ablate.cpp
 } // namespace attnscope::cli
 
 namespace {
@@ -42,6 +43,9 @@ const char* kUsage = R"(usage:
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
   attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6] [--norm-k 2]
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
+  attnscope-cli ablate --model PATH (--image IMG | --input-npy X.npy | --images DIR [--shard i/n] [--limit N]) --out DIR
+                      [--heads L:H,... | S:L:H,...] [--site encoder|decoder_self|decoder_cross] [--mode zero|mean]
+                      [--mask-patches i,j,...] [--importance] [--top-k 5] [--threshold 0.7] [--model-heads N]
   attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
   attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)
@@ -163,11 +167,12 @@ int main(int argc, char** argv) {
         if (a.command == "dataset") return cli::cmd_dataset(a);
         if (a.command == "eval") return cli::cmd_eval(a);
         if (a.command == "scenes") return cli::cmd_scenes(a);
+        if (a.command == "ablate") return cli::cmd_ablate(a);
         if (a.command == "--help" || a.command == "-h" || a.command == "help") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, eval, scenes)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, ablate, eval, scenes)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);
