@@ -48,10 +48,11 @@ Interventions interventions_from(const Args& a, Site& site) {
 }
 
 void write_importance_png(const std::string& out, const an::HeadImportance& imp, const std::string& what) {
-    const std::string title = std::string("Head importance (") + ablation_mode_name(imp.mode) + "-ablation, " +
-                              site_name(imp.site) + "): drop of the target's probability, " + what;
+    // (the PNG font has no Greek letters: "drop" for the delta)
+    const std::string title = std::string("Head importance (") + ablation_mode_name(imp.mode) + "-ablated " +
+                              site_name(imp.site) + " heads), " + what;
     an::write_png(path_in(out, "head_importance.png"),
-                  an::heatmap_png(an::importance_grid(imp, true), title, 40, {}, "Δ probability", {"head", "layer", true}));
+                  an::heatmap_png(an::importance_grid(imp, true), title, 40, {}, "drop of target prob.", {"head", "layer", true}));
 }
 
 json target_json(const an::ImportanceTarget& t) {
@@ -76,7 +77,7 @@ int ablate_folder(const Args& a, const Model& model, const Interventions& iv, Si
     const an::HeadImportance mean = an::folder_head_importance(model, dir, files, iv, site, cb, &per_image, nullptr, &summary);
     write_file_atomic(path_in(out, "head_importance.csv"), an::importance_csv(mean));
     write_file_atomic(path_in(out, "head_importance_per_image.csv"), an::importance_per_image_csv(per_image));
-    if (mean.n_images > 0) write_importance_png(out, mean, "mean over " + std::to_string(mean.n_images) + " images");
+    if (mean.n_images > 0) write_importance_png(out, mean, std::to_string(mean.n_images) + " images");
     json j = {{"images", files.size()}, {"processed", mean.n_images}, {"skipped", summary.skipped}, {"out", out},
               {"site", site_name(site)}, {"mode", ablation_mode_name(iv.mode)}, {"interventions", interventions_json(iv)}};
     std::puts(j.dump().c_str());
