@@ -1,7 +1,7 @@
 // attnscope-cli ablate (issue 18): the files and fields of its contract, checked against the PyTorch
 // references of tools/reference/make_ablation_fixtures.py (tests/fixtures/ablation/*.json), and its errors.
 #include "core/io/npy.h"
-#include "tests/support/tensor_compare.h"
+#include "tests/support/ablation_ref.h"
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -31,22 +31,6 @@ Out cli(const QStringList& args) {
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
 QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
-json read_json(const std::string& path) {
-    std::ifstream f(path);
-    return json::parse(f);
-}
-void flatten(const json& j, std::vector<float>& out) {
-    if (j.is_array())
-        for (const json& e : j) flatten(e, out);
-    else
-        out.push_back(j.get<float>());
-}
-double diff_to(const Tensor& got, const json& expected, const std::string& label) {
-    std::vector<float> e;
-    flatten(expected, e);
-    if (int64_t(e.size()) != got.numel()) return 1e30;
-    return max_abs_diff(got.ptr(), e.data(), got.numel(), label);
-}
 const json& ref_case(const json& ref, const std::string& name) {
     for (const json& c : ref["cases"])
         if (c["name"] == name) return c;

@@ -7,66 +7,18 @@
 #include "core/io/npy.h"
 #include "core/models/loader.h"
 #include "core/session.h"
-#include "tests/support/tensor_compare.h"
+#include "tests/support/ablation_ref.h"
 
 #include <nlohmann/json.hpp>
 
 #include <QtTest>
 
-#include <cmath>
-#include <fstream>
 
 using namespace attnscope;
-using attnscope::testing::fixture;
-using attnscope::testing::max_abs_diff;
-using attnscope::testing::shared_path;
+using namespace attnscope::testing;
 using json = nlohmann::json;
 
 namespace {
-
-json read_json(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error("cannot open " + path);
-    return json::parse(f);
-}
-
-Interventions interventions_of(const json& c) {
-    Interventions iv;
-    for (const json& h : c["heads"]) {
-        HeadRef r;
-        if (!site_from_name(h["site"].get<std::string>(), r.site)) throw std::runtime_error("bad site in fixture");
-        r.layer = h["layer"];
-        r.head = h["head"];
-        iv.ablated.push_back(r);
-    }
-    if (!ablation_mode_from_name(c["mode"].get<std::string>(), iv.mode)) throw std::runtime_error("bad mode in fixture");
-    iv.masked_patches = c["masked_patches"].get<std::vector<int>>();
-    return iv;
-}
-
-// Flattens a JSON array of numbers (any nesting) into floats.
-void flatten(const json& j, std::vector<float>& out) {
-    if (j.is_array())
-        for (const json& e : j) flatten(e, out);
-    else
-        out.push_back(j.get<float>());
-}
-
-double diff_to(const Tensor& got, const json& expected, const std::string& label) {
-    std::vector<float> e;
-    flatten(expected, e);
-    if (static_cast<int64_t>(e.size()) != got.numel()) return 1e30;
-    return max_abs_diff(got.ptr(), e.data(), got.numel(), label);
-}
-
-// sin(0.031·x + 0.047·y + 1.3·c)·1.5, as the reference script builds it.
-Tensor analytic_input(int h, int w) {
-    Tensor t({3, h, w});
-    for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x) t.data[(static_cast<size_t>(c) * h + y) * w + x] = static_cast<float>(std::sin(0.031 * x + 0.047 * y + 1.3 * c) * 1.5);
-    return t;
-}
 
 // Every case of one reference file: clean and intervened logits (and DETR boxes) within 1e-4.
 void check_cases(const std::string& ref_file, const Model& model, const Tensor& input) {

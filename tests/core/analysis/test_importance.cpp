@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/io/npy.h"
 #include "core/models/loader.h"
-#include "tests/support/tensor_compare.h"
+#include "tests/support/ablation_ref.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -18,25 +18,10 @@
 
 using namespace attnscope;
 using namespace attnscope::analysis;
-using attnscope::testing::fixture;
-using attnscope::testing::shared_path;
+using namespace attnscope::testing;
 using json = nlohmann::json;
 
 namespace {
-
-json read_json(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error("cannot open " + path);
-    return json::parse(f);
-}
-
-Tensor analytic_input(int h, int w) {
-    Tensor t({3, h, w});
-    for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x) t.data[(static_cast<size_t>(c) * h + y) * w + x] = static_cast<float>(std::sin(0.031 * x + 0.047 * y + 1.3 * c) * 1.5);
-    return t;
-}
 
 // Every importance table of a reference file, within 1e-4 (target, clean values, every delta).
 void check_tables(const std::string& ref_file, const Model& model, const Tensor& input) {
