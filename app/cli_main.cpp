@@ -31,6 +31,7 @@ int cmd_analyze(const Args& a); // app/cli_analyze.cpp
 int cmd_dataset(const Args& a);
 int cmd_eval(const Args& a); // app/cli_eval.cpp
 int cmd_scenes(const Args& a);
+int cmd_faithfulness(const Args& a); // app/cli_faithfulness.cpp
 } // namespace attnscope::cli
 
 namespace {
@@ -45,6 +46,8 @@ const char* kUsage = R"(usage:
   attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
   attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)
+  attnscope-cli faithfulness --model PATH --images DIR --out DIR [--methods chefer2,gradcam,grad-rollout,rollout,attention]
+                      [--limit N] [--shard i/n] [--step 0.1] [--rollout-discard 0] [--threads N]
 PATH: a Hugging Face or timm model folder, a .safetensors or torch .pth file, or a model.safetensors.index.json.
 )";
 
@@ -162,11 +165,12 @@ int main(int argc, char** argv) {
         if (a.command == "dataset") return cli::cmd_dataset(a);
         if (a.command == "eval") return cli::cmd_eval(a);
         if (a.command == "scenes") return cli::cmd_scenes(a);
+        if (a.command == "faithfulness") return cli::cmd_faithfulness(a);
         if (a.command == "--help" || a.command == "-h" || a.command == "help") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, eval, scenes)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, eval, scenes, faithfulness)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);

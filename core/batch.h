@@ -22,6 +22,8 @@ struct BatchCallbacks {
     std::function<void(size_t index, size_t total, const std::string& file)> starting;
     // Its result. An Error thrown here (other than Cancelled) skips the image like a failed decode.
     std::function<void(size_t index, const std::string& file, RunResult& result)> done;
+    // The same, with the exact tensor fed (e.g. to run it again perturbed); called after `done`.
+    std::function<void(size_t index, const std::string& file, RunResult& result, const Tensor& input)> done_with_input;
     // It was skipped: `why` is the error message (names the file).
     std::function<void(size_t index, const std::string& file, const std::string& why)> skipped;
     // After image `index` (done or skipped): `finished` of `total` are through.
