@@ -381,7 +381,9 @@ void ExplainView::refresh() {
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::Cancelled) break; // what was done is kept
                 entry.error = e.kind() == ErrorKind::Unsupported
-                                  ? QObject::tr("Not available for this model: %1").arg(QString::fromStdString(e.detail()))
+                                  ? QObject::tr("%1 is not available here: %2.\nAttention rollout and last-layer attention "
+                                                "explain every ViT-family classifier.")
+                                        .arg(QObject::tr(textOf(q.method).title), QString::fromStdString(e.detail()))
                                   : QString::fromStdString(e.what());
                 if (q.detection >= 0 && e.kind() == ErrorKind::Unsupported)
                     entry.error = QObject::tr("Explaining a DETR detection needs the engine's detector support, which this "
