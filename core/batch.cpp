@@ -44,6 +44,7 @@ BatchSummary run_batch(Session& session, const std::string& dir, const std::vect
                                       cb.done_with_input ? &input : nullptr);
             if (cb.done) cb.done(k, file, r);
             if (cb.done_with_input) cb.done_with_input(k, file, r, input);
+            session.recycle(std::move(r.attention));
             ++s.processed;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::Cancelled) break;
