@@ -66,7 +66,7 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
             {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},
-            {"faithfulness", with_model({"--images", "--out", "--methods", "--limit", "--shard", "--threads", "--step", "--rollout-discard"})},
+            {"faithfulness", with_model({"--images", "--out", "--methods", "--limit", "--shard", "--threads", "--step", "--discard"})},
         };
     }();
     return table;

@@ -64,10 +64,10 @@ int cmd_faithfulness(const Args& a) {
     const std::vector<ex::Method> methods = parse_methods(a.get("--methods", "chefer2,gradcam,grad-rollout,rollout,attention"));
     ex::FaithfulnessOptions opt;
     opt.step = fraction_arg(a, "--step", 0.1);
-    if (a.flag("--rollout-discard")) {
-        opt.explain.discard_ratio = a.get_float("--rollout-discard", 0.0f);
+    if (a.flag("--discard")) {
+        opt.explain.discard_ratio = a.get_float("--discard", 0.0f);
         if (!(opt.explain.discard_ratio >= 0 && opt.explain.discard_ratio < 1))
-            throw Error(ErrorKind::Argument, "", "--rollout-discard", "expects a ratio in [0, 1), got '" + a.get("--rollout-discard") + "'");
+            throw Error(ErrorKind::Argument, "", "--discard", "expects a ratio in [0, 1), got '" + a.get("--discard") + "'");
     }
     const std::vector<std::string> files = list_image_files(dir, a.get("--shard"), a.get_int("--limit", 0));
     auto model = open_model(a);

@@ -47,7 +47,7 @@ const char* kUsage = R"(usage:
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
   attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)
   attnscope-cli faithfulness --model PATH --images DIR --out DIR [--methods chefer2,gradcam,grad-rollout,rollout,attention]
-                      [--limit N] [--shard i/n] [--step 0.1] [--rollout-discard 0] [--threads N]
+                      [--limit N] [--shard i/n] [--step 0.1] [--discard 0] [--threads N]
 PATH: a Hugging Face or timm model folder, a .safetensors or torch .pth file, or a model.safetensors.index.json.
 )";
 
