@@ -253,6 +253,26 @@ private slots:
         for (double f : c.insertion.fraction) QVERIFY(f >= 0 && f <= 1);
     }
 
+    void every_method_runs_on_a_real_format_vit() {
+        QTemporaryDir tmp;
+        fs::copy_file(fixture("image/src_64x48.png"), fs::path(tmp.path().toStdString()) / "a.png");
+        auto model = load_model(fixture("vit/hf_vit"));
+        const std::vector<Method> all{Method::Chefer2, Method::GradCam, Method::GradRollout, Method::Rollout, Method::Attention};
+        const FaithfulnessRun run = run_faithfulness(*model, tmp.path().toStdString(), {"a.png"}, all, {});
+        QVERIFY2(run.dropped.empty(), run.dropped.empty() ? "" : run.dropped.front().second.c_str());
+        QCOMPARE(run.rows.size(), all.size());
+        for (size_t i = 0; i < all.size(); ++i) {
+            const FaithfulnessRow& r = run.rows[i];
+            QCOMPARE(r.method, all[i]);
+            QCOMPARE(r.curves.positive.patches.size(), size_t(10));
+            QCOMPARE(r.curves.insertion.patches.size(), size_t(11));
+            // Every method's curves start at the clean pass and the deletion ends at the all-zero input.
+            QCOMPARE(r.curves.positive.prob.front(), double(r.prob));
+            QCOMPARE(r.curves.deletion.prob.back(), run.rows[0].curves.deletion.prob.back());
+            QCOMPARE(r.curves.insertion.prob.front(), run.rows[0].curves.insertion.prob.front()); // the blurred input
+        }
+    }
+
     void detr_is_refused_by_name() {
         auto model = load_model(fixture("detr/r50tiny/hf"));
         const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));

@@ -1,6 +1,6 @@
 // attnscope-cli faithfulness end to end: the files and their columns on the tiny fixture ViT, the errors a
 // user meets, and on two shared photos with the real DeiT-Tiny (skipped when ../shared is absent) the
-// rows, the summary, --limit, and Ctrl+C writing what is done.
+// rows (rollout, attention and chefer2), the summary, --limit, and Ctrl+C writing what is done.
 #include "tests/support/tensor_compare.h"
 
 #include <QFile>
@@ -101,14 +101,16 @@ private slots:
         const QString dir = photos();
         if (dir.isEmpty() || deit().isEmpty()) QSKIP("needs ../shared (models/deit-tiny-imagenet, images/vit-explain)");
         const QString out = tmp.path() + "/deit";
-        const Out r = cli({"faithfulness", "--model", deit(), "--images", dir, "--methods", "rollout,attention", "--out", out});
+        const Out r = cli({"faithfulness", "--model", deit(), "--images", dir, "--methods", "rollout,attention,chefer2", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("\"methods_left_out\": 0"), qPrintable(r.err)); // the gradient engine is in
         const QStringList rows = lines(out + "/faithfulness.csv");
-        QCOMPARE(rows.size(), 1 + 2 * 2);
-        QVERIFY(rows[3].startsWith("plane.png,rollout,404,airliner,")); // DeiT-Tiny's top-1 for the plane
+        QCOMPARE(rows.size(), 1 + 2 * 3);
+        QVERIFY(rows[4].startsWith("plane.png,rollout,404,airliner,")); // DeiT-Tiny's top-1 for the plane
+        QVERIFY(rows[6].startsWith("plane.png,chefer2,404,airliner,"));
         const QStringList summary = lines(out + "/summary.csv");
-        QCOMPARE(summary.size(), 3);
-        for (int m = 1; m <= 2; ++m) {
+        QCOMPARE(summary.size(), 4);
+        for (int m = 1; m <= 3; ++m) {
             const QStringList f = summary[m].split(',');
             QCOMPARE(f[1], QString("2"));
             for (int i = 2; i < f.size(); ++i) QVERIFY(f[i].toDouble() >= 0 && f[i].toDouble() <= 1);
