@@ -52,17 +52,33 @@ void ExplainCanvas::recolour() {
     update();
 }
 
+bool ExplainCanvas::stacked() const {
+    const int n = int(panels_.size());
+    const QSizeF img = doc_->qimage().size();
+    if (n < 2 || img.isEmpty()) return false;
+    auto scale = [&](double w, double h) { return std::min((w - kBarArea) / img.width(), (h - kTitle) / img.height()); };
+    const double tall = height() - kReadout - 8.0;
+    return scale(width() - 2.0 * kGap, (tall - kGap * (n - 1)) / n) > scale((width() - kGap * (n + 1.0)) / n, tall);
+}
+
 QRectF ExplainCanvas::panelRect(int i) const {
     const int n = std::max<int>(1, int(panels_.size()));
+    const double tall = height() - kReadout - 8.0;
+    if (stacked()) { // a narrow, tall dock: one map above the other, each larger than side by side
+        const double h = (tall - kGap * (n - 1)) / n;
+        return {double(kGap), 4 + i * (h + kGap), width() - 2.0 * kGap, h};
+    }
     const double w = (width() - kGap * (n + 1)) / double(n);
-    return {kGap + i * (w + kGap), 4.0, w, double(height() - kReadout - 8)};
+    return {kGap + i * (w + kGap), 4.0, w, tall};
 }
 
 QRectF ExplainCanvas::imageRect(int i) const {
     const QImage& img = doc_->qimage();
     if (img.isNull()) return {};
     const QRectF p = panelRect(i);
-    return fitRect(img.size(), QRectF(p.left(), p.top() + kTitle, p.width() - kBarArea, p.height() - kTitle));
+    QRectF r = fitRect(img.size(), QRectF(p.left(), p.top() + kTitle, p.width() - kBarArea, p.height() - kTitle));
+    r.moveTop(p.top() + kTitle); // under its title, not centred far below it
+    return r;
 }
 
 QRectF ExplainCanvas::barRect(int i) const {

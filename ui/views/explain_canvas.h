@@ -1,4 +1,4 @@
-// The Explain view's figure: one or two relevance maps (side by side: two methods or two classes), each
+// The Explain view's figure: one or two relevance maps (two methods or two classes, side by side or stacked), each
 // laid over the ORIGINAL image through the preprocessing geometry (Document::gridInOriginal, core's
 // grid_in_original), each with its own colour bar (a method's raw values, min…max of that map) and a
 // title naming method and class. Hover reads a patch out; a panel without a map says why.
@@ -32,6 +32,8 @@ public:
     QString message() const { return message_; }
     QString readout() const { return readout_; }
 
+    // Two maps sit side by side, or one above the other when that shows them larger (a narrow, tall dock).
+    bool stacked() const;
     QRectF panelRect(int i) const;  // title, image and colour bar of panel i (widget coordinates)
     QRectF imageRect(int i) const;  // the original image in panel i
     QRectF gridRect(int i) const;   // the patch grid in panel i (empty without a map)

@@ -139,7 +139,15 @@ private slots:
         QVERIFY(testing::diff({shown.begin(), shown.begin() + long(n)}, Tensor({long(n)}, lastLayerCls()), "explain attention (left)") <= 1e-6);
         QVERIFY(canvas()->panels()[1].title.startsWith("Attention rollout"));
         QVERIFY(!canvas()->gridRect(1).isEmpty());
-        QVERIFY(canvas()->gridRect(0).right() < canvas()->gridRect(1).left()); // side by side
+        QVERIFY(!canvas()->gridRect(0).intersects(canvas()->gridRect(1))); // side by side, or stacked in a tall dock
+        const QRectF p0 = canvas()->panelRect(0), p1 = canvas()->panelRect(1);
+        QVERIFY(canvas()->stacked() ? p0.bottom() < p1.top() : p0.right() < p1.left());
+        const QSize old = canvas()->size(); // a wide canvas puts them side by side, a tall one stacks them
+        canvas()->resize(1400, 400);
+        QVERIFY(!canvas()->stacked());
+        canvas()->resize(400, 1000);
+        QVERIFY(canvas()->stacked());
+        canvas()->resize(old);
         // Two classes, one method: the right one is the next prediction, or any class typed.
         compare->setCurrentIndex(int(ExplainView::Compare::Class));
         QVERIFY(idle("explain"));
