@@ -343,14 +343,14 @@ void ExplainView::refresh() {
     if (!r || !model) {
         task_->cancel();
         cache_.clear();
-        cacheResult_ = nullptr;
+        cacheResult_.reset();
         return canvas_->setMessage(model && doc_->hasImage() ? doc_->waitingText()
                                                             : tr("Open a model and an image to explain its prediction."));
     }
     const double discard = Settings().rolloutDiscard(); // rollout and grad-rollout use the Rollout view's
-    if (r.get() != cacheResult_ || discard != cacheDiscard_) { // a new image or run: every explanation is of the old one
+    if (cacheResult_.lock() != r || discard != cacheDiscard_) { // a new image or run: every explanation is of the old one
         cache_.clear();
-        cacheResult_ = r.get();
+        cacheResult_ = r;
         cacheDiscard_ = discard;
     }
     const ModelInfo& info = model->info();

@@ -11,6 +11,7 @@
 #include "ui/views/view.h"
 
 #include <map>
+#include <memory>
 #include <tuple>
 
 class QComboBox;
@@ -80,7 +81,7 @@ private:
     ExplainCanvas* canvas_;
     BackgroundTask* task_;
     std::map<Request, Entry> cache_; // for cacheResult_
-    const RunResult* cacheResult_ = nullptr;
+    std::weak_ptr<const RunResult> cacheResult_; // weak: no reuse of its address by a later result
     double cacheDiscard_ = -1;
     int target2Class_ = -1; // the second class of a class comparison (−1: the next prediction)
     int computed_ = 0;
