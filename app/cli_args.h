@@ -68,6 +68,7 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"ablate", {"--model", "--config", "--model-heads", "--image", "--input-npy", "--images", "--shard", "--limit", "--out",
                         "--heads", "--site", "--mode", "--mask-patches", "--importance", "--top-k", "--threshold", "--threads"}},
             {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},
+            {"faithfulness", with_model({"--images", "--out", "--methods", "--limit", "--shard", "--threads", "--step", "--discard"})},
         };
     }();
     return table;

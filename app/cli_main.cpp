@@ -32,6 +32,7 @@ int cmd_dataset(const Args& a);
 int cmd_eval(const Args& a); // app/cli_eval.cpp
 int cmd_scenes(const Args& a);
 int cmd_ablate(const Args& a); // app/cli_ablate.cpp
+int cmd_faithfulness(const Args& a); // app/cli_faithfulness.cpp
 } // namespace attnscope::cli
 
 namespace {
@@ -49,6 +50,8 @@ const char* kUsage = R"(usage:
   attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
   attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)
+  attnscope-cli faithfulness --model PATH --images DIR --out DIR [--methods chefer2,gradcam,grad-rollout,rollout,attention]
+                      [--limit N] [--shard i/n] [--step 0.1] [--discard 0] [--threads N]
 PATH: a Hugging Face or timm model folder, a .safetensors or torch .pth file, or a model.safetensors.index.json.
 )";
 
@@ -168,11 +171,12 @@ int main(int argc, char** argv) {
         if (a.command == "eval") return cli::cmd_eval(a);
         if (a.command == "scenes") return cli::cmd_scenes(a);
         if (a.command == "ablate") return cli::cmd_ablate(a);
+        if (a.command == "faithfulness") return cli::cmd_faithfulness(a);
         if (a.command == "--help" || a.command == "-h" || a.command == "help") {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, ablate, eval, scenes)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, ablate, faithfulness, eval, scenes)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);

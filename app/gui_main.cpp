@@ -84,7 +84,7 @@ void addOptions(QCommandLineParser& cli) {
     cli.addOption({"screenshot", "Render the window (or --view) to a PNG once the run is done, then exit. "
                                  "Works without a display; leaves the user's settings alone.", "OUT.png"});
     cli.addOption({"view", "With --screenshot: the view to render (overlay, model, matrix, rollout, masks, posembed, "
-                           "filters, distance, detections, predictions, tokens).", "NAME"});
+                           "filters, distance, detections, predictions, tokens, explain).", "NAME"});
     cli.addPositionalArgument("FILE", "Model folders or checkpoints and images to open (each by what it is).", "[FILE...]");
 }
 

@@ -7,6 +7,7 @@
 #include "ui/settings.h"
 #include "ui/views/detections_view.h"
 #include "ui/views/distance_view.h"
+#include "ui/views/explain_view.h"
 #include "ui/views/filters_view.h"
 #include "ui/views/head_grid_view.h"
 #include "ui/views/heads_figure.h"
@@ -94,6 +95,7 @@ void MainWindow::createViews() {
     views_ << new PositionView(doc_, this) << new FiltersView(doc_, this) << new DistanceView(doc_, this);
     views_ << new DetectionsView(doc_, this);
     views_ << new TokensView(doc_, this);
+    views_ << new ExplainView(doc_, this);
     // Views are docks; the central area holds nothing, so the docks share the whole window.
     auto* centre = new QWidget(this);
     centre->setMaximumSize(0, 0);
@@ -193,6 +195,14 @@ void MainWindow::createActions() {
         t->setObjectName("toggle_" + dock->objectName().mid(5));
         viewMenu_->addAction(t);
     }
+    viewMenu_->addSeparator();
+    make(viewMenu_, "actionExplain", tr("E&xplain Prediction"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X),
+         tr("Show the Explain view: why the model predicted a class (relevance maps)"), [this] {
+             auto* dock = findChild<QDockWidget*>("dock_explain");
+             dock->show();
+             dock->raise();
+             view("explain")->setFocus();
+         });
     viewMenu_->addSeparator();
     viewMenu_->addAction(findChild<QToolBar*>("selectionBar")->toggleViewAction());
     updateRecentMenu();
