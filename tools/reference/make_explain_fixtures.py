@@ -24,6 +24,7 @@ Cases (tests/fixtures/explain/<case>/):
   hf_vit, timm_vit, deit_distilled   the forward fixtures' models and inputs (Cls / ClsDist heads)
   dinov2_reg_cls                     new: DINOv2 with 2 registers, layer scale, HF classifier on
                                      [CLS, mean of patch tokens] (ClsMeanPatch); model written here
+  dinov2_swiglu_cls                  new: the same without registers, SwiGLU MLP (HF mlp.weights_in/out)
   timm_avg                           new: timm global_pool='avg' with fc_norm (MeanPatch); model written here
   deit_tiny_real                     the real DeiT-Tiny (../shared, NOT committed) on the two-cats photo;
                                      only the input crop (uint8) and summary numbers are written
@@ -246,10 +247,19 @@ def case_from_forward_fixture(name):
     write_case(OUT / name, name, logits, res, targets, 1 + ex["n_dist"] + ex["n_reg"], (ex["grid_h"], ex["grid_w"]))
 
 
-def case_dinov2_reg_cls():
-    torch.manual_seed(1601)
-    D, H, L, M, P, G, R, C, eps = 32, 2, 2, 64, 4, 4, 2, 7, 1e-6
+class SwiGLU(torch.nn.Module):  # HF Dinov2SwiGLUFFN's activation: chunk(2), silu(x1) * x2
+    def forward(self, x):
+        a, b = x.chunk(2, dim=-1)
+        return F.silu(a) * b
+
+
+def case_dinov2_reg_cls(name="dinov2_reg_cls", swiglu=False):
+    torch.manual_seed(1601 + 10 * int(swiglu))
+    D, H, L, M, P, G, R, C, eps = 32, 2, 2, 64, 4, 4, (0 if swiglu else 2), 7, 1e-6
     m = vr.PrefixViT(D, H, L, M, P, (G, G), eps, n_reg=R, layerscale=True)
+    if swiglu:  # weights_in (2M, D) → silu(first half) ⊙ second half → weights_out (D, M)
+        for blk in m.blocks:
+            blk.fc1, blk.act, blk.fc2 = torch.nn.Linear(D, 2 * M), SwiGLU(), torch.nn.Linear(M, D)
     head = torch.nn.Linear(2 * D, C)
     vr.randomize_(m)
     vr.randomize_(head)
@@ -258,18 +268,22 @@ def case_dinov2_reg_cls():
     extra = {"head": head}
     targets, _ = top2(m, img, "cls_mean_patch", H, extra)
     logits, res = explain_case(m, img, "cls_mean_patch", H, extra, targets)
-    d = OUT / "dinov2_reg_cls"
+    d = OUT / name
     d.mkdir(parents=True, exist_ok=True)
     timm = vr.prefixvit_to_timm(m.state_dict())
     timm["head.weight"], timm["head.bias"] = head.weight.detach(), head.bias.detach()
-    st_io.save_file({k: v.float() for k, v in vr.timm_to_hf(timm, "", "dinov2").items()}, d / "model.safetensors")
+    hf = vr.timm_to_hf(timm, "", "dinov2")
+    if swiglu:
+        hf = {k.replace(".mlp.fc1.", ".mlp.weights_in.").replace(".mlp.fc2.", ".mlp.weights_out."): v for k, v in hf.items()}
+    st_io.save_file({k: v.float() for k, v in hf.items()}, d / "model.safetensors")
     (d / "config.json").write_text(json.dumps({
-        "architectures": ["Dinov2WithRegistersForImageClassification"], "model_type": "dinov2_with_registers",
+        "architectures": ["Dinov2ForImageClassification" if swiglu else "Dinov2WithRegistersForImageClassification"],
+        "model_type": "dinov2" if swiglu else "dinov2_with_registers",
         "hidden_size": D, "num_hidden_layers": L, "num_attention_heads": H, "mlp_ratio": M // D,
         "hidden_act": "gelu", "layer_norm_eps": eps, "image_size": G * P, "patch_size": P,
-        "num_register_tokens": R, "layerscale_value": 1.0, "use_swiglu_ffn": False}, indent=2) + "\n")
+        "num_register_tokens": R, "layerscale_value": 1.0, "use_swiglu_ffn": swiglu}, indent=2) + "\n")
     save(d, "input.npy", img[0].numpy())
-    write_case(d, "dinov2_reg_cls", logits, res, targets, 1 + R, (G, G))
+    write_case(d, name, logits, res, targets, 1 + R, (G, G))
 
 
 def case_timm_avg():
@@ -334,6 +348,7 @@ def main():
     for name in FWD:
         case_from_forward_fixture(name)
     case_dinov2_reg_cls()
+    case_dinov2_reg_cls("dinov2_swiglu_cls", swiglu=True)
     case_timm_avg()
     case_deit_tiny_real()
 

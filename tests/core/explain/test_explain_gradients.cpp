@@ -98,7 +98,7 @@ class TestExplainGradients : public QObject {
 private slots:
     void fixtures_data() {
         QTest::addColumn<QString>("name");
-        for (const char* c : {"hf_vit", "timm_vit", "deit_distilled", "dinov2_reg_cls", "timm_avg"})
+        for (const char* c : {"hf_vit", "timm_vit", "deit_distilled", "dinov2_reg_cls", "dinov2_swiglu_cls", "timm_avg"})
             QTest::newRow(c) << QString(c);
     }
     void fixtures() {
