@@ -1,9 +1,9 @@
 // attnscope-cli explain (issue 16): the files it writes against the PyTorch/NumPy references of
 // tools/reference/make_explain_fixtures.py, its errors, and `bench --explain`.
 #include "core/io/npy.h"
+#include "tests/support/cli_process.h"
 #include "tests/support/tensor_compare.h"
 
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -18,16 +18,8 @@ using namespace attnscope::testing;
 namespace fs = std::filesystem;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(ATTNSCOPE_CLI, args);
-    p.waitForFinished(180000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args); }
 QString fx(const std::string& rel) { return QString::fromStdString(fixture(rel)); }
 double rel_diff(const Tensor& a, const Tensor& b, const std::string& label) {
     if (a.shape != b.shape) return 1e9;

@@ -63,22 +63,6 @@ def save(d, name, a):
 # ---------------------------------------------------------------------------------------------
 # explicit, differentiable forward over PrefixViT's modules
 # ---------------------------------------------------------------------------------------------
-def embed(m, img):
-    B, _, H, W = img.shape
-    x = m.patch_embed(img)
-    gh, gw = x.shape[-2:]
-    x = x.flatten(2).transpose(1, 2)
-    pre = [m.cls_token.expand(B, -1, -1)]
-    if m.dist_token is not None:
-        pre.append(m.dist_token.expand(B, -1, -1))
-    x = torch.cat(pre + [x], dim=1)
-    x = x + m.interpolated_pos(gh, gw, H, W)
-    if m.reg_token is not None:
-        npp = m.n_prefix_pos
-        x = torch.cat([x[:, :npp], m.reg_token.expand(B, -1, -1), x[:, npp:]], dim=1)
-    return x, (int(gh), int(gw))
-
-
 def block(blk, x, heads):
     B, T, D = x.shape
     dh = D // heads
@@ -106,7 +90,8 @@ def block(blk, x, heads):
 
 def forward(m, img, head_kind, heads, extra):
     """head_kind: cls | cls_dist | cls_mean_patch | mean_patch."""
-    x, grid = embed(m, img)
+    x, (gh, gw) = m.embed(img)
+    grid = (int(gh), int(gw))
     n_prefix = 1 + int(m.dist_token is not None) + m.n_reg
     attn, ln1 = [], []
     for blk in m.blocks:

@@ -194,7 +194,8 @@ class PrefixViT(nn.Module):
         grid = grid.permute(0, 2, 3, 1).reshape(1, gh * gw, -1)
         return torch.cat([pos[:, :npp], grid], dim=1)
 
-    def forward(self, img):
+    def embed(self, img):
+        """Patch embedding + prefix tokens + position embeddings + registers -> (x, (gh, gw))."""
         B, _, H, W = img.shape
         x = self.patch_embed(img)
         gh, gw = x.shape[-2:]
@@ -207,6 +208,10 @@ class PrefixViT(nn.Module):
         if self.reg_token is not None:
             npp = self.n_prefix_pos
             x = torch.cat([x[:, :npp], self.reg_token.expand(B, -1, -1), x[:, npp:]], dim=1)
+        return x, (gh, gw)
+
+    def forward(self, img):
+        x, (gh, gw) = self.embed(img)
         attn = []
         for blk in self.blocks:
             x, w = blk(x)
