@@ -184,6 +184,26 @@ private slots:
         }
     }
 
+    void several_methods_in_one_pass() {
+        using explain::Method;
+        const Case k = case_paths("deit_distilled");
+        const auto model = load_model(k.model_dir.string());
+        const Tensor input = read_npy(k.input.string());
+        const std::vector<Method> all = {Method::GradRollout, Method::Rollout, Method::Chefer2, Method::Attention, Method::GradCam};
+        explain::ExplainOptions opt;
+        opt.discard_ratio = 0.9;
+        const auto many = explain::explain_methods(*model, input, all, {3, -1}, opt);
+        QCOMPARE(many.size(), all.size());
+        for (size_t i = 0; i < all.size(); ++i) {
+            const explain::Explanation one = explain::explain(*model, input, all[i], {3, -1}, opt);
+            QVERIFY(many[i].method == all[i]);
+            QCOMPARE(many[i].target_index, 3);
+            QCOMPARE(many[i].logit, one.logit);
+            QCOMPARE(max_abs_diff(many[i].relevance, one.relevance, explain::method_name(all[i])), 0.0);
+        }
+        QVERIFY(explain::explain_methods(*model, input, {}, {}).empty());
+    }
+
     void errors() {
         const Case k = case_paths("hf_vit");
         const auto model = load_model(k.model_dir.string());
