@@ -114,6 +114,8 @@ int cmd_explain(const Args& a) {
     explain::ExplainOptions opt;
     opt.discard_ratio = discard_arg(a);
     auto model = open_model(a);
+    if (a.flag("--detection") && model->info().task != Task::Detect)
+        throw Error(ErrorKind::Argument, "", "--detection", "selects a DETR query; this model is a classifier (use --target)");
     ImageRGB8 image;
     PreprocessGeometry geometry;
     const Tensor input = explain_input(a, *model, image, geometry);

@@ -101,6 +101,7 @@ private slots:
             {{"--method", "gradcam", "--input-npy", x, "--target", "10"}, "--target"},
             {{"--method", "gradcam", "--input-npy", x, "--target", "-3"}, "--target"},
             {{"--method", "gradcam", "--input-npy", x, "--target", "1", "--detection", "0"}, "--detection"},
+            {{"--method", "gradcam", "--input-npy", x, "--detection", "0"}, "--detection"},
             {{"--method", "grad-rollout", "--input-npy", x, "--discard", "1.5"}, "--discard"},
             {{"--method", "gradcam", "--input-npy", "/nonexistent/x.npy"}, "/nonexistent/x.npy"},
             {{"--method", "gradcam"}, "--image"},
