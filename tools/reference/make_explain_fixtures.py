@@ -79,13 +79,7 @@ def block(blk, x, heads):
     with torch.no_grad():  # the explicit attention is nn.MultiheadAttention's
         ref, w = blk.attn(h, h, h, need_weights=True, average_attn_weights=False)
         assert maxdiff(ref.numpy(), a.detach().numpy()) < 1e-10 and maxdiff(w.numpy(), A.detach().numpy()) < 1e-10
-    if blk.ls1 is not None:
-        a = a * blk.ls1
-    x = x + a
-    mm = blk.fc2(blk.act(blk.fc1(blk.norm2(x))))
-    if blk.ls2 is not None:
-        mm = mm * blk.ls2
-    return x + mm, A, h
+    return blk.finish(x, a), A, h
 
 
 def forward(m, img, head_kind, heads, extra):

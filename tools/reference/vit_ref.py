@@ -147,13 +147,17 @@ class Block(nn.Module):
     def forward(self, x):
         h = self.norm1(x)
         a, w = self.attn(h, h, h, need_weights=True, average_attn_weights=False)
+        return self.finish(x, a), w
+
+    def finish(self, x, a):
+        """The rest of the block after the attention output a: layer scale, residual, MLP, residual."""
         if self.ls1 is not None:
             a = a * self.ls1
         x = x + a
         m = self.fc2(self.act(self.fc1(self.norm2(x))))
         if self.ls2 is not None:
             m = m * self.ls2
-        return x + m, w
+        return x + m
 
 
 class PrefixViT(nn.Module):
