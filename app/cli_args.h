@@ -42,6 +42,16 @@ struct Args {
             throw Error(ErrorKind::Argument, "", k, "expects a number, got '" + get(k) + "'");
         }
     }
+    double get_double(const std::string& k, double fallback) const {
+        if (!flag(k)) return fallback;
+        try {
+            size_t used = 0;
+            const double v = std::stod(get(k), &used);
+            if (used == get(k).size()) return v;
+        } catch (...) {
+        }
+        throw Error(ErrorKind::Argument, "", k, "expects a number, got '" + get(k) + "'");
+    }
     std::string require(const std::string& k) const {
         if (!flag(k) || get(k).empty()) throw Error(ErrorKind::Argument, "", k, "is required");
         return get(k);
@@ -61,8 +71,9 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
         return std::map<std::string, std::set<std::string>>{
             {"info", with_model({})},
             {"run", with_model({"--image", "--input-npy", "--out", "--top-k", "--threads", "--threshold", "--no-encoder-maps"})},
-            {"bench", with_model({"--image", "--input-npy", "--runs", "--threads", "--no-record"})},
+            {"bench", with_model({"--image", "--input-npy", "--runs", "--threads", "--no-record", "--explain"})},
             {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass", "--norm-k"})},
+            {"explain", with_model({"--image", "--input-npy", "--out", "--threads", "--method", "--target", "--detection", "--discard"})},
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
             {"ablate", {"--model", "--config", "--model-heads", "--image", "--input-npy", "--images", "--shard", "--limit", "--out",

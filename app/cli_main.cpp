@@ -29,6 +29,8 @@ using cli::open_model;
 namespace attnscope::cli {
 int cmd_analyze(const Args& a); // app/cli_analyze.cpp
 int cmd_dataset(const Args& a);
+int cmd_explain(const Args& a); // app/cli_explain.cpp
+int cmd_bench_explain(const Args& a);
 int cmd_eval(const Args& a); // app/cli_eval.cpp
 int cmd_scenes(const Args& a);
 int cmd_ablate(const Args& a); // app/cli_ablate.cpp
@@ -43,6 +45,9 @@ const char* kUsage = R"(usage:
                       DETR: [--threshold 0.7] [--no-encoder-maps]
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
   attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6] [--norm-k 2]
+  attnscope-cli explain --model PATH (--image IMG | --input-npy X.npy) --method chefer2|gradcam|grad-rollout|rollout|attention
+                      --out DIR [--target CLASS | --detection QUERY] [--discard 0.9]
+  attnscope-cli bench --model PATH --explain METHOD [--image IMG] [--runs 10] [--threads N]   (explain time vs forward)
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
   attnscope-cli ablate --model PATH (--image IMG | --input-npy X.npy | --images DIR [--shard i/n] [--limit N]) --out DIR
                       [--heads L:H,... | S:L:H,...] [--site encoder|decoder_self|decoder_cross] [--mode zero|mean]
@@ -165,7 +170,8 @@ int main(int argc, char** argv) {
         const Args a = cli::parse(argc, argv);
         if (a.command == "info") return cmd_info(a);
         if (a.command == "run") return cmd_run(a);
-        if (a.command == "bench") return cmd_bench(a);
+        if (a.command == "bench") return a.flag("--explain") ? cli::cmd_bench_explain(a) : cmd_bench(a);
+        if (a.command == "explain") return cli::cmd_explain(a);
         if (a.command == "analyze") return cli::cmd_analyze(a);
         if (a.command == "dataset") return cli::cmd_dataset(a);
         if (a.command == "eval") return cli::cmd_eval(a);
@@ -176,7 +182,7 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, dataset, ablate, faithfulness, eval, scenes)");
+        throw Error(ErrorKind::Argument, "", a.command, "unknown command (info, run, bench, analyze, explain, dataset, ablate, faithfulness, eval, scenes)");
     } catch (const Error& e) {
         std::fprintf(stderr, "attnscope-cli: %s\n", e.what());
         if (e.kind() == ErrorKind::Argument) std::fputs(kUsage, stderr);

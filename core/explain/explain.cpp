@@ -59,60 +59,81 @@ bool method_from_name(const std::string& name, Method& m) {
     return false;
 }
 
-Explanation explain(const Model& model, const Tensor& input, Method method, const Target& target,
-                    const ExplainOptions& options, const CancelFlag* cancel) {
-    Explanation out;
-    out.method = method;
-    switch (method) {
-    case Method::Rollout:
-    case Method::Attention: {
-        if (model.info().task == Task::Detect)
-            throw Error(ErrorKind::Unsupported, model.info().source, "",
-                        std::string("method '") + method_name(method) + "' explains ViT-family classifiers only");
-        Session session(model);
-        RunResult run = session.run(input, RecordPolicy::All, cancel);
-        fill_target(run, model, target, out);
-        out.layout = run.layout;
-        if (method == Method::Rollout) {
-            analysis::RolloutOptions ro;
-            ro.discard_ratio = options.discard_ratio;
-            out.relevance = analysis::attention_rollout(run.attention, run.layout, ro);
-        } else {
-            const AttentionMap* last = nullptr;
-            for (const AttentionMap& m : run.attention)
-                if (m.site == Site::Encoder) last = &m;
-            if (!last) throw Error(ErrorKind::Missing, model.info().source, "", "no encoder attention recorded");
-            out.relevance = analysis::query_map(*last, run.layout, 0); // CLS row, mean of heads
-        }
-        return out;
+namespace {
+
+bool is_gradient_method(Method m) { return m == Method::Chefer2 || m == Method::GradCam || m == Method::GradRollout; }
+
+[[noreturn]] void vit_only(const Model& model, Method m) {
+    throw Error(ErrorKind::Unsupported, model.info().source, "",
+                std::string("method '") + method_name(m) + "' explains ViT-family classifiers only");
+}
+
+} // namespace
+
+std::vector<Explanation> explain_methods(const Model& model, const Tensor& input, const std::vector<Method>& methods,
+                                         const Target& target, const ExplainOptions& options, const CancelFlag* cancel) {
+    std::vector<Explanation> out;
+    // The baselines: one recorded forward pass.
+    RunResult run;
+    Explanation base_run;
+    const auto baseline = std::find_if(methods.begin(), methods.end(), [](Method m) { return !is_gradient_method(m); });
+    if (baseline != methods.end()) {
+        if (model.info().task == Task::Detect) vit_only(model, *baseline);
+        run = Session(model).run(input, RecordPolicy::All, cancel);
+        fill_target(run, model, target, base_run);
+        base_run.layout = run.layout;
     }
-    case Method::Chefer2:
-    case Method::GradCam:
-    case Method::GradRollout: {
+    // The gradient methods: one taped forward and one backward.
+    VitGradients g;
+    Explanation base_grad;
+    const auto gradient = std::find_if(methods.begin(), methods.end(), is_gradient_method);
+    if (gradient != methods.end()) {
         const VitConfig* c = vit_config(model);
         const VitWeights* w = vit_weights(model);
-        if (!c || !w)
-            throw Error(ErrorKind::Unsupported, model.info().source, "",
-                        std::string("method '") + method_name(method) + "' explains ViT-family classifiers only");
+        if (!c || !w) vit_only(model, *gradient);
         if (c->head == VitHead::None)
             throw Error(ErrorKind::Unsupported, model.info().source, "",
                         "this model has no classifier head: there is no class to explain");
         if (target.class_index >= c->n_labels)
             throw Error(ErrorKind::Argument, "--target", std::to_string(target.class_index),
                         "class index outside the model's " + std::to_string(c->n_labels) + " classes");
-        const VitGradients g = vit_gradients(*c, *w, input, target.class_index, cancel);
-        RunResult run;
-        run.logits = g.logits;
-        run.predictions = classify_predictions(run, model.info());
-        fill_target(run, model, Target{g.target, -1}, out);
-        out.layout = g.layout;
-        if (method == Method::Chefer2) out.relevance = chefer2_map(g);
-        else if (method == Method::GradCam) out.relevance = gradcam_map(g);
-        else out.relevance = grad_rollout_map(g, options.discard_ratio);
-        return out;
+        g = vit_gradients(*c, *w, input, target.class_index, cancel);
+        RunResult logits;
+        logits.logits = g.logits;
+        logits.predictions = classify_predictions(logits, model.info());
+        fill_target(logits, model, Target{g.target, -1}, base_grad);
+        base_grad.layout = g.layout;
     }
+    for (const Method m : methods) {
+        Explanation e = is_gradient_method(m) ? base_grad : base_run;
+        e.method = m;
+        switch (m) {
+        case Method::Rollout: {
+            analysis::RolloutOptions ro;
+            ro.discard_ratio = options.discard_ratio;
+            e.relevance = analysis::attention_rollout(run.attention, run.layout, ro);
+            break;
+        }
+        case Method::Attention: {
+            const AttentionMap* last = nullptr;
+            for (const AttentionMap& a : run.attention)
+                if (a.site == Site::Encoder) last = &a;
+            if (!last) throw Error(ErrorKind::Missing, model.info().source, "", "no encoder attention recorded");
+            e.relevance = analysis::query_map(*last, run.layout, 0); // CLS row, mean of heads
+            break;
+        }
+        case Method::Chefer2: e.relevance = chefer2_map(g); break;
+        case Method::GradCam: e.relevance = gradcam_map(g); break;
+        case Method::GradRollout: e.relevance = grad_rollout_map(g, options.discard_ratio); break;
+        }
+        out.push_back(std::move(e));
     }
-    throw Error(ErrorKind::Unsupported, "--method", method_name(method), "unknown method");
+    return out;
+}
+
+Explanation explain(const Model& model, const Tensor& input, Method method, const Target& target,
+                    const ExplainOptions& options, const CancelFlag* cancel) {
+    return explain_methods(model, input, {method}, target, options, cancel).front();
 }
 
 } // namespace attnscope::explain

@@ -11,6 +11,7 @@
 #include "core/models/model.h"
 
 #include <string>
+#include <vector>
 
 namespace attnscope::explain {
 
@@ -47,5 +48,12 @@ struct ExplainOptions {
 // `cancel` is set.
 Explanation explain(const Model& model, const Tensor& input, Method method, const Target& target,
                     const ExplainOptions& options = {}, const CancelFlag* cancel = nullptr);
+
+// Several methods for one target, in `methods`' order: the gradient methods share one forward + backward
+// pass (chefer2 + gradcam + grad-rollout cost one explain() instead of three), the baselines share one
+// recorded forward. Each result equals explain() with that method.
+std::vector<Explanation> explain_methods(const Model& model, const Tensor& input, const std::vector<Method>& methods,
+                                         const Target& target, const ExplainOptions& options = {},
+                                         const CancelFlag* cancel = nullptr);
 
 } // namespace attnscope::explain

@@ -24,6 +24,7 @@ Cases (tests/fixtures/explain/<case>/):
   hf_vit, timm_vit, deit_distilled   the forward fixtures' models and inputs (Cls / ClsDist heads)
   dinov2_reg_cls                     new: DINOv2 with 2 registers, layer scale, HF classifier on
                                      [CLS, mean of patch tokens] (ClsMeanPatch); model written here
+  dinov2_swiglu_cls                  new: the same without registers, SwiGLU MLP (HF mlp.weights_in/out)
   timm_avg                           new: timm global_pool='avg' with fc_norm (MeanPatch); model written here
   deit_tiny_real                     the real DeiT-Tiny (../shared, NOT committed) on the two-cats photo;
                                      only the input crop (uint8) and summary numbers are written
@@ -62,22 +63,6 @@ def save(d, name, a):
 # ---------------------------------------------------------------------------------------------
 # explicit, differentiable forward over PrefixViT's modules
 # ---------------------------------------------------------------------------------------------
-def embed(m, img):
-    B, _, H, W = img.shape
-    x = m.patch_embed(img)
-    gh, gw = x.shape[-2:]
-    x = x.flatten(2).transpose(1, 2)
-    pre = [m.cls_token.expand(B, -1, -1)]
-    if m.dist_token is not None:
-        pre.append(m.dist_token.expand(B, -1, -1))
-    x = torch.cat(pre + [x], dim=1)
-    x = x + m.interpolated_pos(gh, gw, H, W)
-    if m.reg_token is not None:
-        npp = m.n_prefix_pos
-        x = torch.cat([x[:, :npp], m.reg_token.expand(B, -1, -1), x[:, npp:]], dim=1)
-    return x, (int(gh), int(gw))
-
-
 def block(blk, x, heads):
     B, T, D = x.shape
     dh = D // heads
@@ -94,18 +79,13 @@ def block(blk, x, heads):
     with torch.no_grad():  # the explicit attention is nn.MultiheadAttention's
         ref, w = blk.attn(h, h, h, need_weights=True, average_attn_weights=False)
         assert maxdiff(ref.numpy(), a.detach().numpy()) < 1e-10 and maxdiff(w.numpy(), A.detach().numpy()) < 1e-10
-    if blk.ls1 is not None:
-        a = a * blk.ls1
-    x = x + a
-    mm = blk.fc2(blk.act(blk.fc1(blk.norm2(x))))
-    if blk.ls2 is not None:
-        mm = mm * blk.ls2
-    return x + mm, A, h
+    return blk.finish(x, a), A, h
 
 
 def forward(m, img, head_kind, heads, extra):
     """head_kind: cls | cls_dist | cls_mean_patch | mean_patch."""
-    x, grid = embed(m, img)
+    x, (gh, gw) = m.embed(img)
+    grid = (int(gh), int(gw))
     n_prefix = 1 + int(m.dist_token is not None) + m.n_reg
     attn, ln1 = [], []
     for blk in m.blocks:
@@ -246,10 +226,19 @@ def case_from_forward_fixture(name):
     write_case(OUT / name, name, logits, res, targets, 1 + ex["n_dist"] + ex["n_reg"], (ex["grid_h"], ex["grid_w"]))
 
 
-def case_dinov2_reg_cls():
-    torch.manual_seed(1601)
-    D, H, L, M, P, G, R, C, eps = 32, 2, 2, 64, 4, 4, 2, 7, 1e-6
+class SwiGLU(torch.nn.Module):  # HF Dinov2SwiGLUFFN's activation: chunk(2), silu(x1) * x2
+    def forward(self, x):
+        a, b = x.chunk(2, dim=-1)
+        return F.silu(a) * b
+
+
+def case_dinov2_reg_cls(name="dinov2_reg_cls", swiglu=False):
+    torch.manual_seed(1601 + 10 * int(swiglu))
+    D, H, L, M, P, G, R, C, eps = 32, 2, 2, 64, 4, 4, (0 if swiglu else 2), 7, 1e-6
     m = vr.PrefixViT(D, H, L, M, P, (G, G), eps, n_reg=R, layerscale=True)
+    if swiglu:  # weights_in (2M, D) → silu(first half) ⊙ second half → weights_out (D, M)
+        for blk in m.blocks:
+            blk.fc1, blk.act, blk.fc2 = torch.nn.Linear(D, 2 * M), SwiGLU(), torch.nn.Linear(M, D)
     head = torch.nn.Linear(2 * D, C)
     vr.randomize_(m)
     vr.randomize_(head)
@@ -258,18 +247,22 @@ def case_dinov2_reg_cls():
     extra = {"head": head}
     targets, _ = top2(m, img, "cls_mean_patch", H, extra)
     logits, res = explain_case(m, img, "cls_mean_patch", H, extra, targets)
-    d = OUT / "dinov2_reg_cls"
+    d = OUT / name
     d.mkdir(parents=True, exist_ok=True)
     timm = vr.prefixvit_to_timm(m.state_dict())
     timm["head.weight"], timm["head.bias"] = head.weight.detach(), head.bias.detach()
-    st_io.save_file({k: v.float() for k, v in vr.timm_to_hf(timm, "", "dinov2").items()}, d / "model.safetensors")
+    hf = vr.timm_to_hf(timm, "", "dinov2")
+    if swiglu:
+        hf = {k.replace(".mlp.fc1.", ".mlp.weights_in.").replace(".mlp.fc2.", ".mlp.weights_out."): v for k, v in hf.items()}
+    st_io.save_file({k: v.float() for k, v in hf.items()}, d / "model.safetensors")
     (d / "config.json").write_text(json.dumps({
-        "architectures": ["Dinov2WithRegistersForImageClassification"], "model_type": "dinov2_with_registers",
+        "architectures": ["Dinov2ForImageClassification" if swiglu else "Dinov2WithRegistersForImageClassification"],
+        "model_type": "dinov2" if swiglu else "dinov2_with_registers",
         "hidden_size": D, "num_hidden_layers": L, "num_attention_heads": H, "mlp_ratio": M // D,
         "hidden_act": "gelu", "layer_norm_eps": eps, "image_size": G * P, "patch_size": P,
-        "num_register_tokens": R, "layerscale_value": 1.0, "use_swiglu_ffn": False}, indent=2) + "\n")
+        "num_register_tokens": R, "layerscale_value": 1.0, "use_swiglu_ffn": swiglu}, indent=2) + "\n")
     save(d, "input.npy", img[0].numpy())
-    write_case(d, "dinov2_reg_cls", logits, res, targets, 1 + R, (G, G))
+    write_case(d, name, logits, res, targets, 1 + R, (G, G))
 
 
 def case_timm_avg():
@@ -334,6 +327,7 @@ def main():
     for name in FWD:
         case_from_forward_fixture(name)
     case_dinov2_reg_cls()
+    case_dinov2_reg_cls("dinov2_swiglu_cls", swiglu=True)
     case_timm_avg()
     case_deit_tiny_real()
 

@@ -147,13 +147,17 @@ class Block(nn.Module):
     def forward(self, x):
         h = self.norm1(x)
         a, w = self.attn(h, h, h, need_weights=True, average_attn_weights=False)
+        return self.finish(x, a), w
+
+    def finish(self, x, a):
+        """The rest of the block after the attention output a: layer scale, residual, MLP, residual."""
         if self.ls1 is not None:
             a = a * self.ls1
         x = x + a
         m = self.fc2(self.act(self.fc1(self.norm2(x))))
         if self.ls2 is not None:
             m = m * self.ls2
-        return x + m, w
+        return x + m
 
 
 class PrefixViT(nn.Module):
@@ -194,7 +198,8 @@ class PrefixViT(nn.Module):
         grid = grid.permute(0, 2, 3, 1).reshape(1, gh * gw, -1)
         return torch.cat([pos[:, :npp], grid], dim=1)
 
-    def forward(self, img):
+    def embed(self, img):
+        """Patch embedding + prefix tokens + position embeddings + registers -> (x, (gh, gw))."""
         B, _, H, W = img.shape
         x = self.patch_embed(img)
         gh, gw = x.shape[-2:]
@@ -207,6 +212,10 @@ class PrefixViT(nn.Module):
         if self.reg_token is not None:
             npp = self.n_prefix_pos
             x = torch.cat([x[:, :npp], self.reg_token.expand(B, -1, -1), x[:, npp:]], dim=1)
+        return x, (gh, gw)
+
+    def forward(self, img):
+        x, (gh, gw) = self.embed(img)
         attn = []
         for blk in self.blocks:
             x, w = blk(x)

@@ -98,7 +98,7 @@ class TestExplainGradients : public QObject {
 private slots:
     void fixtures_data() {
         QTest::addColumn<QString>("name");
-        for (const char* c : {"hf_vit", "timm_vit", "deit_distilled", "dinov2_reg_cls", "timm_avg"})
+        for (const char* c : {"hf_vit", "timm_vit", "deit_distilled", "dinov2_reg_cls", "dinov2_swiglu_cls", "timm_avg"})
             QTest::newRow(c) << QString(c);
     }
     void fixtures() {
@@ -182,6 +182,26 @@ private slots:
             QVERIFY2(max_abs_diff(a, b, std::string(explain::method_name(m)) + " class 9 vs 7") > 1e-4,
                      explain::method_name(m));
         }
+    }
+
+    void several_methods_in_one_pass() {
+        using explain::Method;
+        const Case k = case_paths("deit_distilled");
+        const auto model = load_model(k.model_dir.string());
+        const Tensor input = read_npy(k.input.string());
+        const std::vector<Method> all = {Method::GradRollout, Method::Rollout, Method::Chefer2, Method::Attention, Method::GradCam};
+        explain::ExplainOptions opt;
+        opt.discard_ratio = 0.9;
+        const auto many = explain::explain_methods(*model, input, all, {3, -1}, opt);
+        QCOMPARE(many.size(), all.size());
+        for (size_t i = 0; i < all.size(); ++i) {
+            const explain::Explanation one = explain::explain(*model, input, all[i], {3, -1}, opt);
+            QVERIFY(many[i].method == all[i]);
+            QCOMPARE(many[i].target_index, 3);
+            QCOMPARE(many[i].logit, one.logit);
+            QCOMPARE(max_abs_diff(many[i].relevance, one.relevance, explain::method_name(all[i])), 0.0);
+        }
+        QVERIFY(explain::explain_methods(*model, input, {}, {}).empty());
     }
 
     void errors() {
