@@ -5,6 +5,7 @@
 #include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
+#include "ui/views/compare_view.h"
 #include "ui/views/detections_view.h"
 #include "ui/views/distance_view.h"
 #include "ui/views/filters_view.h"
@@ -52,6 +53,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setAcceptDrops(true);
     doc_ = new Document(this);
     runner_ = new RunController(doc_, this);
+    compare_ = new CompareMode(this);
+    connect(compare_, &CompareMode::error, this, &MainWindow::showError);
     createViews();
     createActions();
     createStatusBar();
@@ -156,6 +159,7 @@ void MainWindow::createActions() {
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     recentMenu_->setObjectName("menuRecent");
     make(file, "actionPaste", tr("&Paste Image"), QKeySequence::Paste, tr("Use the image on the clipboard"), &MainWindow::paste);
+    compare_->addActions(file);
     file->addSeparator();
     QList<QAction*> needResult;
     needResult << make(file, "actionExportView", tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E),
@@ -310,7 +314,12 @@ public:
 } // namespace
 
 void MainWindow::openModelDialog() {
-    ModelFileDialog dlg(this, tr("Open Model — a folder, or a .safetensors file"), Settings().lastDirectory(),
+    const QString path = chooseModelPath(tr("Open Model — a folder, or a .safetensors file"));
+    if (!path.isEmpty()) openModel(path);
+}
+
+QString MainWindow::chooseModelPath(const QString& title) {
+    ModelFileDialog dlg(this, title, Settings().lastDirectory(),
                         tr("Checkpoints (*.safetensors *.json *.pth *.bin);;All files (*)"));
     dlg.setObjectName("openModelDialog");
     dlg.setFileMode(QFileDialog::ExistingFile);
@@ -318,7 +327,7 @@ void MainWindow::openModelDialog() {
     connect(&dlg, &QFileDialog::currentChanged, &dlg, [&dlg](const QString& p) {
         dlg.setFileMode(QFileInfo(p).isDir() ? QFileDialog::Directory : QFileDialog::ExistingFile);
     });
-    if (dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty()) openModel(dlg.selectedFiles().first());
+    return dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty() ? dlg.selectedFiles().first() : QString();
 }
 
 void MainWindow::paste() {
@@ -346,6 +355,7 @@ View* MainWindow::activeView() const {
     const QWidget* focus = QApplication::focusWidget();
     for (View* v : views_)
         if (focus && v->isAncestorOf(focus) && v->isVisible()) return v;
+    if (View* c = compare_->view()) return c; // compare mode: the comparison, unless a view shown beside it has focus
     return views_.front();
 }
 
@@ -472,6 +482,7 @@ void MainWindow::writeSettings() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
+    compare_->leave(); // the docks as they were, not compare mode's, are what is saved
     writeSettings();
     runner_->cancel();
     e->accept();
