@@ -158,8 +158,9 @@ private slots:
         QCOMPARE(mode()->exportFigure(png), QString());
         QImage img(png);
         QVERIFY(!img.isNull());
-        QCOMPARE(img.width(), canvas->width());
-        QVERIFY(img.height() > canvas->height()); // the caption band above the figure
+        QCOMPARE(img.width(), canvas->figureRect().width()); // the figure, not the room around it
+        QVERIFY(img.height() > canvas->figureRect().height()); // and the caption band above it
+        QVERIFY(canvas->figureRect().height() < canvas->height()); // 1280 × 800 has room to spare
         // the difference is drawn on the symmetric diverging scale: its largest |A − B| is an end colour
         const QRgb lo = 0xff000000u | analysis::colormap_lut(Colormap::RdBuR)[0];
         const QRgb hi = 0xff000000u | analysis::colormap_lut(Colormap::RdBuR)[255];

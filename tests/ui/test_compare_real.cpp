@@ -1,5 +1,5 @@
-// GUI test (QT_QPA_PLATFORM=offscreen) of compare mode on the real DeiT-Tiny and two shared photos (cat
-// vs dog): A − B against the raw probabilities of both runs, both predictions in the figure, the three
+// GUI test (QT_QPA_PLATFORM=offscreen) of compare mode on the real DeiT-Tiny and two shared photos (the
+// COCO two cats vs vit-explain's bulldog and cat): A − B against the raw probabilities of both runs, both predictions in the figure, the three
 // figures exported. Skipped when ../shared lacks the model or the photos. ATTNSCOPE_COMPARE_OUT=DIR keeps
 // the exported figures there (to look at them).
 #include "tests/support/analysis_gui_test.h"
@@ -22,11 +22,11 @@ private slots:
     void init() { newWindow(QSize(1400, 760)); }
     void cleanup() { w_.reset(); }
 
-    void deitTinyCatAgainstDog() {
+    void deitTinyTwoPhotos() {
         const std::string model = testing::shared_path("models/deit-tiny-imagenet");
-        const std::string cat = testing::shared_path("images/grad-cam/cat.jpg");
-        const std::string dog = testing::shared_path("images/grad-cam/dog.jpg");
-        if (model.empty() || cat.empty() || dog.empty()) QSKIP("../shared/models/deit-tiny-imagenet or the grad-cam photos absent");
+        const std::string cat = testing::shared_path("images/coco_000000039769_two_cats.png");
+        const std::string dog = testing::shared_path("images/vit-explain/both.png"); // a bulldog and a cat
+        if (model.empty() || cat.empty() || dog.empty()) QSKIP("../shared/models/deit-tiny-imagenet or the shared photos absent");
         w_->openPath(QString::fromStdString(model));
         w_->openPath(QString::fromStdString(cat));
         QVERIFY(QTest::qWaitFor([this] { return doc()->result() && !w_->runner()->busy(); }, 120000));
@@ -36,7 +36,7 @@ private slots:
         QVERIFY(QTest::qWaitFor([&] { return b->result() && !mode->session()->runnerB()->busy(); }, 120000));
         const RunResult& ra = *doc()->result();
         const RunResult& rb = *b->result();
-        QVERIFY(ra.predictions[0].label != rb.predictions[0].label); // a cat and a dog
+        QVERIFY(ra.predictions[0].label != rb.predictions[0].label); // two cats, a dog and a cat
         doc()->setSelection({Site::Encoder, 11, {-1, analysis::HeadFusion::Mean}, 0});
         QCOMPARE(b->selection().layer, 11);
         auto* canvas = mode->view()->figure();

@@ -13,6 +13,7 @@
 namespace attnscope::ui {
 namespace {
 constexpr double kMargin = 10, kTitle = 26, kHeader = 22, kFooter = 20, kBarArea = 74, kGap = 12;
+constexpr double kTailArea = 104; // the last colour bar with its tick labels ("−0.025")
 const QColor kText(20, 20, 20);
 
 // a − b element-wise (NaN where either is NaN).
@@ -22,11 +23,13 @@ std::vector<float> minus(const std::vector<float>& a, const std::vector<float>& 
     return d;
 }
 
-QImage sequential(const QueryMap& q, float lo, float hi, const DisplayOptions& d, bool overImage) {
+// A side's map on the shared scale: over its photo (opacity as displayed; `fade` as the overlay, low
+// values transparent), or opaque when the keys are not the image grid.
+QImage sequential(const QueryMap& q, float lo, float hi, const DisplayOptions& d, bool fade) {
     if (q.values().empty()) return {};
-    const int alpha = overImage ? int(std::lround(std::clamp(d.opacity, 0.3, 1.0) * 255)) : 255;
+    const int alpha = q.spatial() ? int(std::lround(std::clamp(d.opacity, 0.3, 1.0) * 255)) : 255;
     return mapToImage(q.values(), q.spatial() ? q.grid_w : int(q.values().size()), q.spatial() ? q.grid_h : 1, lo, hi,
-                      d.colormap, alpha, overImage && d.fade);
+                      d.colormap, alpha, q.spatial() && fade && d.fade);
 }
 
 QImage diverging(const std::vector<float>& v, int w, int h, double m) {
@@ -96,8 +99,8 @@ void CompareCanvas::rebuild() {
         range(qa_, lo_, hi_);
         range(qb_, lo_, hi_);
         if (!(hi_ >= lo_)) lo_ = 0, hi_ = 1;
-        imgA_ = sequential(qa_, lo_, hi_, d, qa_.spatial());
-        imgB_ = sequential(qb_, lo_, hi_, d, qb_.spatial());
+        imgA_ = sequential(qa_, lo_, hi_, d, true);
+        imgB_ = sequential(qb_, lo_, hi_, d, true);
         const QString noDiff = s_->noDifference();
         if (noDiff.isEmpty()) {
             diff_ = minus(qa_.values(), qb_.values());
@@ -144,7 +147,7 @@ void CompareCanvas::rebuild() {
         }
         why_.clear();
     }
-    layoutMap();
+    layoutFigure();
     update();
 }
 
@@ -180,21 +183,50 @@ std::vector<int64_t> CompareCanvas::shownShape() const {
     return {2, int64_t(std::max(dist_[0].size(), dist_[1].size()))};
 }
 
-void CompareCanvas::resizeEvent(QResizeEvent*) { layoutMap(); }
+void CompareCanvas::resizeEvent(QResizeEvent*) { layoutFigure(); }
 
-// Map figure geometry: three panels (A, B, A − B), a colour bar after B (A and B) and after A − B.
-void CompareCanvas::layoutMap() {
-    const double w = (width() - 2 * kMargin - 2 * kBarArea - 2 * kGap) / 3;
-    const double top = kTitle + kHeader, h = height() - top - kFooter - kMargin;
-    for (int i = 0; i < 2; ++i) {
-        const QRectF area(kMargin + i * (w + kGap), top, w, h);
-        const QRectF seen = s_->side(i)->seenInOriginal();
-        imageRect_[i] = s_->side(i)->hasImage() ? fitRect(seen.size(), area) : area;
+// Geometry of the figure shown, its panels top-aligned under their headers; figure_ is what they cover
+// (exports take it, not the empty room of a large dock).
+void CompareCanvas::layoutFigure() {
+    figure_ = rect();
+    if (mode_ == Mode::Map) {
+        const double w = std::floor((width() - 2 * kMargin - kBarArea - kTailArea - 2 * kGap) / 3);
+        const double top = kTitle + kHeader, maxH = height() - top - kFooter - kMargin;
+        double bottom = top + 40;
+        for (int i = 0; i < 2; ++i) {
+            const QRectF area(kMargin + i * (w + kGap), top, w, maxH);
+            const Document* d = s_->side(i);
+            QRectF r = d->hasImage() ? fitRect(d->seenInOriginal().size(), area) : area;
+            r.moveTop(top);
+            imageRect_[i] = r;
+            bottom = std::max(bottom, r.bottom());
+        }
+        seqBarX_ = kMargin + 2 * w + kGap + 30;
+        const QRectF area(kMargin + 2 * (w + kGap) + kBarArea, top, w, maxH);
+        if (qa_.spatial()) {
+            diffRect_ = fitRect(s_->a()->gridInOriginal().size(), area);
+            diffRect_.moveTop(top);
+        } else { // keys that are not a grid: a strip
+            diffRect_ = QRectF(area.left(), top, area.width(), 40);
+        }
+        bottom = std::max(bottom, diffRect_.bottom());
+        figure_ = QRectF(0, 0, std::min<double>(width(), diffRect_.right() + kTailArea), bottom + kFooter + kMargin);
+    } else if (mode_ == Mode::Heads) {
+        const int n = int(std::max(headsA_.size(), headsB_.size()));
+        const QRectF seen = s_->a()->seenInOriginal();
+        const double aspect = seen.isEmpty() ? 1.0 : std::clamp(seen.height() / seen.width(), 0.25, 4.0);
+        cellLeft_ = 64;
+        const double avail = width() - cellLeft_ - 2 * kBarArea - kMargin;
+        const double rowsH = height() - kTitle - 4 * kFooter - kMargin;
+        cellW_ = std::max(16.0, std::floor(std::min(avail / std::max(n, 1) - 6, rowsH / 3 / aspect)));
+        cellH_ = std::round(cellW_ * aspect);
+        const QRectF last = headCell(2, std::max(n, 1) - 1);
+        figure_ = QRectF(0, 0, std::min<double>(width(), last.right() + 30 + kBarArea + kMargin), last.bottom() + kFooter + kMargin);
     }
-    const QRectF area(kMargin + 2 * (w + kGap) + kBarArea, top, w, h);
-    const Document* a = s_->a();
-    diffRect_ = fitRect(qa_.spatial() ? a->gridInOriginal().size() : QSizeF(std::max<size_t>(diff_.size(), 1), 1), area);
-    if (!qa_.spatial()) diffRect_ = QRectF(area.left(), area.center().y() - 20, area.width(), 40); // keys that are not a grid: a strip
+}
+
+QRectF CompareCanvas::headCell(int row, int h) const {
+    return {cellLeft_ + h * (cellW_ + 6), kTitle + kFooter + row * (cellH_ + kFooter), cellW_, cellH_};
 }
 
 void CompareCanvas::paintSideHeader(QPainter& p, const QRectF& r, int side, const QString& text) const {
@@ -277,8 +309,8 @@ void CompareCanvas::paintEvent(QPaintEvent*) {
     QFont bold = font();
     bold.setBold(true);
     p.setFont(bold);
-    p.drawText(QRectF(kMargin, 0, width() - 2 * kMargin, kTitle), Qt::AlignVCenter | Qt::AlignLeft,
-               QFontMetricsF(bold).elidedText(title(), Qt::ElideRight, width() - 2 * kMargin));
+    p.drawText(QRectF(kMargin, 0, figure_.width() - 2 * kMargin, kTitle), Qt::AlignVCenter | Qt::AlignLeft,
+               QFontMetricsF(bold).elidedText(title(), Qt::ElideRight, figure_.width() - 2 * kMargin));
     p.setFont(font());
     if (mode_ == Mode::Map) paintMap(p);
     else if (mode_ == Mode::Heads) paintHeads(p);
@@ -312,16 +344,14 @@ void CompareCanvas::paintMap(QPainter& p) {
         p.drawText(QRectF(t.left(), t.bottom() + 2, t.width(), kFooter), Qt::AlignLeft | Qt::AlignTop,
                    QFontMetricsF(font()).elidedText(topLine(i), Qt::ElideRight, t.width()));
     }
-    const double top = kTitle + kHeader, h = height() - top - kFooter - kMargin;
-    const double barX = std::max(imageRect_[1].right(), kMargin + 2 * ((width() - 2 * kMargin - 2 * kBarArea - 2 * kGap) / 3) + kGap) + 30;
-    const double barH = std::max(40.0, std::min(h, std::max(imageRect_[0].height(), imageRect_[1].height())) - 12);
-    paintColourBar(p, QRectF(barX, top + (h - barH) / 2, 14, barH), d.colormap, lo_, hi_, tr("attention (A and B)"), kText);
+    const double top = kTitle + kHeader, h = std::max(imageRect_[0].height(), imageRect_[1].height());
+    paintColourBar(p, QRectF(seqBarX_, top + 6, 14, std::max(40.0, h - 12)), d.colormap, lo_, hi_, tr("attention (A and B)"), kText);
     // A − B
     paintSideHeader(p, QRectF(diffRect_.left(), kTitle, diffRect_.width(), kHeader - 2), 2,
                     s_->kind() == CompareSession::Kind::Images ? tr("same model, image A minus image B")
                                                                : tr("same image, model A minus model B"));
     if (diff_.empty()) {
-        const QRectF area(diffRect_.left(), top, diffRect_.width(), h);
+        const QRectF area(diffRect_.left(), top, diffRect_.width(), std::max(h, diffRect_.height()));
         p.setPen(QColor(200, 200, 200));
         p.drawRect(area);
         paintNote(p, area, why_.isEmpty() ? tr("No difference map.") : why_);

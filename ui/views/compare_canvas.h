@@ -26,7 +26,7 @@ public:
 
     Mode mode() const { return mode_; }
     void setMode(Mode m);
-    QRect figureRect() const override { return rect(); }
+    QRect figureRect() const override { return figure_.toAlignedRect(); } // the figure, without the room around it
     void setExporting(bool on) override { exporting_ = on; }
     QSize sizeHint() const override { return {1100, 460}; }
 
@@ -54,7 +54,8 @@ protected:
     void mousePressEvent(QMouseEvent* e) override;
 
 private:
-    void layoutMap();
+    void layoutFigure(); // geometry of the current figure (panels, cells, the figure's extent)
+    QRectF headCell(int row, int head) const;
     void paintMap(QPainter& p);
     void paintHeads(QPainter& p);
     void paintDistance(QPainter& p, const QRectF& area);
@@ -77,7 +78,9 @@ private:
     std::vector<QImage> headImg_[3];
     std::vector<std::vector<double>> dist_[2];
     QString why_;
-    QRectF imageRect_[2], diffRect_;
+    QRectF imageRect_[2], diffRect_, figure_;
+    double seqBarX_ = 0;                       // Map: the A-and-B colour bar's left
+    double cellW_ = 0, cellH_ = 0, cellLeft_ = 0; // Heads: the grid of cells
 };
 
 } // namespace attnscope::ui

@@ -26,32 +26,28 @@ void CompareCanvas::paintHeads(QPainter& p) {
     const Document* a = s_->a();
     const int n = int(std::max(headsA_.size(), headsB_.size()));
     if (n == 0) return paintNote(p, rect(), why_.isEmpty() ? tr("No heads for this selection.") : why_);
-    const QRectF seen = a->seenInOriginal();
-    const double aspect = seen.isEmpty() ? 1.0 : std::clamp(seen.height() / seen.width(), 0.25, 4.0);
-    const double left = 64, avail = width() - left - 2 * kBarArea - kMargin;
-    const double rowsH = height() - kTitle - kLabel - 3 * kLabel - kMargin;
-    double cw = std::min(avail / n - kGap, rowsH / 3 / aspect);
-    cw = std::max(cw, 16.0);
-    const double ch = cw * aspect;
-    auto cell = [&](int row, int h) { return QRectF(left + h * (cw + kGap), kTitle + kLabel + row * (ch + kLabel), cw, ch); };
     QFont small = font();
     small.setPointSizeF(small.pointSizeF() * 0.9);
     for (int h = 0; h < n; ++h) {
         p.setFont(small);
         p.setPen(kText);
-        p.drawText(QRectF(cell(0, h).left(), kTitle, cw, kLabel), Qt::AlignHCenter | Qt::AlignBottom, tr("head %1").arg(h));
+        p.drawText(QRectF(headCell(0, h).left(), kTitle, cellW_, kLabel), Qt::AlignHCenter | Qt::AlignBottom, tr("head %1").arg(h));
     }
     p.setFont(font());
     for (int row = 0; row < 3; ++row) {
-        const QRectF first = cell(row, 0);
-        paintSideHeader(p, QRectF(kMargin, first.center().y() - 10, left - kMargin - 4, 20), row, {});
+        const QRectF first = headCell(row, 0);
+        paintSideHeader(p, QRectF(kMargin, first.center().y() - 10, cellLeft_ - kMargin - 4, 20), row, {});
         const auto& imgs = headImg_[row];
+        const Document* d = row < 2 ? s_->side(row) : nullptr;
+        const auto& maps = row == 0 ? headsA_ : headsB_;
         for (int h = 0; h < n; ++h) {
-            const QRectF c = cell(row, h);
-            const bool smooth = row < 2 && a->display().smooth;
-            if (h < int(imgs.size())) {
+            const QRectF c = headCell(row, h);
+            if (h < int(imgs.size()) && d && maps[size_t(h)].spatial()) { // over the side's own photo, as the heads figure
+                paintMapCell(p, c, d->qimage(), d->displayScale(), d->seenInOriginal(), d->gridInOriginal(), imgs[size_t(h)],
+                             a->display().smooth);
+            } else if (h < int(imgs.size())) { // A − B, or keys that are not the grid: the cells as they are
                 p.save();
-                p.setRenderHint(QPainter::SmoothPixmapTransform, smooth);
+                p.setRenderHint(QPainter::SmoothPixmapTransform, false);
                 p.drawImage(c, imgs[size_t(h)]);
                 p.restore();
             } else {
@@ -63,18 +59,16 @@ void CompareCanvas::paintHeads(QPainter& p) {
             p.drawRect(c);
         }
     }
-    const double right = left + n * (cw + kGap) + 30;
-    const QRectF ab(right, cell(0, 0).top() + 4, 14, cell(1, 0).bottom() - cell(0, 0).top() - 8);
+    const double right = headCell(0, n - 1).right() + 30;
+    const QRectF ab(right, headCell(0, 0).top() + 4, 14, headCell(1, 0).bottom() - headCell(0, 0).top() - 8);
     paintColourBar(p, ab, a->display().colormap, lo_, hi_, tr("attention (A and B)"), kText);
-    const QRectF dr = cell(2, 0);
-    if (!headDiff_.empty()) {
+    const QRectF dr = headCell(2, 0);
+    if (!headDiff_.empty())
         paintColourBar(p, QRectF(right, dr.top() + 2, 14, std::max(30.0, dr.height() - 4)), Colormap::RdBuR, -dm_, dm_, tr("A − B"), kText, 3);
-    }
-    QString foot = why_.isEmpty() ? tr("A: %1 · B: %2 · red: A attends more, blue: B").arg(s_->sideSource(0), s_->sideSource(1))
-                                  : why_;
+    const QString foot = why_.isEmpty() ? tr("A − B: red where A attends more, blue where B does") : why_;
     p.setPen(kText);
-    p.drawText(QRectF(kMargin, dr.bottom() + 4, width() - 2 * kMargin, kLabel), Qt::AlignLeft | Qt::AlignTop,
-               QFontMetricsF(font()).elidedText(foot, Qt::ElideRight, width() - 2 * kMargin));
+    p.drawText(QRectF(kMargin, dr.bottom() + 4, figure_.width() - 2 * kMargin, kLabel), Qt::AlignLeft | Qt::AlignTop,
+               QFontMetricsF(font()).elidedText(foot, Qt::ElideRight, figure_.width() - 2 * kMargin));
 }
 
 void CompareCanvas::paintDistance(QPainter& p, const QRectF& area) {
@@ -86,7 +80,7 @@ void CompareCanvas::paintDistance(QPainter& p, const QRectF& area) {
             for (double v : l) ymax = std::max(ymax, v);
     ymax = ymax > 0 ? ymax * 1.08 : 1;
     const QFontMetricsF fm(font());
-    const QRectF plot(area.left() + 58, area.top() + 2 * fm.height() + 14, area.width() - 70, area.height() - 2 * fm.height() - 14 - 2.6 * fm.height());
+    const QRectF plot(area.left() + 58, area.top() + 3 * fm.height() + 14, area.width() - 70, area.height() - 3 * fm.height() - 14 - 2.6 * fm.height());
     auto X = [&](double l) { return plot.left() + (l + 0.5) / layers * plot.width(); };
     auto Y = [&](double v) { return plot.bottom() - v / ymax * plot.height(); };
     p.save();
@@ -148,15 +142,18 @@ void CompareCanvas::paintDistance(QPainter& p, const QRectF& area) {
         for (const QPointF& pt : means) marker(p, i, pt, 4);
     }
     // legend above the plot
-    for (int i = 0; i < 2; ++i) {
-        const double y = area.top() + 4 + i * (fm.height() + 2);
-        p.setPen(QPen(Qt::white, 1));
-        p.setBrush(CompareSession::sideColour(i));
-        marker(p, i, QPointF(plot.left() + 8, y + fm.height() / 2), 4);
-        p.setPen(kText);
-        const QString t = tr("%1: %2 (line: mean of the heads; dots: heads)").arg(CompareSession::sideLetter(i), s_->sideSource(i));
+    for (int i = 0; i < 3; ++i) {
+        const double y = area.top() + 2 + i * (fm.height() + 1);
+        if (i < 2) {
+            p.setPen(QPen(Qt::white, 1));
+            p.setBrush(CompareSession::sideColour(i));
+            marker(p, i, QPointF(plot.left() + 8, y + fm.height() / 2), 4);
+        }
+        p.setPen(i < 2 ? kText : QColor(100, 100, 100));
+        const QString t = i < 2 ? tr("%1: %2").arg(CompareSession::sideLetter(i), s_->sideSource(i))
+                                : tr("line: the mean over the heads of a layer · dots: each head");
         p.drawText(QRectF(plot.left() + 18, y, plot.width() - 18, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
-                   fm.elidedText(i == 0 ? t : tr("%1: %2").arg(CompareSession::sideLetter(i), s_->sideSource(i)), Qt::ElideMiddle, plot.width() - 18));
+                   fm.elidedText(t, Qt::ElideMiddle, plot.width() - 18));
     }
     p.restore();
 }
@@ -209,6 +206,11 @@ void CompareCanvas::paintPredictions(QPainter& p, const QRectF& area) {
         }
     const double labelW = std::min(area.width() * 0.42, 200.0), valueW = fm.horizontalAdvance("100.0%") + 6;
     const double barL = area.left() + labelW + 6, barW = std::max(20.0, area.right() - barL - valueW);
+    double top = 0; // bars scaled to the largest probability shown (the values are printed)
+    for (const Row& r : rows)
+        for (double v : r.prob)
+            if (!std::isnan(v)) top = std::max(top, v);
+    top = top > 0 ? top : 1;
     const double bh = std::max(8.0, std::min(fm.height(), (area.bottom() - y) / std::max<size_t>(rows.size(), 1) / 2 - 3));
     for (const Row& r : rows) {
         if (y + 2 * bh + 6 > area.bottom()) break;
@@ -222,9 +224,10 @@ void CompareCanvas::paintPredictions(QPainter& p, const QRectF& area) {
                 p.drawText(slot, Qt::AlignLeft | Qt::AlignVCenter, any[i] ? tr("%1: not a class of this model").arg(CompareSession::sideLetter(i)) : QString());
                 continue;
             }
-            p.fillRect(QRectF(slot.left(), slot.top(), std::max(1.0, slot.width() * r.prob[i]), slot.height()), CompareSession::sideColour(i));
+            const double len = std::max(1.0, slot.width() * r.prob[i] / top);
+            p.fillRect(QRectF(slot.left(), slot.top(), len, slot.height()), CompareSession::sideColour(i));
             p.setPen(kText);
-            p.drawText(QRectF(slot.left() + slot.width() * r.prob[i] + 4, slot.top() - 2, valueW + 40, bh + 4),
+            p.drawText(QRectF(slot.left() + len + 4, slot.top() - 2, valueW + 40, bh + 4),
                        Qt::AlignLeft | Qt::AlignVCenter, QString("%1%").arg(r.prob[i] * 100, 0, 'f', 1));
         }
         y += 2 * bh + 10;
