@@ -20,7 +20,7 @@ CompareMode::CompareMode(MainWindow* window) : QObject(window), w_(window) {
 CompareMode::~CompareMode() = default; // the session and the dock are children of the window
 
 void CompareMode::addActions(QMenu* file) {
-    QMenu* m = file->addMenu(tr("Co&mpare"));
+    QMenu* m = file->addMenu(tr("C&ompare"));
     m->setObjectName("menuCompare");
     auto make = [this, m](const char* name, const QString& text, const QString& tip, auto slot) {
         QAction* a = m->addAction(text);
