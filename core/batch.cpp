@@ -39,8 +39,12 @@ BatchSummary run_batch(Session& session, const std::string& dir, const std::vect
         std::string why;
         bool failed = false;
         try {
-            RunResult r = session.run(decode_image_file((fs::path(dir) / file).string()), record, cancel);
+            Tensor input;
+            RunResult r = session.run(decode_image_file((fs::path(dir) / file).string()), record, cancel,
+                                      cb.done_with_input ? &input : nullptr);
             if (cb.done) cb.done(k, file, r);
+            if (cb.done_with_input) cb.done_with_input(k, file, r, input);
+            session.recycle(std::move(r.attention));
             ++s.processed;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::Cancelled) break;

@@ -22,6 +22,9 @@ struct BatchCallbacks {
     std::function<void(size_t index, size_t total, const std::string& file)> starting;
     // Its result. An Error thrown here (other than Cancelled) skips the image like a failed decode.
     std::function<void(size_t index, const std::string& file, RunResult& result)> done;
+    // The same with the exact tensor fed to the model (e.g. to run it again with other interventions);
+    // called after `done` when both are set.
+    std::function<void(size_t index, const std::string& file, RunResult& result, const Tensor& input)> done_with_input;
     // It was skipped: `why` is the error message (names the file).
     std::function<void(size_t index, const std::string& file, const std::string& why)> skipped;
     // After image `index` (done or skipped): `finished` of `total` are through.
@@ -34,7 +37,8 @@ struct BatchSummary {
 };
 
 // Runs `files` (relative to `dir`, as list_image_files gives them) through `session` one at a time (one
-// image's maps in memory at a time). Returns normally on cancel (summary.cancelled) — what was done is kept.
+// image's maps in memory at a time: the maps a callback leaves in the result go back to the session's
+// recorder for the next image). Returns normally on cancel (summary.cancelled) — what was done is kept.
 BatchSummary run_batch(Session& session, const std::string& dir, const std::vector<std::string>& files,
                        RecordPolicy record, const BatchCallbacks& callbacks, const CancelFlag* cancel = nullptr);
 

@@ -25,20 +25,32 @@ RunResult Session::forward(const Tensor& input, const PreprocessGeometry& geomet
                            const CancelFlag* cancel) {
     RunResult r;
     r.geometry = geometry;
+    r.interventions = interventions_;
     auto t0 = std::chrono::steady_clock::now();
-    if (record == RecordPolicy::None) {
-        NullRecorder none;
-        model_->forward(input, none, r, cancel);
-    } else {
-        RecordAll rec(record == RecordPolicy::SkipEncoder);
-        model_->forward(input, rec, r, cancel);
-        r.attention = rec.take();
-    }
+    NullRecorder none;
+    recorder_.reset(); // the maps of the last pass that were not taken, and recycled ones, become spares
+    recorder_.set_skip_encoder(record == RecordPolicy::SkipEncoder);
+    AttentionRecorder& base = record == RecordPolicy::None ? static_cast<AttentionRecorder&>(none) : recorder_;
+    AblatingRecorder ablating(base, interventions_);
+    model_->forward(input, interventions_.ablated.empty() ? base : ablating, r, cancel);
+    if (record != RecordPolicy::None) r.attention = recorder_.take();
     r.timings_ms["forward"] = ms_since(t0);
     t0 = std::chrono::steady_clock::now();
     postprocess(r, model_->info());
     r.timings_ms["postprocess"] = ms_since(t0);
     return r;
+}
+
+void Session::set_interventions(Interventions iv) {
+    validate_interventions(iv, model_->info());
+    interventions_ = std::move(iv);
+}
+
+RunResult Session::run(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record, const CancelFlag* cancel) {
+    if (interventions_.masked_patches.empty()) return forward(input, geometry, record, cancel);
+    Tensor masked = input;
+    zero_patches(masked, model_->info().patch_size, interventions_.masked_patches);
+    return forward(masked, geometry, record, cancel);
 }
 
 RunResult Session::run(const Tensor& input, RecordPolicy record, const CancelFlag* cancel) {
@@ -47,13 +59,14 @@ RunResult Session::run(const Tensor& input, RecordPolicy record, const CancelFla
         g.orig_w = g.resized_w = g.input_w = static_cast<int>(input.size(2));
         g.orig_h = g.resized_h = g.input_h = static_cast<int>(input.size(1));
     }
-    return forward(input, g, record, cancel);
+    return run(input, g, record, cancel);
 }
 
 RunResult Session::run(const ImageRGB8& image, RecordPolicy record, const CancelFlag* cancel, Tensor* input_out) {
     const auto t0 = std::chrono::steady_clock::now();
     PreprocessGeometry geometry;
     Tensor input = preprocess(image, model_->preprocess(), &geometry);
+    if (!interventions_.masked_patches.empty()) zero_patches(input, model_->info().patch_size, interventions_.masked_patches);
     const double pre_ms = ms_since(t0);
     RunResult r = forward(input, geometry, record, cancel);
     r.timings_ms["preprocess"] = pre_ms;

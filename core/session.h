@@ -20,7 +20,16 @@ enum class RecordPolicy { All, None, SkipEncoder };
 // post-processing. Every caller (CLI, GUI, evaluation, benchmarks, tests) goes through it; it owns the
 // recorder and fills the attention maps, geometry, timings ("preprocess", "forward", "postprocess"),
 // predictions and detections of the RunResult. One Session per thread; it refers to `model`, which
-// must outlive it. (A Session is the place to keep recorder buffers from one run to the next.)
+// must outlive it.
+//
+// Interventions (issue 18): set_interventions() applies to every following run — masked patches are
+// zeroed in the normalised input (the tensor handed out as `input_out` is the masked one), ablated heads
+// are switched off in the attention kernel; RunResult::interventions records them. The recorded maps
+// are the real probabilities of the intervened pass.
+//
+// Buffers (issue 15): the Session keeps one RecordAll for all its runs. Maps handed back with recycle()
+// (e.g. the previous result's, once it is replaced) are written again by the next run: no allocation,
+// no page faults, no zeroing. Maps not handed back simply stay with their RunResult.
 class Session {
 public:
     explicit Session(const Model& model) : model_(&model) {}
@@ -31,11 +40,28 @@ public:
                   Tensor* input_out = nullptr);
     // An already-preprocessed [3, H, W] tensor: the geometry is the input's size (no resize, no crop).
     RunResult run(const Tensor& input, RecordPolicy record = RecordPolicy::All, const CancelFlag* cancel = nullptr);
+    // The same with the geometry of an earlier run(image) (e.g. run again with other interventions:
+    // DETR's boxes in original-image pixels need it).
+    RunResult run(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record = RecordPolicy::All,
+                  const CancelFlag* cancel = nullptr);
+
+    // Validated against the model: Error(Argument, "--heads") for a head it does not have. Masked
+    // patches are checked against each input's patch grid when it runs (Error(Argument, "--mask-patches")).
+    void set_interventions(Interventions iv);
+    void clear_interventions() { interventions_ = {}; }
+    const Interventions& interventions() const { return interventions_; }
+
+    // Hands maps of an earlier result back (result.attention, moved): the next run writes into them.
+    void recycle(std::vector<AttentionMap>&& maps) { recorder_.recycle(std::move(maps)); }
+    size_t spare_buffers() const { return recorder_.spare_count(); }
+    void release_buffers() { recorder_.release_spare(); }
 
 private:
     RunResult forward(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record,
                       const CancelFlag* cancel);
     const Model* model_;
+    Interventions interventions_;
+    RecordAll recorder_;
 };
 
 nlohmann::json model_summary_json(const ModelInfo& info);

@@ -1,6 +1,8 @@
 #include "core/explain/explain.h"
 
 #include "core/analysis/heads.h"
+#include "core/explain/gradient_methods.h"
+#include "core/explain/vit_grad.h"
 #include "core/analysis/rollout.h"
 #include "core/error.h"
 #include "core/session.h"
@@ -86,10 +88,31 @@ Explanation explain(const Model& model, const Tensor& input, Method method, cons
     }
     case Method::Chefer2:
     case Method::GradCam:
-    case Method::GradRollout:
-        break;
+    case Method::GradRollout: {
+        const VitConfig* c = vit_config(model);
+        const VitWeights* w = vit_weights(model);
+        if (!c || !w)
+            throw Error(ErrorKind::Unsupported, model.info().source, "",
+                        std::string("method '") + method_name(method) + "' explains ViT-family classifiers only");
+        if (c->head == VitHead::None)
+            throw Error(ErrorKind::Unsupported, model.info().source, "",
+                        "this model has no classifier head: there is no class to explain");
+        if (target.class_index >= c->n_labels)
+            throw Error(ErrorKind::Argument, "--target", std::to_string(target.class_index),
+                        "class index outside the model's " + std::to_string(c->n_labels) + " classes");
+        const VitGradients g = vit_gradients(*c, *w, input, target.class_index, cancel);
+        RunResult run;
+        run.logits = g.logits;
+        run.predictions = classify_predictions(run, model.info());
+        fill_target(run, model, Target{g.target, -1}, out);
+        out.layout = g.layout;
+        if (method == Method::Chefer2) out.relevance = chefer2_map(g);
+        else if (method == Method::GradCam) out.relevance = gradcam_map(g);
+        else out.relevance = grad_rollout_map(g, options.discard_ratio);
+        return out;
     }
-    throw Error(ErrorKind::Unsupported, "--method", method_name(method), "not implemented yet");
+    }
+    throw Error(ErrorKind::Unsupported, "--method", method_name(method), "unknown method");
 }
 
 } // namespace attnscope::explain

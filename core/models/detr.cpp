@@ -260,6 +260,7 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
     info.source = src.path();
     info.hidden = c.d_model;
     info.n_layers = c.n_enc;
+    info.n_decoder_layers = c.n_dec;
     info.n_heads = c.n_heads;
     info.mlp = c.n_ffn_enc;
     info.patch_size = w.backbone.stride;

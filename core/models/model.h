@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/image/image.h"
+#include "core/interventions.h"
 #include "core/tensor/recorder.h"
 #include "core/tensor/tensor.h"
 
@@ -45,7 +46,8 @@ struct ModelInfo {
     std::string format;       // "hf", "timm", "original"
     std::string architecture; // e.g. "ViTForImageClassification", "deit_tiny_patch16_224"
     std::string source;       // path it was loaded from
-    int hidden = 0, n_layers = 0, n_heads = 0, mlp = 0, patch_size = 0;
+    int hidden = 0, n_layers = 0, n_heads = 0, mlp = 0, patch_size = 0; // n_layers: encoder layers
+    int n_decoder_layers = 0;     // DETR's decoder (0 for encoder-only models)
     int image_h = 0, image_w = 0; // native input size
     int n_labels = 0;
     int64_t n_params = 0;
@@ -82,6 +84,7 @@ struct RunResult {
     // Post-processed once by Session::run (core/postprocess.h):
     std::vector<Prediction> predictions; // classifiers: every class, most probable first
     std::vector<Detection> detections;   // DETR: every query (index == query), unthresholded
+    Interventions interventions;         // what this pass ran with (Session::set_interventions; empty: none)
 };
 
 // Set from another thread to stop a forward pass between layers (it then throws Error(Cancelled)).

@@ -10,6 +10,17 @@
 
 namespace attnscope {
 
+namespace {
+// Every row of the (n, cols) block at `x` (row stride ld) replaced by the mean row (summed in double).
+void mean_over_rows(float* x, int n, int cols, int64_t ld) {
+    std::vector<double> sum(static_cast<size_t>(cols), 0.0);
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < cols; ++c) sum[c] += x[i * ld + c];
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < cols; ++c) x[i * ld + c] = static_cast<float>(sum[c] / n);
+}
+} // namespace
+
 void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk,
                           const float* v, int64_t ldv, float scale, const float* key_bias, float* out,
                           int64_t ldo, AttentionRecorder& recorder, Site site, int layer,
@@ -31,9 +42,15 @@ void multi_head_attention(const AttentionShape& s, const float* q, int64_t ldq, 
             for (int i = 0; i < s.n_q; ++i) ops::add_inplace(p + static_cast<int64_t>(i) * s.n_k, key_bias, s.n_k);
         }
         ops::softmax_rows(p, s.n_q, s.n_k);
+        const HeadOutput what = recorder.head_output(site, layer, h);
+        if (what == HeadOutput::Zero) { // ablated: 0 for every query (the probabilities above stay recorded)
+            for (int i = 0; i < s.n_q; ++i) std::fill_n(out + i * ldo + col, s.head_dim, 0.0f);
+            return;
+        }
         // out_h = p · v_h
         ops::gemm(s.n_q, s.head_dim, s.n_k, 1.0f, p, s.n_k, v + col, ldv, /*b_transposed=*/false, 0.0f, out + col,
                   ldo);
+        if (what == HeadOutput::Mean) mean_over_rows(out + col, s.n_q, s.head_dim, ldo);
     };
 #ifdef _OPENMP
     // Heads batched across the threads: each thread runs whole heads (its products single-threaded,

@@ -13,6 +13,15 @@ const char* site_name(Site site) {
     return "unknown";
 }
 
+bool site_from_name(const std::string& name, Site& site) {
+    for (Site s : {Site::Encoder, Site::DecoderSelf, Site::DecoderCross})
+        if (name == site_name(s)) {
+            site = s;
+            return true;
+        }
+    return false;
+}
+
 float* RecordAll::acquire(Site site, int layer, int n_heads, int n_q, int n_k) {
     if (skip_encoder_ && site == Site::Encoder) return nullptr;
     const size_t need = static_cast<size_t>(n_heads) * n_q * n_k;

@@ -14,6 +14,12 @@ namespace attnscope {
 
 enum class Site { Encoder, DecoderSelf, DecoderCross };
 const char* site_name(Site site); // "encoder", "decoder_self", "decoder_cross"
+bool site_from_name(const std::string& name, Site& site); // the inverse; false (site untouched) if unknown
+
+// What the attention kernel does with one head's output — its attention-weighted values, before the
+// output projection (issue 18, core/interventions.h): keep it, set it to 0 for every query token, or
+// replace it by its mean over the query tokens of this pass.
+enum class HeadOutput { Keep, Zero, Mean };
 
 struct AttentionMap {
     Site site = Site::Encoder;
@@ -30,6 +36,9 @@ public:
     virtual ~AttentionRecorder() = default;
     // A buffer for (n_heads, n_q, n_k) probabilities, or nullptr when this site is not wanted.
     virtual float* acquire(Site site, int layer, int n_heads, int n_q, int n_k) = 0;
+    // Head ablation: asked for every head of every site pass, after its softmax (the recorded
+    // probabilities stay the real ones). Called from the kernel's threads: must only read.
+    virtual HeadOutput head_output(Site /*site*/, int /*layer*/, int /*head*/) const { return HeadOutput::Keep; }
 };
 
 // Records nothing (benchmarks of the bare forward pass).
