@@ -101,6 +101,7 @@ void CompareMode::leave() {
     delete session_; // cancels and waits for B's run
     session_ = nullptr;
     w_->restoreState(savedState_);
+    w_->interventions()->syncVisibility();
     updateActions();
     emit activeChanged(false);
 }

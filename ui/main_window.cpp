@@ -56,9 +56,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     compare_ = new CompareMode(this);
     connect(compare_, &CompareMode::error, this, &MainWindow::showError);
     createViews();
+    createInterventionsBar();
     createActions();
     createStatusBar();
     readSettings();
+    interventions_->syncVisibility();
     connect(doc_, &Document::modelChanged, this, &MainWindow::updateStatus);
     connect(doc_, &Document::resultChanged, this, &MainWindow::updateStatus);
     connect(runner_, &RunController::finished, this, [this](double ms) {
@@ -135,6 +137,12 @@ void MainWindow::createViews() {
     resizeDocks({findChild<QDockWidget*>("dock_overlay"), findChild<QDockWidget*>("dock_model")}, {620, 520}, Qt::Horizontal);
 }
 
+void MainWindow::createInterventionsBar() {
+    interventions_ = new InterventionsBar(doc_, runner_, this);
+    addToolBarBreak(Qt::TopToolBarArea);
+    addToolBar(Qt::TopToolBarArea, interventions_);
+}
+
 View* MainWindow::view(const QString& id) const {
     for (View* v : views_)
         if (v->viewId() == id) return v;
@@ -190,6 +198,7 @@ void MainWindow::createActions() {
     make(run, "actionRerun", tr("&Run Again"), QKeySequence(Qt::Key_F5), tr("Run the model on the image again"), &MainWindow::rerunClicked);
     make(run, "actionCancel", tr("&Cancel"), QKeySequence(Qt::Key_Escape), tr("Stop loading or running"),
          [this] { runner_->cancel(); });
+    interventions_->addActionsTo(run);
 
     viewMenu_ = menuBar()->addMenu(tr("&View"));
     for (auto* dock : findChildren<QDockWidget*>()) {

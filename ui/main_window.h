@@ -4,6 +4,7 @@
 
 #include "ui/compare_mode.h"
 #include "ui/document.h"
+#include "ui/interventions_bar.h"
 #include "ui/run_controller.h"
 #include "ui/views/view.h"
 
@@ -29,6 +30,7 @@ public:
     QList<View*> views() const { return views_; }
     QString lastError() const { return lastError_; }
     CompareMode* compare() const { return compare_; } // File ▸ Compare: side B beside this window's document
+    InterventionsBar* interventions() const { return interventions_; } // switched-off heads, undo, clear
 
     // Open a path by what it is: a folder / .safetensors / .json / .pth / .bin is a model, else an image.
     // A path that does not exist is reported as such (it is neither). Drops, Recent, positional arguments.
@@ -58,6 +60,7 @@ protected:
 private:
     void createActions();
     void createViews();
+    void createInterventionsBar(); // below the selection bar; Undo / Clear go to the Run menu
     void createStatusBar();
     void readSettings();
     void writeSettings();
@@ -81,6 +84,7 @@ private:
     Document* doc_;
     RunController* runner_;
     CompareMode* compare_;
+    InterventionsBar* interventions_ = nullptr;
     QList<View*> views_;
     QMenu* viewMenu_ = nullptr;
     QMenu* recentMenu_ = nullptr;
