@@ -98,8 +98,9 @@ void PredictionsCanvas::addBefore(const RunResult& r) {
         if (row.label < 0 || size_t(row.label) >= was.size()) continue;
         row.before = was[size_t(row.label)];
         const double delta = (row.value - row.before) * 100;
-        row.valueText = tr("%1% (was %2%, %3%4)").arg(row.value * 100, 0, 'f', 1).arg(row.before * 100, 0, 'f', 1)
-                            .arg(delta >= 0 ? "+" : "−").arg(std::abs(delta), 0, 'f', 1);
+        const QString sign = std::abs(delta) < 0.05 ? "±" : delta > 0 ? "+" : "−";
+        row.valueText = tr("%1% (was %2%, %3%4 pp)").arg(row.value * 100, 0, 'f', 1).arg(row.before * 100, 0, 'f', 1)
+                            .arg(sign).arg(std::abs(delta), 0, 'f', 1);
     }
     heading_ = tr("After %1: top %2 classes, before → after").arg(QString::fromStdString(describe_interventions(r.interventions)))
                    .arg(rows_.size());

@@ -26,7 +26,7 @@ public:
         int query = -1;    // DETR: the detection's object query
         QString name;      // "tabby, tabby cat", "cat  (412, 80)–(530, 230)", "component 17"
         double value = 0;  // probability / score (0…1), or a component's value
-        QString valueText; // "36.2%", "0.93", "-4.1"; with interventions "12.0% (was 36.2%, −24.2)"
+        QString valueText; // "36.2%", "0.93", "-4.1"; with interventions "12.0% (was 36.2%, −24.2 pp)"
         double before = std::numeric_limits<double>::quiet_NaN(); // with interventions: the clean run's value
     };
     const std::vector<Row>& rows() const { return rows_; }
