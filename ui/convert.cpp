@@ -27,7 +27,7 @@ QString colormapName(Colormap cm) { return QString::fromLatin1(analysis::colorma
 const std::array<QRgb, 256>& colormapLut(Colormap cm) {
     // core's table with an opaque alpha, so QImage can take the entries as they are
     static const auto luts = [] {
-        std::array<std::array<QRgb, 256>, 6> all{};
+        std::array<std::array<QRgb, 256>, analysis::kColormapCount> all{};
         for (size_t c = 0; c < all.size(); ++c)
             for (size_t i = 0; i < 256; ++i) all[c][i] = 0xff000000u | analysis::colormap_lut(Colormap(c))[i];
         return all;

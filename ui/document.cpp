@@ -36,6 +36,8 @@ void Document::setModel(std::shared_ptr<const Model> model, const QString& path)
     modelPath_ = path;
     freshModel_ = true;
     result_.reset();
+    baseline_.reset();
+    interventions_ = {}; // announced by modelChanged: a change of interventions would ask for a run
     detr_->update();
     const bool hadTarget = targetClass_ >= 0;
     targetClass_ = -1; // another model's label indices mean other classes
@@ -50,6 +52,7 @@ void Document::setImage(ImageRGB8 image, const QString& name) {
     qimage_ = toDisplayQImage(image_); // downscaled when huge; image_ keeps every pixel
     imageName_ = name;
     result_.reset();
+    baseline_.reset();
     detr_->update();
     emit imageChanged();
     emit resultChanged();
@@ -59,6 +62,7 @@ void Document::setImage(ImageRGB8 image, const QString& name) {
 void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) {
     result_ = std::move(result);
     input_ = std::move(input);
+    if (result_ && result_->interventions.empty()) baseline_ = result_;
     const Selection old = sel_;
     const auto oldQueries = detr_->queries();
     detr_->update();
@@ -90,6 +94,14 @@ void Document::setSelection(Selection s) {
     emit selectionChanged();
     if (queryChanged) emit detr_->queriesChanged();
 }
+
+void Document::setInterventions(Interventions iv) {
+    if (iv == interventions_) return;
+    interventions_ = std::move(iv);
+    emit interventionsChanged();
+}
+
+void Document::setBaseline(std::shared_ptr<const RunResult> clean) { baseline_ = std::move(clean); }
 
 void Document::setDisplay(const DisplayOptions& d) {
     if (d == display_) return;

@@ -105,6 +105,16 @@ public:
     void setRunState(RunState s, const QString& error = {}); // emits runStateChanged on change
     QString waitingText() const; // for "no result here": "Running…", "Cancelled — …", "Failed: …", "Open …"
 
+    // Interventions (issue 18): the heads the next runs switch off and the patches they mask (core's
+    // Interventions; Session::set_interventions). Setting them runs nothing (InterventionsBar reruns);
+    // a new model clears them (its heads are others) with modelChanged, not interventionsChanged.
+    const Interventions& interventions() const { return interventions_; }
+    void setInterventions(Interventions iv); // emits interventionsChanged on change
+    // The last result of this model and image run without interventions: the "before" of the Predictions
+    // view's before → after. Null when there is none yet.
+    const RunResult* baseline() const { return baseline_.get(); }
+    void setBaseline(std::shared_ptr<const RunResult> clean); // a clean run made beside an intervened one
+
     // DETR only: threshold, detections, the encoder / decoder query memory (see detr_state.h).
     DetrState* detr() const { return detr_; }
 
@@ -116,6 +126,7 @@ signals:
     void displayChanged();
     void targetClassChanged(int label);
     void runStateChanged();
+    void interventionsChanged();
 
 private:
     Selection clamp(Selection s) const;
@@ -126,6 +137,8 @@ private:
     QImage qimage_;
     QString imageName_;
     std::shared_ptr<const RunResult> result_;
+    std::shared_ptr<const RunResult> baseline_;
+    Interventions interventions_;
     Tensor input_;
     Selection sel_;
     bool freshModel_ = false; // next result picks the default selection

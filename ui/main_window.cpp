@@ -5,6 +5,7 @@
 #include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
+#include "ui/views/compare_view.h"
 #include "ui/views/detections_view.h"
 #include "ui/views/distance_view.h"
 #include "ui/views/explain_view.h"
@@ -53,10 +54,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setAcceptDrops(true);
     doc_ = new Document(this);
     runner_ = new RunController(doc_, this);
+    compare_ = new CompareMode(this);
+    connect(compare_, &CompareMode::error, this, &MainWindow::showError);
     createViews();
+    createInterventionsBar();
     createActions();
     createStatusBar();
     readSettings();
+    interventions_->syncVisibility();
     connect(doc_, &Document::modelChanged, this, &MainWindow::updateStatus);
     connect(doc_, &Document::resultChanged, this, &MainWindow::updateStatus);
     connect(runner_, &RunController::finished, this, [this](double ms) {
@@ -134,6 +139,12 @@ void MainWindow::createViews() {
     resizeDocks({findChild<QDockWidget*>("dock_overlay"), findChild<QDockWidget*>("dock_model")}, {620, 520}, Qt::Horizontal);
 }
 
+void MainWindow::createInterventionsBar() {
+    interventions_ = new InterventionsBar(doc_, runner_, this);
+    addToolBarBreak(Qt::TopToolBarArea);
+    addToolBar(Qt::TopToolBarArea, interventions_);
+}
+
 View* MainWindow::view(const QString& id) const {
     for (View* v : views_)
         if (v->viewId() == id) return v;
@@ -158,6 +169,7 @@ void MainWindow::createActions() {
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     recentMenu_->setObjectName("menuRecent");
     make(file, "actionPaste", tr("&Paste Image"), QKeySequence::Paste, tr("Use the image on the clipboard"), &MainWindow::paste);
+    compare_->addActions(file);
     file->addSeparator();
     QList<QAction*> needResult;
     needResult << make(file, "actionExportView", tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E),
@@ -188,6 +200,7 @@ void MainWindow::createActions() {
     make(run, "actionRerun", tr("&Run Again"), QKeySequence(Qt::Key_F5), tr("Run the model on the image again"), &MainWindow::rerunClicked);
     make(run, "actionCancel", tr("&Cancel"), QKeySequence(Qt::Key_Escape), tr("Stop loading or running"),
          [this] { runner_->cancel(); });
+    interventions_->addActionsTo(run);
 
     viewMenu_ = menuBar()->addMenu(tr("&View"));
     for (auto* dock : findChildren<QDockWidget*>()) {
@@ -320,7 +333,12 @@ public:
 } // namespace
 
 void MainWindow::openModelDialog() {
-    ModelFileDialog dlg(this, tr("Open Model — a folder, or a .safetensors file"), Settings().lastDirectory(),
+    const QString path = chooseModelPath(tr("Open Model — a folder, or a .safetensors file"));
+    if (!path.isEmpty()) openModel(path);
+}
+
+QString MainWindow::chooseModelPath(const QString& title) {
+    ModelFileDialog dlg(this, title, Settings().lastDirectory(),
                         tr("Checkpoints (*.safetensors *.json *.pth *.bin);;All files (*)"));
     dlg.setObjectName("openModelDialog");
     dlg.setFileMode(QFileDialog::ExistingFile);
@@ -328,7 +346,7 @@ void MainWindow::openModelDialog() {
     connect(&dlg, &QFileDialog::currentChanged, &dlg, [&dlg](const QString& p) {
         dlg.setFileMode(QFileInfo(p).isDir() ? QFileDialog::Directory : QFileDialog::ExistingFile);
     });
-    if (dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty()) openModel(dlg.selectedFiles().first());
+    return dlg.exec() == QDialog::Accepted && !dlg.selectedFiles().isEmpty() ? dlg.selectedFiles().first() : QString();
 }
 
 void MainWindow::paste() {
@@ -356,6 +374,7 @@ View* MainWindow::activeView() const {
     const QWidget* focus = QApplication::focusWidget();
     for (View* v : views_)
         if (focus && v->isAncestorOf(focus) && v->isVisible()) return v;
+    if (View* c = compare_->view()) return c; // compare mode: the comparison, unless a view shown beside it has focus
     return views_.front();
 }
 
@@ -482,6 +501,7 @@ void MainWindow::writeSettings() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
+    compare_->leave(); // the docks as they were, not compare mode's, are what is saved
     writeSettings();
     runner_->cancel();
     e->accept();

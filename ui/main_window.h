@@ -2,7 +2,9 @@
 // Everything else lives in Document (state), RunController (work), the views and Settings.
 #pragma once
 
+#include "ui/compare_mode.h"
 #include "ui/document.h"
+#include "ui/interventions_bar.h"
 #include "ui/run_controller.h"
 #include "ui/views/view.h"
 
@@ -27,6 +29,8 @@ public:
     View* view(const QString& id) const;     // "overlay", "model", "matrix", "detections"
     QList<View*> views() const { return views_; }
     QString lastError() const { return lastError_; }
+    CompareMode* compare() const { return compare_; } // File ▸ Compare: side B beside this window's document
+    InterventionsBar* interventions() const { return interventions_; } // switched-off heads, undo, clear
 
     // Open a path by what it is: a folder / .safetensors / .json / .pth / .bin is a model, else an image.
     // A path that does not exist is reported as such (it is neither). Drops, Recent, positional arguments.
@@ -39,6 +43,8 @@ public:
     static bool looksLikeModel(const QString& path);
     // "Images (*.png *.jpg …)": core's kImageExtensions, the one list.
     static QString imageFileFilter();
+    // The Open Model dialog (a folder or a checkpoint file); empty when cancelled.
+    QString chooseModelPath(const QString& title);
 
 signals:
     void errorShown(const QString& message); // every error the window reports (--screenshot exits on it)
@@ -54,6 +60,7 @@ protected:
 private:
     void createActions();
     void createViews();
+    void createInterventionsBar(); // below the selection bar; Undo / Clear go to the Run menu
     void createStatusBar();
     void readSettings();
     void writeSettings();
@@ -76,6 +83,8 @@ private:
 
     Document* doc_;
     RunController* runner_;
+    CompareMode* compare_;
+    InterventionsBar* interventions_ = nullptr;
     QList<View*> views_;
     QMenu* viewMenu_ = nullptr;
     QMenu* recentMenu_ = nullptr;

@@ -22,6 +22,7 @@ struct RunController::Outcome {
     QString imageName;
     QString imagePath;                  // the file it was decoded from (empty for pixels)
     std::shared_ptr<RunResult> result;
+    std::shared_ptr<RunResult> baseline; // the clean run beside an intervened one (no baseline yet)
     Tensor input;
     QString error;
     bool cancelled = false;
@@ -90,9 +91,13 @@ void RunController::start(Job job) {
     if (doc_->hasImage() && job.imagePath.isEmpty() && !job.image) current = doc_->image();
     const QString what = !job.modelPath.isEmpty() ? tr("Loading %1…").arg(QFileInfo(job.modelPath).fileName())
                                                    : tr("Running…");
+    // Interventions apply to the document's model; a job that loads another model runs it clean.
+    const Interventions iv = job.modelPath.isEmpty() ? doc_->interventions() : Interventions{};
+    const bool needBaseline = !iv.empty() && (!doc_->baseline() || !job.imagePath.isEmpty() || job.image);
     QPointer<RunController> self(this);
     const QString modelPath = job.modelPath.isEmpty() ? doc_->modelPath() : job.modelPath; // for error messages
-    thread_ = QThread::create([self, job = std::move(job), model, current = std::move(current), flag, modelPath]() mutable {
+    thread_ = QThread::create([self, job = std::move(job), model, current = std::move(current), flag, modelPath, iv,
+                               needBaseline]() mutable {
         auto out = std::make_shared<Outcome>();
         out->requestedModel = job.modelPath;
         try {
@@ -109,8 +114,12 @@ void RunController::start(Job job) {
             }
             out->imageName = job.imageName;
             const ImageRGB8* img = out->image ? &*out->image : (current ? &*current : nullptr);
-            if (model && img && !flag->load())
-                out->result = std::make_shared<RunResult>(Session(*model).run(*img, RecordPolicy::All, flag.get(), &out->input));
+            if (model && img && !flag->load()) {
+                Session session(*model);
+                if (needBaseline) out->baseline = std::make_shared<RunResult>(session.run(*img, RecordPolicy::All, flag.get()));
+                if (!iv.empty()) session.set_interventions(iv); // validated: a head the model lacks is an error
+                out->result = std::make_shared<RunResult>(session.run(*img, RecordPolicy::All, flag.get(), &out->input));
+            }
             out->cancelled = flag->load() && !out->result;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::Cancelled) out->cancelled = true;
@@ -144,6 +153,7 @@ void RunController::deliver(const std::shared_ptr<Outcome>& out) {
             doc_->setImage(std::move(*out->image), out->imageName);
             if (!out->imagePath.isEmpty()) emit imageLoaded(out->imagePath);
         }
+        if (out->baseline) doc_->setBaseline(out->baseline);
         if (out->result) doc_->setResult(out->result, std::move(out->input));
     }
     if (!out->error.isEmpty()) {

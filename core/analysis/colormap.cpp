@@ -18,6 +18,9 @@ constexpr unsigned kInferno[] = {0x000004, 0x1b0c42, 0x4b0c6b, 0x781c6d, 0xa52c6
                                  0xcf4446, 0xed6925, 0xfb9a06, 0xf7d03c, 0xfcffa4};
 constexpr unsigned kCividis[] = {0x00204d, 0x00336f, 0x39486b, 0x575c6d, 0x707173,
                                  0x8a8779, 0xa69d75, 0xc4b56c, 0xe4cf5b, 0xffea46};
+// ColorBrewer RdBu (11 classes) from blue to red: matplotlib's RdBu_r.
+constexpr unsigned kRdBuR[] = {0x053061, 0x2166ac, 0x4393c3, 0x92c5de, 0xd1e5f0, 0xf7f7f7,
+                               0xfddbc7, 0xf4a582, 0xd6604d, 0xb2182b, 0x67001f};
 // magma at indices 0, 16, …, 240, 255 of the 256-entry table (float RGB).
 constexpr float kMagma[][3] = {
     {0.001462f, 0.000466f, 0.013866f}, {0.039608f, 0.031090f, 0.133515f}, {0.113094f, 0.065492f, 0.276784f},
@@ -88,6 +91,7 @@ bool colormap_from_name(const std::string& name, Colormap& out) {
 }
 
 const char* colormap_name(Colormap cm) {
+    if (cm == Colormap::RdBuR) return "rdbu_r";
     const auto& all = colormap_names();
     const size_t i = size_t(cm);
     return i < all.size() ? all[i].c_str() : "?";
@@ -95,8 +99,18 @@ const char* colormap_name(Colormap cm) {
 
 const Lut& colormap_lut(Colormap cm) {
     static const Lut luts[] = {lerp_hex(kViridis, 9), lerp_hex(kInferno, 10), magma_lut(),
-                               lerp_hex(kCividis, 10), jet_lut(), grey_lut()};
+                               lerp_hex(kCividis, 10), jet_lut(), grey_lut(), lerp_hex(kRdBuR, 11)};
+    static_assert(std::size(luts) == kColormapCount);
     return luts[std::clamp(int(cm), 0, int(std::size(luts)) - 1)];
+}
+
+bool colormap_diverging(Colormap cm) { return cm == Colormap::RdBuR; }
+
+double diverging_range(const float* v, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (std::isfinite(v[i])) m = std::max(m, std::abs(double(v[i])));
+    return m > 0 ? m : 1e-12;
 }
 
 int colormap_index(double v, double lo, double hi) {

@@ -9,11 +9,20 @@
 
 namespace attnscope::analysis {
 
-enum class Colormap { Viridis, Inferno, Magma, Cividis, Jet, Grey };
+// The sequential maps (Viridis … Grey: what a user picks for attention, `colormap_names`), then the
+// diverging map for signed data such as a difference A − B: RdBuR (matplotlib's "RdBu_r", ColorBrewer
+// RdBu reversed): blue low, near-white middle, red high; centre it on 0 with a symmetric range
+// (diverging_range). It is not among colormap_names (nor the GUI's combo, nor --colormap).
+enum class Colormap { Viridis, Inferno, Magma, Cividis, Jet, Grey, RdBuR };
+inline constexpr int kColormapCount = 7; // every enum value, RdBuR included
 
-const std::vector<std::string>& colormap_names();              // "viridis", "inferno", … in enum order
+const std::vector<std::string>& colormap_names();              // "viridis", "inferno", … "grey" (sequential)
 bool colormap_from_name(const std::string& name, Colormap& out); // case-insensitive; false when unknown
-const char* colormap_name(Colormap cm);
+const char* colormap_name(Colormap cm);                          // RdBuR: "rdbu_r"
+bool colormap_diverging(Colormap cm);
+// The symmetric range −m…m, m = the largest finite |v| (1e-12 when all are 0 or none is finite), so that
+// 0 falls on the diverging map's middle.
+double diverging_range(const float* v, size_t n);
 
 // 256 opaque colours 0xRRGGBB, index 0 = low end.
 const std::array<uint32_t, 256>& colormap_lut(Colormap cm);

@@ -1,8 +1,11 @@
 #include "ui/views/head_grid_view.h"
 
+#include "ui/interventions_bar.h"
 #include "ui/views/analysis_paint.h"
 
+#include <QContextMenuEvent>
 #include <QKeyEvent>
+#include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QVBoxLayout>
@@ -19,8 +22,9 @@ HeadGridCanvas::HeadGridCanvas(Document* doc, QWidget* parent) : QWidget(parent)
     setFocusPolicy(Qt::StrongFocus);
     setMinimumSize(240, 200);
     setToolTip(tr("Each cell: one layer (row) and head (column), query as selected, scaled to its own range. "
-                  "Click to select · ←/→ head · ↑/↓ layer"));
+                  "Click to select · right-click to switch a head off or on · ←/→ head · ↑/↓ layer"));
     connect(doc_, &Document::resultChanged, this, &HeadGridCanvas::rebuild);
+    connect(doc_, &Document::interventionsChanged, this, qOverload<>(&QWidget::update)); // the crosses
     connect(doc_, &Document::selectionChanged, this, [this] {
         const Selection& s = doc_->selection();
         if (s.site != basis_.site || s.query != basis_.query) rebuild();
@@ -104,6 +108,7 @@ void HeadGridCanvas::paintEvent(QPaintEvent*) {
     }
     for (int l = 0; l < layers_; ++l)
         for (int h = 0; h < heads_; ++h) p.drawImage(cellRect(l, h), thumbs_[size_t(l * heads_ + h)]);
+    paintAblated(p);
     // Selection: the cell, or the whole row when heads are fused.
     QRectF selRect = cellRect(sel.layer, std::max(0, sel.heads.head));
     if (sel.heads.fused()) selRect = cellRect(sel.layer, 0).united(cellRect(sel.layer, heads_ - 1));
@@ -126,6 +131,47 @@ void HeadGridCanvas::mousePressEvent(QMouseEvent* e) {
                 doc_->setSelection(s);
                 return;
             }
+}
+
+void HeadGridCanvas::paintAblated(QPainter& p) {
+    const Interventions& iv = doc_->interventions();
+    p.save();
+    p.setRenderHint(QPainter::Antialiasing, true);
+    for (const HeadRef& h : iv.ablated) {
+        if (h.site != basis_.site || h.layer >= layers_ || h.head >= heads_) continue;
+        const QRectF r = cellRect(h.layer, h.head);
+        p.fillRect(r, QColor(255, 255, 255, 150));
+        p.setPen(QPen(QColor(200, 30, 30), 2.5));
+        p.drawLine(r.topLeft() + QPointF(3, 3), r.bottomRight() - QPointF(3, 3));
+        p.drawLine(r.topRight() + QPointF(-3, 3), r.bottomLeft() + QPointF(3, -3));
+    }
+    p.restore();
+}
+
+void HeadGridCanvas::contextMenuEvent(QContextMenuEvent* e) {
+    if (!doc_->result()) return;
+    for (int l = 0; l < layers_; ++l)
+        for (int h = 0; h < heads_; ++h) {
+            if (!cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(e->pos())) continue;
+            const HeadRef head{basis_.site, l, h};
+            const bool off = doc_->interventions().is_ablated(head);
+            QMenu menu(this);
+            menu.setObjectName("headMenu");
+            QAction* toggle = menu.addAction(off ? tr("Restore layer %1 head %2").arg(l).arg(h)
+                                                 : tr("Switch off layer %1 head %2 (ablate)").arg(l).arg(h));
+            toggle->setObjectName("actionToggleHead");
+            QAction* all = menu.addAction(tr("Restore every head"));
+            all->setObjectName("actionRestoreAllHeads");
+            all->setEnabled(!doc_->interventions().ablated.empty());
+            connect(toggle, &QAction::triggered, this, [this, head, off] { InterventionsBar::setHeadAblated(doc_, head, !off); });
+            connect(all, &QAction::triggered, this, [this] {
+                Interventions iv = doc_->interventions();
+                iv.ablated.clear();
+                doc_->setInterventions(iv);
+            });
+            menu.exec(e->globalPos());
+            return;
+        }
 }
 
 void HeadGridCanvas::keyPressEvent(QKeyEvent* e) {

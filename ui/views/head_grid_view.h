@@ -7,6 +7,8 @@
 
 #include <QImage>
 
+class QPainter;
+
 namespace attnscope::ui {
 
 class HeadGridCanvas : public QWidget, public FigureCanvas {
@@ -25,8 +27,11 @@ protected:
     void paintEvent(QPaintEvent*) override;
     void mousePressEvent(QMouseEvent* e) override;
     void keyPressEvent(QKeyEvent* e) override;
+    // Right-click a head: switch it off / back on (issue 18; InterventionsBar reruns, with undo).
+    void contextMenuEvent(QContextMenuEvent* e) override;
 
 private:
+    void paintAblated(QPainter& p); // a cross over every head the document switches off
     void rebuild();   // maps for the query (result / site / query changed)
     void recolour();  // thumbnails (colormap changed)
 

@@ -61,6 +61,7 @@ void PredictionsCanvas::rebuild() {
         for (const Prediction& p : top_k(*r, k))
             rows_.push_back({p.index, -1, QString::fromStdString(p.label), double(p.prob),
                              QString("%1%").arg(double(p.prob) * 100, 0, 'f', 1)});
+        addBefore(*r);
     } else if (r->features.numel() > 0) { // headless (DINO): the CLS feature the model ends in
         const float* f = r->features.ptr();
         const int n = int(r->features.numel());
@@ -83,6 +84,26 @@ void PredictionsCanvas::rebuild() {
         heading_ = tr("This model gives no predictions");
     }
     update();
+}
+
+// Interventions (issue 18): each class's probability in the clean run beside the intervened one —
+// "12.0% (was 36.2%, −24.2)" and a tick on the bar where it was; the heading says what was switched off.
+void PredictionsCanvas::addBefore(const RunResult& r) {
+    const RunResult* clean = doc_->baseline();
+    if (r.interventions.empty() || !clean || clean == &r || clean->predictions.size() != r.predictions.size()) return;
+    std::vector<double> was(clean->predictions.size(), 0.0);
+    for (const Prediction& p : clean->predictions)
+        if (p.index >= 0 && size_t(p.index) < was.size()) was[size_t(p.index)] = p.prob;
+    for (Row& row : rows_) {
+        if (row.label < 0 || size_t(row.label) >= was.size()) continue;
+        row.before = was[size_t(row.label)];
+        const double delta = (row.value - row.before) * 100;
+        const QString sign = std::abs(delta) < 0.05 ? "±" : delta > 0 ? "+" : "−";
+        row.valueText = tr("%1% (was %2%, %3%4 pp)").arg(row.value * 100, 0, 'f', 1).arg(row.before * 100, 0, 'f', 1)
+                            .arg(sign).arg(std::abs(delta), 0, 'f', 1);
+    }
+    heading_ = tr("After %1: top %2 classes, before → after").arg(QString::fromStdString(describe_interventions(r.interventions)))
+                   .arg(rows_.size());
 }
 
 double PredictionsCanvas::rowHeight() const { return std::max(22.0, fontMetrics().height() * 1.7); }
@@ -158,6 +179,11 @@ void PredictionsCanvas::paintEvent(QPaintEvent*) {
             bar = QRectF(bars.topLeft(), QSizeF(std::clamp(r.value / scale, 0.0, 1.0) * bars.width(), bars.height()));
         }
         p.fillRect(bar, isTarget ? seriesColour(1) : seriesColour(0));
+        if (!std::isnan(r.before) && !signedBars_) { // where the clean run had it
+            const double x = bars.left() + std::clamp(r.before / scale, 0.0, 1.0) * bars.width();
+            p.setPen(QPen(kInk, 2));
+            p.drawLine(QPointF(x, row.top() + 2), QPointF(x, row.bottom() - 2));
+        }
         p.setPen(kInk);
         p.drawText(QRectF(bars.right() + 6, row.top(), valueW, row.height()), Qt::AlignLeft | Qt::AlignVCenter, r.valueText);
     }

@@ -9,6 +9,8 @@
 
 #include <QString>
 
+#include <limits>
+
 #include <vector>
 
 namespace attnscope::ui {
@@ -24,7 +26,8 @@ public:
         int query = -1;    // DETR: the detection's object query
         QString name;      // "tabby, tabby cat", "cat  (412, 80)–(530, 230)", "component 17"
         double value = 0;  // probability / score (0…1), or a component's value
-        QString valueText; // "36.2%", "0.93", "-4.1"
+        QString valueText; // "36.2%", "0.93", "-4.1"; with interventions "12.0% (was 36.2%, −24.2 pp)"
+        double before = std::numeric_limits<double>::quiet_NaN(); // with interventions: the clean run's value
     };
     const std::vector<Row>& rows() const { return rows_; }
     QString heading() const { return heading_; }
@@ -40,6 +43,7 @@ protected:
 
 private:
     void rebuild();
+    void addBefore(const RunResult& r); // interventions: the clean run's values beside these
     double rowHeight() const;
     double top() const;
 
