@@ -177,7 +177,7 @@ void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResu
     if (gh < 1 || gw < 1)
         throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
                                                           std::to_string(P) + "-pixel patch");
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    const int n_prefix_tok = c_.n_cls + c_.n_dist + c_.n_reg;
     const int T = n_prefix_tok + gh * gw;
     const int64_t TD = static_cast<int64_t>(T) * D;
 

@@ -9,6 +9,7 @@ const char* site_name(Site site) {
     case Site::Encoder: return "encoder";
     case Site::DecoderSelf: return "decoder_self";
     case Site::DecoderCross: return "decoder_cross";
+    case Site::Pool: return "pool";
     }
     return "unknown";
 }
