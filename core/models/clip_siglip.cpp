@@ -312,17 +312,7 @@ public:
         : s_(std::move(s)), w_(std::move(w)), info_(std::move(info)), spec_(std::move(spec)) {}
     const ModelInfo& info() const override { return info_; }
     const PreprocessSpec& preprocess() const override { return spec_; }
-    PatchEmbedding patch_embedding() const override {
-        const VitConfig& c = s_.vit;
-        PatchEmbedding pe;
-        pe.filters = w_.vit.patch_w;
-        const int64_t D = c.n_embd, G = static_cast<int64_t>(c.pos_grid_h) * c.pos_grid_w;
-        pe.pos = Tensor({G, D}, std::vector<float>(w_.vit.pos.data.begin() + c.n_pos_prefix * D, w_.vit.pos.data.end()));
-        pe.pos_grid_h = c.pos_grid_h;
-        pe.pos_grid_w = c.pos_grid_w;
-        pe.n_pos_prefix = c.n_pos_prefix;
-        return pe;
-    }
+    PatchEmbedding patch_embedding() const override { return vit_patch_embedding(s_.vit, w_.vit); }
     void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result, const CancelFlag* cancel) const override;
 
 private:
@@ -357,13 +347,9 @@ void ClipSiglipModel::pool(const float* xn, int T, AttentionRecorder& recorder, 
 
 void ClipSiglipModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result, const CancelFlag* cancel) const {
     const VitConfig& c = s_.vit;
-    if (input.dim() != 3 || input.size(0) != 3)
-        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
     const int P = c.patch, D = c.n_embd;
-    const int gh = static_cast<int>(input.size(1)) / P, gw = static_cast<int>(input.size(2)) / P;
-    if (gh < 1 || gw < 1)
-        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
-                                                          std::to_string(P) + "-pixel patch");
+    int gh = 0, gw = 0;
+    vit_grid(c, input, gh, gw);
     const int T = c.n_cls + gh * gw;
     std::vector<float> x(static_cast<size_t>(T) * D);
     VitBuffers buf = vit_buffers(c, T);
@@ -432,13 +418,7 @@ std::unique_ptr<Model> load_clip_siglip(std::shared_ptr<const WeightSource> w, c
     info.task = Task::Embed;
     info.format = s.naming == Naming::HF ? "hf" : "openai";
     info.source = w->path();
-    info.hidden = c.n_embd;
-    info.n_layers = c.n_layers;
-    info.n_heads = c.n_heads;
-    info.mlp = c.n_mlp;
-    info.patch_size = c.patch;
-    info.image_h = c.pos_grid_h * c.patch;
-    info.image_w = c.pos_grid_w * c.patch;
+    vit_info_sizes(c, info);
     info.n_params = count_params(weights);
     info.architecture = architecture_name(config);
     if (info.architecture.empty()) info.architecture = std::string(family_name(info.family)) + " (inferred from tensor names)";

@@ -1,6 +1,7 @@
 // The ViT family's parts: embedding, one encoder block, head (see vit_parts.h).
 #include "core/models/vit_parts.h"
 
+#include "core/error.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -8,6 +9,37 @@
 #include <cmath>
 
 namespace attnscope {
+
+void vit_grid(const VitConfig& c, const Tensor& input, int& gh, int& gw) {
+    if (input.dim() != 3 || input.size(0) != 3)
+        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
+    gh = static_cast<int>(input.size(1)) / c.patch;
+    gw = static_cast<int>(input.size(2)) / c.patch;
+    if (gh < 1 || gw < 1)
+        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
+                                                          std::to_string(c.patch) + "-pixel patch");
+}
+
+PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w) {
+    PatchEmbedding pe;
+    pe.filters = w.patch_w;
+    const int64_t D = c.n_embd, G = static_cast<int64_t>(c.pos_grid_h) * c.pos_grid_w;
+    pe.pos = Tensor({G, D}, std::vector<float>(w.pos.data.begin() + c.n_pos_prefix * D, w.pos.data.end()));
+    pe.pos_grid_h = c.pos_grid_h;
+    pe.pos_grid_w = c.pos_grid_w;
+    pe.n_pos_prefix = c.n_pos_prefix;
+    return pe;
+}
+
+void vit_info_sizes(const VitConfig& c, ModelInfo& info) {
+    info.hidden = c.n_embd;
+    info.n_layers = c.n_layers;
+    info.n_heads = c.n_heads;
+    info.mlp = c.n_mlp;
+    info.patch_size = c.patch;
+    info.image_h = c.pos_grid_h * c.patch;
+    info.image_w = c.pos_grid_w * c.patch;
+}
 
 VitBuffers vit_buffers(const VitConfig& c, int n_tok) {
     const size_t TD = static_cast<size_t>(n_tok) * c.n_embd;

@@ -93,6 +93,16 @@ void vit_block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, 
 // result.logits and result.features (the normed CLS token).
 void vit_head(const VitConfig& c, const VitWeights& w, const float* xn, int n_tok, RunResult& result);
 
+// The patch grid (gh, gw) of a [3, H, W] input (whole patches; the rest is dropped), or an Error(Mismatch)
+// naming the input when it is not [3, H, W] or smaller than one patch.
+void vit_grid(const VitConfig& c, const Tensor& input, int& gh, int& gw);
+
+// Model::patch_embedding() of a ViT-like model: the filters and the patch rows of the position table.
+PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w);
+
+// The ModelInfo sizes every ViT-like model reports (hidden, layers, heads, mlp, patch, native image size).
+void vit_info_sizes(const VitConfig& c, ModelInfo& info);
+
 // The config and weights of a model loaded by load_vit; nullptr for any other model.
 const VitConfig* vit_config(const Model& model);
 const VitWeights* vit_weights(const Model& model);
