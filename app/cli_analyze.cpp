@@ -168,6 +168,33 @@ void write_tokens(const std::string& out, const RunResult& r, double k) {
     an::write_png(path_in(out, "feature_pca_mask.png"), an::heatmap_png(pca.mask, "Foreground: first component > 0", cell, {0, 1}));
 }
 
+// dataset: one PCA of the final patch tokens across every image (DINOv2 Fig. 1), each image on the joint
+// axes with the joint min-max scaling: feature_pca/NNNN.npy / _mask.npy / .png (NNNN = row of feature_pca.csv).
+void write_joint_pca(const std::string& out, const an::JointFeaturePca& joint, const std::vector<std::string>& names) {
+    if (joint.size() == 0) {
+        std::fprintf(stderr, "feature_pca: skipped (no image handed out final tokens; ViT family only)\n");
+        return;
+    }
+    const std::vector<an::FeaturePca> pcas = joint.finish();
+    make_dir(path_in(out, "feature_pca"));
+    std::string csv = "index,image,grid_h,grid_w,pc1_explained,pc2_explained,pc3_explained,foreground_share\n";
+    for (size_t i = 0; i < pcas.size(); ++i) {
+        char stem[32];
+        std::snprintf(stem, sizeof stem, "feature_pca/%04zu", i);
+        const an::FeaturePca& f = pcas[i];
+        write_npy(path_in(out, std::string(stem) + ".npy"), f.image);
+        write_npy(path_in(out, std::string(stem) + "_mask.npy"), f.mask);
+        const int cell = std::max(4, std::min(16, 448 / static_cast<int>(std::max<int64_t>(1, std::max(f.image.size(0), f.image.size(1))))));
+        an::write_png(path_in(out, std::string(stem) + ".png"),
+                      an::rgb_grid_png(f.image, "Patch features on the joint PCA axes of " + std::to_string(pcas.size()) + " images: " + names[i], cell));
+        double fg = 0;
+        for (float v : f.mask.data) fg += v;
+        csv += std::to_string(i) + "," + an::csv_field(names[i]) + "," + std::to_string(f.image.size(0)) + "," + std::to_string(f.image.size(1)) +
+               "," + num(f.explained[0]) + "," + num(f.explained[1]) + "," + num(f.explained[2]) + "," + num(fg / f.mask.numel()) + "\n";
+    }
+    write_file_atomic(path_in(out, "feature_pca.csv"), csv);
+}
+
 } // namespace
 
 int cmd_analyze(const Args& a) {
@@ -223,6 +250,8 @@ int cmd_dataset(const Args& a) {
     const bool detr = model->info().task == Task::Detect;
     an::DistanceAccumulator acc;
     std::string per_image = "image,layer,head,mean_px\n", boxes = an::query_boxes_csv_header();
+    an::JointFeaturePca joint; // the final patch tokens of every image, for one PCA across them
+    std::vector<std::string> pca_names;
     BatchCallbacks cb;
     cb.starting = [](size_t k, size_t n, const std::string& file) { std::fprintf(stderr, "[%zu/%zu] %s\n", k + 1, n, file.c_str()); };
     cb.skipped = [](size_t, const std::string&, const std::string& why) { std::fprintf(stderr, "  skipped: %s\n", why.c_str()); };
@@ -233,6 +262,10 @@ int cmd_dataset(const Args& a) {
             for (size_t h = 0; h < d[l].size(); ++h)
                 per_image += an::csv_field(file) + "," + std::to_string(l) + "," + std::to_string(h) + "," + num(d[l][h]) + "\n";
         if (detr) boxes += an::query_boxes_csv(an::query_boxes(file, r));
+        if (!r.final_tokens.empty() && r.layout.grid_h * r.layout.grid_w >= 1) {
+            joint.add(r.final_tokens, r.layout);
+            pca_names.push_back(file);
+        }
     };
     Session session(*model);
     const BatchSummary done = run_batch(session, dir, files, RecordPolicy::All, cb);
@@ -242,6 +275,7 @@ int cmd_dataset(const Args& a) {
     write_file_atomic(path_in(out, "attention_distance.csv"), an::distance_csv(acc));
     write_file_atomic(path_in(out, "attention_distance_per_image.csv"), per_image);
     if (detr) write_file_atomic(path_in(out, "query_boxes.csv"), boxes);
+    write_joint_pca(out, joint, pca_names);
     if (acc.n_images() > 0)
         an::write_png(path_in(out, "attention_distance.png"),
                       an::distance_scatter_png(means, "Mean attention distance, " + std::to_string(acc.n_images()) + " images"));

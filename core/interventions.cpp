@@ -45,7 +45,13 @@ void zero_patches(Tensor& input, int patch_size, const std::vector<int>& cells) 
 }
 
 int site_layers(const ModelInfo& info, Site site) {
-    return site == Site::Encoder ? info.n_layers : info.n_decoder_layers;
+    switch (site) {
+    case Site::Encoder: return info.n_layers;
+    case Site::DecoderSelf:
+    case Site::DecoderCross: return info.n_decoder_layers;
+    case Site::Pool: return info.family == Family::Siglip ? 1 : 0; // SigLIP's attention-pooling probe
+    }
+    return 0;
 }
 
 void validate_interventions(const Interventions& iv, const ModelInfo& info) {

@@ -128,6 +128,11 @@ void write_run_folder(const std::string& dir, const Model& model, const RunResul
     if (!result.features.empty()) write_npy((fs::path(dir) / "features.npy").string(), result.features);
     if (!result.boxes.empty()) write_npy((fs::path(dir) / "boxes.npy").string(), result.boxes);
     for (const AttentionMap& m : result.attention) {
+        if (m.site == Site::Pool) { // the one pooling head's probe row: [heads, 1, tokens] beside the features
+            write_npy((fs::path(dir) / "pool_attention.npy").string(), m.probs.data(), {m.n_heads, m.n_q, m.n_k});
+            files.push_back("pool_attention.npy");
+            continue;
+        }
         char name[64];
         std::snprintf(name, sizeof name, "%s_layer%02d.npy", site_name(m.site), m.layer);
         write_npy((fs::path(dir) / "attention" / name).string(), m.probs.data(), {m.n_heads, m.n_q, m.n_k});

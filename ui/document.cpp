@@ -13,6 +13,7 @@ QString siteTitle(Site s) {
     case Site::Encoder: return QObject::tr("Encoder self-attention");
     case Site::DecoderSelf: return QObject::tr("Decoder self-attention");
     case Site::DecoderCross: return QObject::tr("Decoder cross-attention");
+    case Site::Pool: return QObject::tr("Attention pooling (probe)");
     }
     return QString::fromLatin1(site_name(s));
 }
@@ -69,7 +70,8 @@ void Document::setResult(std::shared_ptr<const RunResult> result, Tensor input) 
     if (freshModel_ && result_ && !result_->attention.empty()) {
         // A new model opens on its last layer, heads averaged, CLS query: the most telling map
         // (DETR: the best object's cross-attention, see DetrState::opening).
-        const Site site = result_->attention.front().site;
+        // SigLIP (no CLS token): its pooling head's probe, the row that makes the image embedding.
+        const Site site = layerCount(Site::Pool) ? Site::Pool : result_->attention.front().site;
         sel_ = Selection{site, layerCount(site) - 1, {-1, analysis::HeadFusion::Mean}, 0};
         if (!detr_->opening(sel_)) detr_->resetQueries();
         freshModel_ = false;
@@ -185,6 +187,7 @@ QRectF Document::seenInOriginal() const {
 QString Document::tokenName(int t) const {
     if (!result_) return QString::number(t);
     const TokenLayout& L = result_->layout;
+    if (sel_.site == Site::Pool) return "pooling probe";
     const AttentionMap* m = currentMap();
     const bool patchesFollowPrefix = m && analysis::query_grid_start(*m, L) == L.n_prefix() && sel_.site == Site::Encoder;
     if (!patchesFollowPrefix) {

@@ -149,8 +149,9 @@ private:
     QString runError_;
 };
 
-inline bool isDecoderSite(Site s) { return s != Site::Encoder; }
-// The site as people say it: "Encoder self-attention", "Decoder self-attention", "Decoder cross-attention"
+inline bool isDecoderSite(Site s) { return s == Site::DecoderSelf || s == Site::DecoderCross; }
+// The site as people say it: "Encoder self-attention", "Decoder self-attention", "Decoder cross-attention",
+// "Attention pooling (probe)"
 // (core's site_name is the file-name form, "decoder_cross").
 QString siteTitle(Site s);
 

@@ -73,8 +73,12 @@ Tensor attention_rollout(const std::vector<AttentionMap>& maps, const TokenLayou
         if (m.site == Site::Encoder) enc.push_back(&m);
     if (enc.empty()) throw Error(ErrorKind::Missing, "", "encoder attention", "no encoder maps were recorded");
     const int T = enc.front()->n_q;
-    if (T != layout.n_tokens() || layout.n_cls < 1)
-        throw Error(ErrorKind::Mismatch, "", "token layout", std::to_string(T) + " tokens recorded but the layout has " + std::to_string(layout.n_tokens()) + " (needs a CLS token)");
+    if (layout.n_cls < 1)
+        throw Error(ErrorKind::Unsupported, "", "token layout",
+                    "attention rollout follows the CLS token's row and this model has no CLS token (SigLIP pools with its "
+                    "attention-pooling head: see its pool attention)");
+    if (T != layout.n_tokens())
+        throw Error(ErrorKind::Mismatch, "", "token layout", std::to_string(T) + " tokens recorded but the layout has " + std::to_string(layout.n_tokens()));
     std::vector<double> v(static_cast<size_t>(T), 0.0), next(v.size()); // (T) the CLS row so far
     v[0] = 1.0;
     for (auto it = enc.rbegin(); it != enc.rend(); ++it) {

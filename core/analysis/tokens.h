@@ -56,4 +56,26 @@ struct FeaturePca {
 };
 FeaturePca feature_pca(const Tensor& final_tokens, const TokenLayout& layout);
 
+// One PCA across several images (`dataset`; DINOv2 Fig. 1 computes its PCA jointly over the images of a
+// set): the patch tokens of every image added, centred on their joint mean, on the first three principal
+// axes of all of them together. Signs as feature_pca, with "the border patches" those of every image;
+// each component is min-max scaled over all images together, so a colour means the same in every image.
+// Images may differ in grid size but not in hidden size. Keeps every image's patch tokens (float) until
+// finish(): N patches × hidden × 4 bytes per image.
+class JointFeaturePca {
+public:
+    // Error(Argument) when final_tokens is not [layout tokens, hidden] with ≥ 1 patch, or its hidden size
+    // differs from the first image's.
+    void add(const Tensor& final_tokens, const TokenLayout& layout);
+    size_t size() const { return grids_.size(); }
+    // Per image, in the order added; explained = shares of the joint variance. Error(Argument) with fewer
+    // than 2 patches in all.
+    std::vector<FeaturePca> finish() const;
+
+private:
+    int dim_ = 0;
+    std::vector<std::vector<float>> patches_; // per image: (grid_h·grid_w, dim) row-major
+    std::vector<std::pair<int, int>> grids_;  // (grid_h, grid_w)
+};
+
 } // namespace attnscope::analysis

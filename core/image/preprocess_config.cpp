@@ -119,7 +119,7 @@ PreprocessSpec spec_from_hf_preprocessor(const json& cfg, const std::string& fil
         if (f.has("size")) parse_size(f, cfg.at("size"), type, s);
         else s.resize = PreprocessSpec::Resize::Exact; // 224×224, every class default we handle
     }
-    const bool bicubic_default = clip || contains(type, "DeiT") || contains(type, "Beit");
+    const bool bicubic_default = clip || contains(type, "DeiT") || contains(type, "Beit") || contains(type, "Siglip");
     s.resample = bicubic_default ? Resample::Bicubic : Resample::Bilinear;
     if (f.has("resample")) {
         if (!cfg.at("resample").is_number_integer()) f.fail("resample", "expected a PIL filter code, got " + cfg.at("resample").dump());

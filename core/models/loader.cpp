@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/io/weights.h"
+#include "core/models/clip_siglip.h"
 #include "core/models/detr.h"
 #include "core/models/vit.h"
 
@@ -97,8 +98,9 @@ std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> w, co
                                        const LoadOptions& options) {
     if (is_vit_checkpoint(*w)) return load_vit(w, config, preprocessor, options);
     if (is_detr_checkpoint(*w)) return load_detr(w, config, preprocessor, options);
+    if (is_clip_siglip_checkpoint(*w)) return load_clip_siglip(w, config, preprocessor, options);
     throw Error(ErrorKind::Unsupported, file_of(*w), "",
-                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR); first names: " + sample_names(*w));
+                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR, CLIP, SigLIP); first names: " + sample_names(*w));
 }
 
 } // namespace attnscope

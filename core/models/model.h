@@ -26,15 +26,15 @@ struct TokenLayout {
 };
 
 // What a checkpoint is (decided by its loader from the tensor names) and what its output is for.
-enum class Family { Vit, DeitDistilled, Dino, Dinov2, Dinov2Registers, Detr };
+enum class Family { Vit, DeitDistilled, Dino, Dinov2, Dinov2Registers, Detr, Clip, Siglip };
 enum class Task {
     Classify, // logits over labels (ViT, DeiT, DINOv2 with a classifier)
-    Embed,    // no head: the normed CLS token is the output (DINO, headless DINOv2)
+    Embed,    // no head: the normed CLS token is the output (DINO, headless DINOv2); CLIP/SigLIP: the image embedding
     Detect,   // boxes and class logits per query (DETR)
 };
 
 // The names every JSON/CSV/CLI output uses: "vit", "deit-distilled", "dino", "dinov2", "dinov2-registers",
-// "detr"; and "classify", "embed", "detect".
+// "detr", "clip", "siglip"; and "classify", "embed", "detect".
 const char* family_name(Family f);
 const char* task_name(Task t);
 // The inverse of family_name; false (f untouched) for an unknown name.

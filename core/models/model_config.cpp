@@ -17,6 +17,8 @@ const char* family_name(Family f) {
     case Family::Dinov2: return "dinov2";
     case Family::Dinov2Registers: return "dinov2-registers";
     case Family::Detr: return "detr";
+    case Family::Clip: return "clip";
+    case Family::Siglip: return "siglip";
     }
     return "?";
 }
@@ -31,7 +33,8 @@ const char* task_name(Task t) {
 }
 
 bool family_from_name(const std::string& name, Family& f) {
-    for (Family c : {Family::Vit, Family::DeitDistilled, Family::Dino, Family::Dinov2, Family::Dinov2Registers, Family::Detr})
+    for (Family c : {Family::Vit, Family::DeitDistilled, Family::Dino, Family::Dinov2, Family::Dinov2Registers, Family::Detr,
+                     Family::Clip, Family::Siglip})
         if (name == family_name(c)) {
             f = c;
             return true;

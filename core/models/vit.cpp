@@ -145,16 +145,7 @@ public:
         : c_(std::move(c)), w_(std::move(w)), info_(std::move(info)), spec_(std::move(spec)) {}
     const ModelInfo& info() const override { return info_; }
     const PreprocessSpec& preprocess() const override { return spec_; }
-    PatchEmbedding patch_embedding() const override {
-        PatchEmbedding pe;
-        pe.filters = w_.patch_w;
-        const int64_t D = c_.n_embd, G = static_cast<int64_t>(c_.pos_grid_h) * c_.pos_grid_w;
-        pe.pos = Tensor({G, D}, std::vector<float>(w_.pos.data.begin() + c_.n_pos_prefix * D, w_.pos.data.end()));
-        pe.pos_grid_h = c_.pos_grid_h;
-        pe.pos_grid_w = c_.pos_grid_w;
-        pe.n_pos_prefix = c_.n_pos_prefix;
-        return pe;
-    }
+    PatchEmbedding patch_embedding() const override { return vit_patch_embedding(c_, w_); }
     void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                  const CancelFlag* cancel) const override;
 
@@ -170,14 +161,10 @@ private:
 
 void VitModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                        const CancelFlag* cancel) const {
-    if (input.dim() != 3 || input.size(0) != 3)
-        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
     const int P = c_.patch, D = c_.n_embd;
-    const int gh = static_cast<int>(input.size(1)) / P, gw = static_cast<int>(input.size(2)) / P;
-    if (gh < 1 || gw < 1)
-        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
-                                                          std::to_string(P) + "-pixel patch");
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    int gh = 0, gw = 0;
+    vit_grid(c_, input, gh, gw);
+    const int n_prefix_tok = c_.n_cls + c_.n_dist + c_.n_reg;
     const int T = n_prefix_tok + gh * gw;
     const int64_t TD = static_cast<int64_t>(T) * D;
 
@@ -424,13 +411,7 @@ std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const jso
     info.task = c.head == VitHead::None ? Task::Embed : Task::Classify;
     info.format = c.naming == VitNaming::Timm ? "timm" : "hf";
     info.source = w->path();
-    info.hidden = c.n_embd;
-    info.n_layers = c.n_layers;
-    info.n_heads = c.n_heads;
-    info.mlp = c.n_mlp;
-    info.patch_size = c.patch;
-    info.image_h = c.pos_grid_h * c.patch;
-    info.image_w = c.pos_grid_w * c.patch;
+    vit_info_sizes(c, info);
     info.n_labels = c.n_labels;
     info.n_params = count_params(weights);
     info.architecture = architecture_name(config);

@@ -1,6 +1,7 @@
 // The ViT family's parts: embedding, one encoder block, head (see vit_parts.h).
 #include "core/models/vit_parts.h"
 
+#include "core/error.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -8,6 +9,37 @@
 #include <cmath>
 
 namespace attnscope {
+
+void vit_grid(const VitConfig& c, const Tensor& input, int& gh, int& gw) {
+    if (input.dim() != 3 || input.size(0) != 3)
+        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
+    gh = static_cast<int>(input.size(1)) / c.patch;
+    gw = static_cast<int>(input.size(2)) / c.patch;
+    if (gh < 1 || gw < 1)
+        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " +
+                                                          std::to_string(c.patch) + "-pixel patch");
+}
+
+PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w) {
+    PatchEmbedding pe;
+    pe.filters = w.patch_w;
+    const int64_t D = c.n_embd, G = static_cast<int64_t>(c.pos_grid_h) * c.pos_grid_w;
+    pe.pos = Tensor({G, D}, std::vector<float>(w.pos.data.begin() + c.n_pos_prefix * D, w.pos.data.end()));
+    pe.pos_grid_h = c.pos_grid_h;
+    pe.pos_grid_w = c.pos_grid_w;
+    pe.n_pos_prefix = c.n_pos_prefix;
+    return pe;
+}
+
+void vit_info_sizes(const VitConfig& c, ModelInfo& info) {
+    info.hidden = c.n_embd;
+    info.n_layers = c.n_layers;
+    info.n_heads = c.n_heads;
+    info.mlp = c.n_mlp;
+    info.patch_size = c.patch;
+    info.image_h = c.pos_grid_h * c.patch;
+    info.image_w = c.pos_grid_w * c.patch;
+}
 
 VitBuffers vit_buffers(const VitConfig& c, int n_tok) {
     const size_t TD = static_cast<size_t>(n_tok) * c.n_embd;
@@ -35,9 +67,9 @@ void vit_embed(const VitConfig& c_, const VitWeights& w_, const Tensor& input, i
                     std::copy(src, src + P, dst + (ch * P + ky) * P);
                 }
         }
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    const int n_prefix_tok = c_.n_cls + c_.n_dist + c_.n_reg;
     float* patches = x + static_cast<int64_t>(n_prefix_tok) * D; // (n_patch, D)
-    ops::linear(cols.data(), n_patch, K, w_.patch_w.ptr(), w_.patch_b.ptr(), D, patches);
+    ops::linear(cols.data(), n_patch, K, w_.patch_w.ptr(), w_.patch_b.empty() ? nullptr : w_.patch_b.ptr(), D, patches);
 
     // position embeddings of the patch grid, resized when the grid differs
     const float* pos = w_.pos.ptr();
@@ -50,18 +82,35 @@ void vit_embed(const VitConfig& c_, const VitWeights& w_, const Tensor& input, i
     ops::add_inplace(patches, pos_grid, static_cast<int64_t>(n_patch) * D);
 
     // prefix: CLS (+pos row 0), DIST (+pos row 1), registers (no position embedding)
-    for (int i = 0; i < D; ++i) x[i] = w_.cls.data[i] + (c_.n_pos_prefix > 0 ? pos[i] : 0.0f);
+    if (c_.n_cls)
+        for (int i = 0; i < D; ++i) x[i] = w_.cls.data[i] + (c_.n_pos_prefix > 0 ? pos[i] : 0.0f);
     if (c_.n_dist) {
         float* xd = x + D;
         for (int i = 0; i < D; ++i) xd[i] = w_.dist.data[i] + (c_.n_pos_prefix > 1 ? pos[D + i] : 0.0f);
     }
     if (c_.n_reg)
-        std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(1 + c_.n_dist) * D);
+        std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(c_.n_cls + c_.n_dist) * D);
+    if (c_.ln_pre)
+        ops::layer_norm(x, n_prefix_tok + n_patch, D, w_.pre_w.ptr(), w_.pre_b.ptr(), c_.ln_eps, x);
+}
+
+void vit_activation(VitAct act, float* x, int64_t n) {
+    switch (act) {
+    case VitAct::GeluErf: ops::gelu_erf(x, n); return;
+    case VitAct::QuickGelu: // x·sigmoid(1.702·x)
+        for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+        return;
+    case VitAct::GeluTanh: { // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+        const float k = std::sqrt(2.0f / 3.14159265358979f);
+        for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+        return;
+    }
+    }
 }
 
 void vit_head(const VitConfig& c_, const VitWeights& w_, const float* xn, int n_tok, RunResult& result) {
     const int D = c_.n_embd;
-    const int n_prefix_tok = 1 + c_.n_dist + c_.n_reg;
+    const int n_prefix_tok = c_.n_cls + c_.n_dist + c_.n_reg;
     std::vector<float> mean_patch;
     if (c_.head == VitHead::ClsMeanPatch || c_.head == VitHead::MeanPatch) {
         mean_patch.assign(static_cast<size_t>(D), 0.0f);
@@ -129,7 +178,7 @@ void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x,
         }
     } else {
         ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data());
-        ops::gelu_erf(buf.m.data(), static_cast<int64_t>(T) * M);
+        vit_activation(c_.act, buf.m.data(), static_cast<int64_t>(T) * M);
     }
     ops::linear(buf.m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, buf.a.data());
     if (c_.layer_scale) ops::add_scaled_rows_inplace(x, buf.a.data(), b.ls2.ptr(), T, D);

@@ -2,8 +2,9 @@
 // and analyses that reuse its blocks): the config, the weights (checkpoint keys in comments), and the
 // three stages of the forward pass — embedding, one encoder block, head.
 //
-// Sequence layout: [CLS, DIST?, REG×n_reg, patches (grid_h × grid_w, row-major)].
-// Block (pre-LN): x += ls1 ⊙ proj(MHA(LN1(x))); x += ls2 ⊙ fc2(GELU(fc1(LN2(x)))); then final LN.
+// Sequence layout: [CLS?, DIST?, REG×n_reg, patches (grid_h × grid_w, row-major)] (SigLIP: no CLS).
+// Embedding: patches + position table (+ CLIP's ln_pre). Block (pre-LN): x += ls1 ⊙ proj(MHA(LN1(x)));
+// x += ls2 ⊙ fc2(act(fc1(LN2(x)))), act = exact GELU (ViT), quick-GELU (CLIP) or tanh-GELU (SigLIP); then final LN.
 #pragma once
 
 #include "core/models/model.h"
@@ -18,6 +19,11 @@ namespace attnscope {
 
 enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
 
+// The MLP activation (HF config `hidden_act`): "gelu" (erf), "quick_gelu" x·σ(1.702x) (OpenAI CLIP),
+// "gelu_pytorch_tanh" / "gelu_new" 0.5x(1+tanh(√(2/π)(x+0.044715x³))) (SigLIP).
+enum class VitAct { GeluErf, QuickGelu, GeluTanh };
+void vit_activation(VitAct act, float* x, int64_t n);
+
 
 struct VitConfig {
     VitNaming naming = VitNaming::Timm;
@@ -27,10 +33,13 @@ struct VitConfig {
     int n_heads = 0;
     int n_mlp = 0;             // MLP hidden (SwiGLU: the gated width)
     int patch = 0;
+    int n_cls = 1;             // class tokens: 1, or 0 for SigLIP (patch tokens only)
     int n_dist = 0, n_reg = 0; // distillation token, register tokens
     int n_pos_prefix = 1;      // rows of the position table before the patch grid (CLS, DIST)
     int pos_grid_h = 0, pos_grid_w = 0;
     bool layer_scale = false, swiglu = false, fc_norm = false;
+    bool ln_pre = false;       // CLIP: LayerNorm on the embedded sequence before the first block
+    VitAct act = VitAct::GeluErf;
     float ln_eps = 1e-6f;
     VitHead head = VitHead::None;
     int n_labels = 0;
@@ -48,11 +57,12 @@ struct VitBlock {
 };
 
 struct VitWeights {
-    Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token
+    Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token (CLIP: [D] class_embedding)
     Tensor dist;           // [1, 1, D] dist_token · embeddings.distillation_token
     Tensor reg;            // [1, R, D] register_tokens · embeddings.register_tokens
     Tensor pos;            // [1, n_pos_prefix + Gh·Gw, D] pos_embed · embeddings.position_embeddings
-    Tensor patch_w, patch_b; // [D, 3, P, P] / [D] patch_embed.proj · embeddings.patch_embeddings.projection
+    Tensor patch_w, patch_b; // [D, 3, P, P] / [D] patch_embed.proj · embeddings.patch_embeddings.projection (CLIP: no bias, empty)
+    Tensor pre_w, pre_b;   // [D] CLIP ln_pre · pre_layrnorm (when ln_pre)
     std::vector<VitBlock> blocks;
     Tensor norm_w, norm_b; // [D] norm · layernorm (timm fc_norm when global_pool='avg')
     Tensor head_w, head_b; // [C, D] head · classifier · cls_classifier ([C, 2D] for DINOv2 classifier)
@@ -71,7 +81,7 @@ struct VitBuffers {
 VitBuffers vit_buffers(const VitConfig& c, int n_tok);
 
 // Patch embedding + prefix tokens + position embeddings (resized bicubically when the grid differs from
-// the table's) of a [3, gh·P, gw·P] input → x (1 + n_dist + n_reg + gh·gw, D).
+// the table's) of a [3, gh·P, gw·P] input → x (n_cls + n_dist + n_reg + gh·gw, D), then ln_pre if any.
 void vit_embed(const VitConfig& c, const VitWeights& w, const Tensor& input, int gh, int gw, float* x);
 
 // Block `il` in place on the residual stream x (T, D); its attention probabilities go to `recorder`
@@ -82,6 +92,16 @@ void vit_block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, 
 // The head on the final-normed sequence xn (n_tok, D) (un-normed for timm avg-pool models): fills
 // result.logits and result.features (the normed CLS token).
 void vit_head(const VitConfig& c, const VitWeights& w, const float* xn, int n_tok, RunResult& result);
+
+// The patch grid (gh, gw) of a [3, H, W] input (whole patches; the rest is dropped), or an Error(Mismatch)
+// naming the input when it is not [3, H, W] or smaller than one patch.
+void vit_grid(const VitConfig& c, const Tensor& input, int& gh, int& gw);
+
+// Model::patch_embedding() of a ViT-like model: the filters and the patch rows of the position table.
+PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w);
+
+// The ModelInfo sizes every ViT-like model reports (hidden, layers, heads, mlp, patch, native image size).
+void vit_info_sizes(const VitConfig& c, ModelInfo& info);
 
 // The config and weights of a model loaded by load_vit; nullptr for any other model.
 const VitConfig* vit_config(const Model& model);

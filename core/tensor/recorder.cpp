@@ -9,12 +9,13 @@ const char* site_name(Site site) {
     case Site::Encoder: return "encoder";
     case Site::DecoderSelf: return "decoder_self";
     case Site::DecoderCross: return "decoder_cross";
+    case Site::Pool: return "pool";
     }
     return "unknown";
 }
 
 bool site_from_name(const std::string& name, Site& site) {
-    for (Site s : {Site::Encoder, Site::DecoderSelf, Site::DecoderCross})
+    for (Site s : {Site::Encoder, Site::DecoderSelf, Site::DecoderCross, Site::Pool})
         if (name == site_name(s)) {
             site = s;
             return true;

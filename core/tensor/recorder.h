@@ -12,8 +12,10 @@
 
 namespace attnscope {
 
-enum class Site { Encoder, DecoderSelf, DecoderCross };
-const char* site_name(Site site); // "encoder", "decoder_self", "decoder_cross"
+// Pool: an attention-pooling head's learned probe over the final tokens (SigLIP's MAP head), one
+// "layer" of [heads, 1, tokens]; a run folder writes it as pool_attention.npy.
+enum class Site { Encoder, DecoderSelf, DecoderCross, Pool };
+const char* site_name(Site site); // "encoder", "decoder_self", "decoder_cross", "pool"
 bool site_from_name(const std::string& name, Site& site); // the inverse; false (site untouched) if unknown
 
 // What the attention kernel does with one head's output — its attention-weighted values, before the

@@ -138,6 +138,8 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
 QString OverlayCanvas::statusLine() const {
     if (!readout_.isEmpty()) return readout_;
     if (!doc_->result()) return doc_->waitingText(); // "Running…", "Cancelled", the error, what to open
+    if (doc_->selection().site == Site::Pool) // one query: the learned probe whose attention pools the tokens
+        return tr("the pooling probe's attention: what the image embedding is made of");
     const QString token = doc_->tokenName(doc_->selection().query); // DETR decoder: "query 7 (…)" already
     const QString query = token.startsWith("query") ? token : tr("query %1").arg(token);
     return isDecoderSite(doc_->selection().site) && doc_->detr()->active() ? tr("%1 — click a box to change it").arg(query)

@@ -68,7 +68,10 @@ void PredictionsCanvas::rebuild() {
         double sum = 0, sq = 0;
         for (int i = 0; i < n; ++i) sum += f[i], sq += double(f[i]) * f[i];
         const double mean = sum / n, sd = std::sqrt(std::max(0.0, sq / n - mean * mean));
-        heading_ = tr("Feature summary: no classifier head (the normed CLS token)");
+        const Family fam = doc_->model() ? doc_->model()->info().family : Family::Dino;
+        heading_ = fam == Family::Clip     ? tr("Feature summary: the image embedding (CLIP, not L2-normalised)")
+                   : fam == Family::Siglip ? tr("Feature summary: the image embedding (SigLIP's attention-pooling head)")
+                                           : tr("Feature summary: no classifier head (the normed CLS token)");
         summary_ = tr("%1 dimensions · L2 norm %2 · mean %3 · std %4 · largest |components|:")
                        .arg(n).arg(std::sqrt(sq), 0, 'f', 2).arg(mean, 0, 'f', 3).arg(sd, 0, 'f', 3);
         std::vector<int> order(static_cast<size_t>(n), 0);

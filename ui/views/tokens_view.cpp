@@ -6,6 +6,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
+#include <QPainterPath>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -48,34 +49,54 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
     const Colormap cm = doc_->display().colormap;
     const int gh = int(norms_.size(0)), gw = int(norms_.size(1)), label = 20;
     const double W = width(), H = height() - label;
-    // left: norms over the image, outliers outlined
+    // left: norms over the whole original image (what the model did not see dimmed), outliers outlined
     const QRectF seen = doc_->gridInOriginal();
-    const QRectF left = fitRect(seen.size(), QRectF(8, label, W * 0.55 - 64, H - 8));
+    const QSizeF full = doc_->imageSize();
+    const QRectF left = fitRect(full, QRectF(8, label, W * 0.55 - 64, H - 8));
+    const double s = left.width() / full.width();
+    const QRectF g(left.x() + seen.x() * s, left.y() + seen.y() * s, seen.width() * s, seen.height() * s);
     p.setPen(text);
     p.drawText(QRectF(8, 0, W * 0.55, label), Qt::AlignVCenter | Qt::AlignLeft,
                tr("Layer %1: token norms · outlined > %2 × median patch norm").arg(layer_).arg(k_, 0, 'g', 3));
-    const double ds = doc_->displayScale();
     p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-    p.drawImage(left, doc_->qimage(), QRectF(seen.x() * ds, seen.y() * ds, seen.width() * ds, seen.height() * ds));
+    p.drawImage(left, doc_->qimage());
+    QPainterPath outside;
+    outside.addRect(left);
+    QPainterPath inside;
+    inside.addRect(g);
+    p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110));
     const auto [lo, hi] = std::minmax_element(norms_.data.begin(), norms_.data.end());
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
-    p.drawImage(left, mapToImage(norms_.data, gw, gh, *lo, *hi, cm, int(std::lround(doc_->display().opacity * 255))));
+    p.save();
+    p.setClipRect(left);
+    p.drawImage(g, mapToImage(norms_.data, gw, gh, *lo, *hi, cm, int(std::lround(doc_->display().opacity * 255))));
     const int prefix = doc_->result() ? doc_->result()->layout.n_prefix() : 0;
-    const double cw = left.width() / gw, ch = left.height() / gh;
+    const double cw = g.width() / gw, ch = g.height() / gh;
     p.setPen(QPen(QColor(230, 30, 30), 2.5));
     for (const an::NormOutlier& o : outliers_)
         if (o.layer == layer_ && o.token >= prefix) {
             const int i = o.token - prefix;
-            p.drawRect(QRectF(left.x() + (i % gw) * cw, left.y() + (i / gw) * ch, cw, ch));
+            p.drawRect(QRectF(g.x() + (i % gw) * cw, g.y() + (i / gw) * ch, cw, ch));
         }
+    p.restore();
     paintColourBar(p, QRectF(left.right() + 22, left.y(), 12, left.height()), cm, *lo, *hi, tr("L2 norm"), text, -1);
     // right top: sinks (layer rows × head columns, share on the most-attended key); bottom: PCA
     const double rx = W * 0.55 + 16, rw = W - rx - 8, half = (H - 8) / 2;
     if (sinks_.dim() == 2) {
         p.setPen(text);
         p.drawText(QRectF(rx, 0, rw, label), Qt::AlignVCenter | Qt::AlignLeft, tr("Most-attended key's share: layer × head"));
-        const QRectF r = fitRect(QSizeF(sinks_.size(1), sinks_.size(0)), QRectF(rx, label, rw - 84, half - 8));
+        const int axis = p.fontMetrics().height() + 2; // room for the axis titles: head below, layer to the left
+        const QRectF r = fitRect(QSizeF(sinks_.size(1), sinks_.size(0)), QRectF(rx + axis, label, rw - 84 - axis, half - 8 - axis));
         p.drawImage(r, mapToImage(sinks_.data, int(sinks_.size(1)), int(sinks_.size(0)), 0.0f, 1.0f, cm));
+        const int nh = int(sinks_.size(1)), nl = int(sinks_.size(0));
+        p.drawText(QRectF(r.x(), r.bottom() + 1, r.width(), axis), Qt::AlignCenter, tr("head 0 … %1").arg(nh - 1));
+        p.save();
+        p.translate(r.x() - 2, r.center().y());
+        p.rotate(-90);
+        const QString layers = tr("layer 0 … %1").arg(nl - 1);
+        p.drawText(QRectF(-r.height() / 2, -axis, r.height(), axis), Qt::AlignCenter,
+                   p.fontMetrics().horizontalAdvance(layers) <= r.height() ? layers : tr("layer"));
+        p.restore();
         p.setPen(QPen(palette().color(QPalette::Highlight), 2));
         const double rh = r.height() / sinks_.size(0);
         p.drawRect(QRectF(r.x(), r.y() + layer_ * rh, r.width(), rh));
@@ -125,7 +146,7 @@ void TokensView::setNormK(double k) { k_->setValue(k); }
 std::vector<float> TokensView::shownValues() const { return canvas_->norms().data; }
 std::vector<int64_t> TokensView::shownShape() const { return canvas_->norms().shape; }
 QString TokensView::caption() const {
-    return sourceCaption() + tr(" · token norms, layer %1 · > %2 × median patch norm").arg(doc_->selection().layer).arg(k_->value(), 0, 'g', 3);
+    return sourceCaption() + tr(" · token norms, layer %1 · > %2 × median patch norm").arg(canvas_->layer()).arg(k_->value(), 0, 'g', 3);
 }
 
 void TokensView::refresh() {
@@ -133,7 +154,9 @@ void TokensView::refresh() {
     if (!r) return canvas_->setMessage(QString());
     if (r->token_norms.empty())
         return canvas_->setMessage(tr("This model's forward hands out no token norms (ViT family only; DETR not yet)."));
-    const int layer = std::clamp(doc_->selection().layer, 0, int(r->token_norms.size(0)) - 1);
+    // the selected encoder layer; another site (SigLIP's pooling probe, DETR's decoder) shows the last block
+    const int lastLayer = int(r->token_norms.size(0)) - 1;
+    const int layer = doc_->selection().site == Site::Encoder ? std::clamp(doc_->selection().layer, 0, lastLayer) : lastLayer;
     const Tensor grids = an::patch_norm_grids(r->token_norms, r->layout);
     const int64_t n = int64_t(r->layout.grid_h) * r->layout.grid_w;
     Tensor shown({r->layout.grid_h, r->layout.grid_w}, std::vector<float>(grids.data.begin() + layer * n, grids.data.begin() + (layer + 1) * n));

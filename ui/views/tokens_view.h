@@ -1,6 +1,7 @@
 // What the tokens carry (issue 17): the residual stream's token norms of the selected layer over the
-// part of the image the model saw, high-norm tokens (> k × the layer's median patch norm) outlined;
-// the attention-sink shares as a layer × head map; the PCA of the final-norm patch tokens as RGB.
+// original image (what the model did not see dimmed), high-norm tokens (> k × the layer's median patch
+// norm) outlined; the attention-sink shares as a layer × head map with its axes named; the PCA of the
+// final-norm patch tokens as RGB.
 // Every number comes from core/analysis/tokens on the Document's result (RunResult::token_norms,
 // final_tokens, the encoder maps); DETR has no token norms and says so.
 #pragma once
@@ -23,6 +24,7 @@ public:
     void setData(Tensor norms, std::vector<analysis::NormOutlier> outliers, Tensor sinks, Tensor pca, int layer, double k);
     void setMessage(const QString& text);
     const Tensor& norms() const { return norms_; } // [grid_h, grid_w] of the shown layer
+    int layer() const { return layer_; }
     QString message() const { return message_; }
 
 protected:
