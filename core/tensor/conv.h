@@ -1,5 +1,5 @@
 // 2-D convolution and max-pooling on CHW float32 images (batch 1).
-// Convolution = im2col (in row chunks that stay in cache) + one OpenBLAS GEMM per chunk;
+// conv2d: im2col (in row chunks that stay in cache) + one ops::gemm per chunk;
 // a 1×1 stride-1 convolution is a plain GEMM on the input, no im2col.
 #pragma once
 
