@@ -39,7 +39,8 @@ struct ResNet {
     // prefix: "model.backbone.conv_encoder.model." (HF timm) or "backbone.0.body." (original).
     static ResNet load(const WeightSource& src, const std::string& prefix, bool dc5);
 
-    // x: (3, H, W) → (c_out, ceil(H/stride), ceil(W/stride)).
+    // x: (3, H, W) → (c_out, ceil(H/stride), ceil(W/stride)). Convolutions: oneDNN's direct kernels when
+    // ops::direct_conv_enabled(), else im2col + gemm.
     Tensor forward(const Tensor& x) const;
 };
 

@@ -47,15 +47,15 @@ void resolve_backend() {
     });
 }
 
-#ifdef ATTNSCOPE_HAVE_DNNL
+} // namespace
+
 // OpenMP's thread count is per thread: make the calling thread follow set_num_threads.
 void sync_omp_threads() {
+#ifdef ATTNSCOPE_HAVE_DNNL
     const int n = g_threads.load(std::memory_order_relaxed);
     if (n > 0 && !omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
-}
 #endif
-
-} // namespace
+}
 
 void set_num_threads(int n_threads) {
     if (n_threads <= 0) return;

@@ -14,6 +14,9 @@ namespace attnscope::ops {
 // run their own forward passes call set_num_threads(1) themselves (core/data/evaluate.cpp).
 void set_num_threads(int n_threads);
 int num_threads();
+// oneDNN runs on OpenMP, whose thread count is per calling thread: every oneDNN call site calls this
+// first so the calling thread follows set_num_threads (no-op without oneDNN).
+void sync_omp_threads();
 
 enum class Backend { OpenBLAS, OneDNN };
 const char* backend_name(Backend b); // "openblas", "onednn"
