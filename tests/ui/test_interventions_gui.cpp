@@ -20,7 +20,7 @@
 using namespace attnscope;
 using namespace attnscope::ui;
 
-class TestInterventions : public testing::AnalysisGuiTest {
+class TestInterventionsGui : public testing::AnalysisGuiTest {
     Q_OBJECT
 
     bool waitRun() {
@@ -140,5 +140,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestInterventions)
-#include "test_interventions.moc"
+QTEST_MAIN(TestInterventionsGui)
+#include "test_interventions_gui.moc"
