@@ -30,6 +30,26 @@ std::pair<int, int> detr_size(int w, int h, int size, int max_size) {
     return {static_cast<int>(has_raw ? raw * w / h : static_cast<double>(size) * w / h), size};
 }
 
+// HF YOLOS get_size_with_aspect_ratio((h, w), size, max_size, mod_size) → (w, h): DETR's rule with the
+// portrait branch tested before the "already that size" one, then both sides floored to a multiple of mod.
+std::pair<int, int> yolos_size(int w, int h, int size, int max_size, int mod) {
+    double raw = 0.0;
+    bool has_raw = false;
+    if (max_size > 0) {
+        const double mn = std::min(h, w), mx = std::max(h, w);
+        if (mx / mn * size > max_size) {
+            raw = max_size * mn / mx;
+            has_raw = true;
+            size = static_cast<int>(py_round(raw));
+        }
+    }
+    int ow = 0, oh = 0;
+    if (w < h) ow = size, oh = static_cast<int>(has_raw ? raw * h / w : static_cast<double>(size) * h / w);
+    else if ((h <= w && h == size) || (w <= h && w == size)) ow = w, oh = h;
+    else oh = size, ow = static_cast<int>(has_raw ? raw * w / h : static_cast<double>(size) * w / h);
+    return {ow - ow % mod, oh - oh % mod};
+}
+
 } // namespace
 
 std::pair<int, int> resized_size(int w, int h, const PreprocessSpec& spec) {
@@ -42,7 +62,9 @@ std::pair<int, int> resized_size(int w, int h, const PreprocessSpec& spec) {
         const int nl = static_cast<int>(static_cast<double>(int64_t(s) * lng) / shrt); // int(s * long / short)
         return w <= h ? std::pair{s, nl} : std::pair{nl, s};
     }
-    case R::ShortestEdgeMaxLongest: return detr_size(w, h, spec.shortest_edge, spec.longest_edge);
+    case R::ShortestEdgeMaxLongest:
+        if (spec.size_divisor > 0) return yolos_size(w, h, spec.shortest_edge, spec.longest_edge, spec.size_divisor);
+        return detr_size(w, h, spec.shortest_edge, spec.longest_edge);
     }
     return {w, h};
 }

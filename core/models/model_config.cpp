@@ -17,6 +17,7 @@ const char* family_name(Family f) {
     case Family::Dinov2: return "dinov2";
     case Family::Dinov2Registers: return "dinov2-registers";
     case Family::Detr: return "detr";
+    case Family::Yolos: return "yolos";
     }
     return "?";
 }
@@ -31,7 +32,7 @@ const char* task_name(Task t) {
 }
 
 bool family_from_name(const std::string& name, Family& f) {
-    for (Family c : {Family::Vit, Family::DeitDistilled, Family::Dino, Family::Dinov2, Family::Dinov2Registers, Family::Detr})
+    for (Family c : {Family::Vit, Family::DeitDistilled, Family::Dino, Family::Dinov2, Family::Dinov2Registers, Family::Detr, Family::Yolos})
         if (name == family_name(c)) {
             f = c;
             return true;
@@ -59,12 +60,12 @@ std::string architecture_name(const json* config) {
 PreprocessSpec resolve_preprocess(Family family, const PreprocessSpec& defaults, const json* preprocessor,
                                   const json* config, const std::string& config_file) {
     const std::string prep_file = "preprocessor_config.json";
-    if (family == Family::Detr) {
+    if (family == Family::Detr || family == Family::Yolos) { // YOLOS: DETR's, sides floored to size_divisor
         PreprocessSpec spec = defaults;
         if (!preprocessor) return spec;
         json p = *preprocessor;
         if (p.is_object() && !p.contains("image_processor_type") && !p.contains("feature_extractor_type"))
-            p["image_processor_type"] = "DetrImageProcessor";
+            p["image_processor_type"] = family == Family::Yolos ? "YolosImageProcessor" : "DetrImageProcessor";
         const PreprocessSpec file = spec_from_hf_preprocessor(p, prep_file);
         if (file.shortest_edge) spec.shortest_edge = file.shortest_edge;
         if (file.longest_edge) spec.longest_edge = file.longest_edge;

@@ -83,6 +83,10 @@ void vit_block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, 
 // result.logits and result.features (the normed CLS token).
 void vit_head(const VitConfig& c, const VitWeights& w, const float* xn, int n_tok, RunResult& result);
 
+// Block `il` read from a checkpoint named as c.naming / c.prefix say (HF, HF DINOv2, timm), shapes checked
+// against c (n_embd, n_mlp, swiglu, layer_scale): for families that reuse ViT blocks under ViT names (YOLOS).
+VitBlock vit_load_block(const WeightSource& w, const VitConfig& c, int il);
+
 // The config and weights of a model loaded by load_vit; nullptr for any other model.
 const VitConfig* vit_config(const Model& model);
 const VitWeights* vit_weights(const Model& model);
