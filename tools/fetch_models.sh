@@ -7,6 +7,7 @@
 # usage: tools/fetch_models.sh [--dest DIR] [--revision REV] [MODEL ...]
 #   MODEL defaults to all of: google/vit-base-patch16-224 facebook/deit-tiny-patch16-224
 #                             facebook/dino-vits16 facebook/detr-resnet-50
+#                             hustvl/yolos-tiny
 #   --dest      where to put them (default: $ATTNSCOPE_MODELS or ~/attnscope-models)
 #   --revision  a branch, tag or commit of each repository (default: main)
 # Environment: HF_TOKEN (sent as a bearer token if set), HF_ENDPOINT (default https://huggingface.co).
@@ -19,13 +20,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dest) dest="${2:?--dest needs a directory}"; shift 2 ;;
     --revision) revision="${2:?--revision needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "fetch_models: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
 done
 [ ${#models[@]} -gt 0 ] || models=(google/vit-base-patch16-224 facebook/deit-tiny-patch16-224
-                                    facebook/dino-vits16 facebook/detr-resnet-50)
+                                    facebook/dino-vits16 facebook/detr-resnet-50
+                                    hustvl/yolos-tiny)
 endpoint="${HF_ENDPOINT:-https://huggingface.co}"
 command -v curl >/dev/null || { echo "fetch_models: needs curl (apt-get install curl)" >&2; exit 1; }
 auth=()

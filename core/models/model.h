@@ -76,9 +76,10 @@ struct RunResult {
     Tensor features;        // headless models: the normed CLS token [hidden]
     Tensor boxes;           // DETR, YOLOS: [Q, 4] normalised (cx, cy, w, h)
     std::vector<AttentionMap> attention;
-    // What the tokens carry (ViT family and YOLOS; empty for DETR): the L2 norm of every token of the residual
-    // stream after each block [layers, tokens], and the final-LayerNorm output [tokens, hidden]
-    // (timm avg-pool models, which norm after pooling: the un-normed last residual stream).
+    // What the tokens carry: the L2 norm of every token of the residual stream after each block
+    // [layers, tokens] (DETR: its encoder's feature cells after each encoder layer), and the final-LayerNorm
+    // output [tokens, hidden] (timm avg-pool models, which norm after pooling: the un-normed last residual
+    // stream; empty for DETR, whose encoder has no final norm).
     Tensor token_norms, final_tokens;
     TokenLayout layout;
     PreprocessGeometry geometry;

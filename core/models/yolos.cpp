@@ -296,16 +296,8 @@ std::unique_ptr<Model> load_yolos(std::shared_ptr<const WeightSource> w, const j
     }
     // YolosImageProcessor's defaults (HF image_processing_yolos.py): DETR's sizes, bilinear, ImageNet mean/std,
     // and get_size_with_aspect_ratio's mod_size 16.
-    PreprocessSpec defaults;
-    defaults.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
-    defaults.shortest_edge = 800;
-    defaults.longest_edge = 1333;
+    PreprocessSpec defaults = detr_preprocess_defaults();
     defaults.size_divisor = 16;
-    defaults.resample = Resample::Bilinear;
-    defaults.center_crop = false;
-    defaults.rescale = 1.0 / 255.0;
-    defaults.mean = {0.485f, 0.456f, 0.406f};
-    defaults.std = {0.229f, 0.224f, 0.225f};
     const PreprocessSpec spec = resolve_preprocess(Family::Yolos, defaults, preprocessor, config,
                                                    options.config_path.empty() ? "config.json" : options.config_path);
     return std::make_unique<YolosModel>(c, std::move(weights), std::move(info), spec);

@@ -60,11 +60,12 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
     const auto [lo, hi] = std::minmax_element(norms_.data.begin(), norms_.data.end());
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
     p.drawImage(left, mapToImage(norms_.data, gw, gh, *lo, *hi, cm, int(std::lround(doc_->display().opacity * 255))));
-    const int prefix = doc_->result() ? doc_->result()->layout.n_prefix() : 0;
+    const TokenLayout layout = doc_->result() ? doc_->result()->layout : TokenLayout{};
+    const int prefix = layout.n_prefix();
     const double cw = left.width() / gw, ch = left.height() / gh;
     p.setPen(QPen(QColor(230, 30, 30), 2.5));
     for (const an::NormOutlier& o : outliers_)
-        if (o.layer == layer_ && o.token >= prefix) {
+        if (o.layer == layer_ && layout.is_patch(o.token)) { // not prefix or YOLOS detection tokens
             const int i = o.token - prefix;
             p.drawRect(QRectF(left.x() + (i % gw) * cw, left.y() + (i / gw) * ch, cw, ch));
         }
@@ -132,7 +133,7 @@ void TokensView::refresh() {
     const RunResult* r = doc_->result();
     if (!r) return canvas_->setMessage(QString());
     if (r->token_norms.empty())
-        return canvas_->setMessage(tr("This model's forward hands out no token norms (ViT family only; DETR not yet)."));
+        return canvas_->setMessage(tr("This model's forward hands out no token norms."));
     const int layer = std::clamp(doc_->selection().layer, 0, int(r->token_norms.size(0)) - 1);
     const Tensor grids = an::patch_norm_grids(r->token_norms, r->layout);
     const int64_t n = int64_t(r->layout.grid_h) * r->layout.grid_w;
