@@ -118,7 +118,7 @@ void write_head_stats(const std::string& out, const RunResult& r, double mass) {
 }
 
 // Token analyses (docs/analyses.md): sinks.csv from the encoder maps; token_norms.* and feature_pca.*
-// from the forward's token taps (ViT family; DETR's forward hands out none, so they are skipped).
+// from the forward's token taps (DETR: encoder token norms, no final tokens, so no feature_pca).
 void write_tokens(const std::string& out, const RunResult& r, double k) {
     const TokenLayout& l = r.layout;
     const int cell = std::max(4, std::min(16, 448 / std::max(1, std::max(l.grid_h, l.grid_w))));
@@ -142,7 +142,7 @@ void write_tokens(const std::string& out, const RunResult& r, double k) {
         std::fprintf(stderr, "sinks: skipped (no encoder attention maps recorded)\n");
     }
     if (r.token_norms.empty()) {
-        std::fprintf(stderr, "token_norms / feature_pca: skipped (this model's forward hands out no token norms; ViT family only)\n");
+        std::fprintf(stderr, "token_norms / feature_pca: skipped (this model's forward hands out no token norms)\n");
         return;
     }
     write_npy(path_in(out, "token_norms.npy"), r.token_norms);
@@ -152,7 +152,7 @@ void write_tokens(const std::string& out, const RunResult& r, double k) {
     const int last = static_cast<int>(grids.size(0)) - 1;
     std::vector<std::pair<int, int>> marks;
     for (const an::NormOutlier& o : outliers)
-        if (o.layer == last && o.token >= l.n_prefix()) marks.emplace_back((o.token - l.n_prefix()) / l.grid_w, (o.token - l.n_prefix()) % l.grid_w);
+        if (o.layer == last && l.is_patch(o.token)) marks.emplace_back((o.token - l.n_prefix()) / l.grid_w, (o.token - l.n_prefix()) % l.grid_w);
     const Tensor last_grid({l.grid_h, l.grid_w}, std::vector<float>(grids.data.end() - l.grid_h * l.grid_w, grids.data.end()));
     an::write_png(path_in(out, "token_norms.png"),
                   an::marked_heatmap_png(last_grid, marks, "Patch token norms after the last block (red: > " + num(k).substr(0, 4) + " x median)", cell, "L2 norm"));

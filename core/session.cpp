@@ -93,6 +93,7 @@ json preprocess_json(const PreprocessSpec& s) {
     if (s.resize == PreprocessSpec::Resize::Exact) j["size"] = {s.resize_h, s.resize_w};
     if (s.shortest_edge) j["shortest_edge"] = s.shortest_edge;
     if (s.longest_edge) j["longest_edge"] = s.longest_edge;
+    if (s.size_divisor) j["size_divisor"] = s.size_divisor;
     if (s.center_crop) {
         j["crop_size"] = {s.crop_h, s.crop_w};
         j["crop_rounding"] = s.crop_rounding == PreprocessSpec::CropRounding::Floor ? "floor" : "round";
@@ -101,8 +102,10 @@ json preprocess_json(const PreprocessSpec& s) {
 }
 
 json layout_json(const TokenLayout& l) {
-    return {{"tokens", l.n_tokens()}, {"cls", l.n_cls},       {"distillation", l.n_dist}, {"registers", l.n_reg},
-            {"grid", {l.grid_h, l.grid_w}}, {"patch_size", l.patch_size}};
+    json j = {{"tokens", l.n_tokens()}, {"cls", l.n_cls},       {"distillation", l.n_dist}, {"registers", l.n_reg},
+              {"grid", {l.grid_h, l.grid_w}}, {"patch_size", l.patch_size}};
+    if (l.n_det) j["detection"] = l.n_det; // YOLOS: after the patches
+    return j;
 }
 
 void write_run_folder(const std::string& dir, const Model& model, const RunResult& result, const Tensor& input,

@@ -7,7 +7,7 @@
 # usage: tools/fetch_models.sh [--dest DIR] [--revision REV] [MODEL ...]
 #   MODEL defaults to all of: google/vit-base-patch16-224 facebook/deit-tiny-patch16-224
 #                             facebook/dino-vits16 facebook/detr-resnet-50
-#                             openai/clip-vit-base-patch32 google/siglip-base-patch16-224
+#                             openai/clip-vit-base-patch32 google/siglip-base-patch16-224 hustvl/yolos-tiny
 #   --dest      where to put them (default: $ATTNSCOPE_MODELS or ~/attnscope-models)
 #   --revision  a branch, tag or commit of each repository (default: main)
 # Environment: HF_TOKEN (sent as a bearer token if set), HF_ENDPOINT (default https://huggingface.co).
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#models[@]} -gt 0 ] || models=(google/vit-base-patch16-224 facebook/deit-tiny-patch16-224
                                     facebook/dino-vits16 facebook/detr-resnet-50
-                                    openai/clip-vit-base-patch32 google/siglip-base-patch16-224)
+                                    openai/clip-vit-base-patch32 google/siglip-base-patch16-224 hustvl/yolos-tiny)
 endpoint="${HF_ENDPOINT:-https://huggingface.co}"
 command -v curl >/dev/null || { echo "fetch_models: needs curl (apt-get install curl)" >&2; exit 1; }
 auth=()

@@ -38,16 +38,35 @@ int DetrState::detectionOfQuery(int query) const {
     return -1;
 }
 
+const TokenLayout* DetrState::tokenDetections() const {
+    const RunResult* r = doc_->result();
+    return r && r->layout.n_det > 0 && isDetectionModel(doc_->model()) ? &r->layout : nullptr;
+}
+
+Site DetrState::detectionSite() const { return tokenDetections() ? Site::Encoder : Site::DecoderCross; }
+
+int DetrState::detectionRow(int query) const {
+    const TokenLayout* L = tokenDetections();
+    return L ? L->det_start() + query : query;
+}
+
+int DetrState::queryOfRow(Site site, int row) const {
+    if (const TokenLayout* L = tokenDetections()) return site == Site::Encoder && row >= L->det_start() ? row - L->det_start() : -1;
+    return isDecoderSite(site) ? row : -1;
+}
+
 int DetrState::queryFor(Site site) const { return isDecoderSite(site) ? decoderQuery_ : encoderQuery_; }
 
 void DetrState::setQueryFor(Site site, int query) {
-    if (isDecoderSite(site) == isDecoderSite(doc_->selection().site)) {
+    if (isDecoderSite(site) == isDetectionRow(doc_->selection())) {
         Selection s = doc_->selection();
-        s.query = query;
+        s.query = isDecoderSite(site) ? detectionRow(query) : query;
         return doc_->setSelection(s); // remembers the query and emits queriesChanged through the document
     }
     const AttentionMap* m = doc_->map(site, 0);
     if (m) query = std::clamp(query, 0, std::max(0, m->n_q - 1));
+    if (const TokenLayout* L = tokenDetections()) // YOLOS: a detection index, or a patch token
+        query = isDecoderSite(site) ? std::clamp(query, 0, L->n_det - 1) : std::clamp(query, L->n_prefix(), std::max(L->n_prefix(), L->det_start() - 1));
     int& slot = isDecoderSite(site) ? decoderQuery_ : encoderQuery_;
     if (slot == query) return;
     slot = query;
@@ -55,7 +74,8 @@ void DetrState::setQueryFor(Site site, int query) {
 }
 
 bool DetrState::opening(Selection& sel) {
-    if (!active() || doc_->layerCount(Site::DecoderCross) == 0) return false;
+    const Site site = detectionSite(); // DETR's decoder cross-attention, YOLOS's encoder
+    if (!active() || doc_->layerCount(site) == 0) return false;
     const RunResult& res = *doc_->result();
     encoderQuery_ = decoderQuery_ = 0;
     const auto best = std::max_element(all_.begin(), all_.end(), [](const Detection& a, const Detection& b) { return a.score < b.score; });
@@ -68,11 +88,16 @@ bool DetrState::opening(Selection& sel) {
         decoderQuery_ = best->query;
         encoderQuery_ = L.n_prefix() + r * L.grid_w + c;
     }
-    sel = Selection{Site::DecoderCross, doc_->layerCount(Site::DecoderCross) - 1, {-1, analysis::HeadFusion::Mean}, decoderQuery_};
+    sel = Selection{site, doc_->layerCount(site) - 1, {-1, analysis::HeadFusion::Mean}, detectionRow(decoderQuery_)};
     return true;
 }
 
 void DetrState::clampQueries() {
+    if (const TokenLayout* L = tokenDetections()) {
+        decoderQuery_ = std::clamp(decoderQuery_, 0, L->n_det - 1);
+        encoderQuery_ = std::clamp(encoderQuery_, L->n_prefix(), std::max(L->n_prefix(), L->det_start() - 1));
+        return;
+    }
     for (Site kind : {Site::Encoder, Site::DecoderCross}) {
         int& slot = isDecoderSite(kind) ? decoderQuery_ : encoderQuery_;
         const AttentionMap* m = doc_->map(kind, 0);
@@ -81,9 +106,14 @@ void DetrState::clampQueries() {
 }
 
 bool DetrState::remember(const Selection& s) {
-    int& slot = isDecoderSite(s.site) ? decoderQuery_ : encoderQuery_;
-    if (slot == s.query) return false;
-    slot = s.query;
+    int* slot = isDecoderSite(s.site) ? &decoderQuery_ : &encoderQuery_;
+    int value = s.query;
+    if (const TokenLayout* L = tokenDetections()) { // YOLOS: a detection token, a patch, or neither (CLS)
+        if (s.query >= L->det_start()) slot = &decoderQuery_, value = s.query - L->det_start();
+        else if (!L->is_patch(s.query)) return false;
+    }
+    if (*slot == value) return false;
+    *slot = value;
     return true;
 }
 

@@ -199,6 +199,12 @@ QString Document::tokenName(int t) const {
     if (t < L.n_cls) return L.n_cls > 1 ? QString("CLS %1").arg(t) : "CLS";
     if (t < L.n_cls + L.n_dist) return "DIST";
     if (t < L.n_prefix()) return QString("REG %1").arg(t - L.n_cls - L.n_dist);
+    if (L.n_det && t >= L.det_start()) { // YOLOS detection token: named with its detection when it has one
+        const int d = detr_->detectionOfQuery(t - L.det_start());
+        if (d < 0) return QString("DET %1").arg(t - L.det_start());
+        const Detection& det = detr_->detections()[size_t(d)];
+        return QString("DET %1 (%2 %3)").arg(t - L.det_start()).arg(QString::fromStdString(det.label)).arg(double(det.score), 0, 'f', 2);
+    }
     const int p = t - L.n_prefix();
     return QString("token %1 (row %2, col %3)").arg(t).arg(p / L.grid_w).arg(p % L.grid_w);
 }

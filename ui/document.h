@@ -95,7 +95,7 @@ public:
     QRectF gridInOriginal() const;
     QRectF seenInOriginal() const;
     // One naming everywhere (spin box, hover, captions): the token index, then where it lies.
-    QString tokenName(int token) const;               // "CLS", "DIST", "token 38 (row 2, col 9)", "query 7 (cat 0.93)"
+    QString tokenName(int token) const;               // "CLS", "DIST", "token 38 (row 2, col 9)", "query 7 (cat 0.93)", "DET 3 (cat 0.93)"
     QString selectionCaption() const;                 // one line for exports and titles
 
     // What the RunController is doing (set by it), so that a view without a result says why instead
@@ -115,7 +115,7 @@ public:
     const RunResult* baseline() const { return baseline_.get(); }
     void setBaseline(std::shared_ptr<const RunResult> clean); // a clean run made beside an intervened one
 
-    // DETR only: threshold, detections, the encoder / decoder query memory (see detr_state.h).
+    // DETR and YOLOS: threshold, detections, the encoder / decoder query memory (see detr_state.h).
     DetrState* detr() const { return detr_; }
 
 signals:

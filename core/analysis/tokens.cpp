@@ -17,10 +17,10 @@ std::string num(double v) {
     return b;
 }
 
-// "row,col" of a patch token, "," for a prefix token.
+// "row,col" of a patch token, "," for a prefix or detection token.
 std::string row_col(const TokenLayout& l, int t) {
     const int p = t - l.n_prefix();
-    if (p < 0 || l.grid_w < 1) return ",";
+    if (!l.is_patch(t) || l.grid_w < 1) return ",";
     return std::to_string(p / l.grid_w) + "," + std::to_string(p % l.grid_w);
 }
 
@@ -36,6 +36,7 @@ std::string token_kind(const TokenLayout& l, int t) {
     if (t < l.n_cls) return "cls";
     if (t < l.n_cls + l.n_dist) return "dist";
     if (t < l.n_prefix()) return "reg" + std::to_string(t - l.n_cls - l.n_dist);
+    if (t >= l.det_start()) return "det" + std::to_string(t - l.det_start());
     return "patch";
 }
 
@@ -79,10 +80,10 @@ std::string sinks_csv(const std::vector<SinkStats>& s, const TokenLayout& l) {
 
 std::vector<double> median_patch_norms(const Tensor& norms, const TokenLayout& l) {
     check_norms(norms, l);
-    const int T = l.n_tokens(), P = l.n_prefix(), N = T - P;
+    const int T = l.n_tokens(), P = l.n_prefix(), N = l.grid_h * l.grid_w;
     std::vector<double> med;
     for (int64_t layer = 0; layer < norms.size(0); ++layer) {
-        std::vector<double> v(norms.data.begin() + layer * T + P, norms.data.begin() + (layer + 1) * T);
+        std::vector<double> v(norms.data.begin() + layer * T + P, norms.data.begin() + layer * T + P + N);
         std::sort(v.begin(), v.end());
         med.push_back(N % 2 ? v[N / 2] : 0.5 * (v[N / 2 - 1] + v[N / 2]));
     }
@@ -112,10 +113,10 @@ std::string norm_outliers_csv(const std::vector<NormOutlier>& o, const TokenLayo
 
 Tensor patch_norm_grids(const Tensor& norms, const TokenLayout& l) {
     check_norms(norms, l);
-    const int64_t L = norms.size(0), T = l.n_tokens(), P = l.n_prefix(), N = T - P;
+    const int64_t L = norms.size(0), T = l.n_tokens(), P = l.n_prefix(), N = l.grid_h * l.grid_w;
     Tensor g({L, l.grid_h, l.grid_w});
     for (int64_t layer = 0; layer < L; ++layer)
-        std::copy(norms.data.begin() + layer * T + P, norms.data.begin() + (layer + 1) * T, g.data.begin() + layer * N);
+        std::copy(norms.data.begin() + layer * T + P, norms.data.begin() + layer * T + P + N, g.data.begin() + layer * N);
     return g;
 }
 

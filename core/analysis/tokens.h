@@ -11,12 +11,13 @@
 
 namespace attnscope::analysis {
 
-// "cls", "dist", "reg<i>" or "patch" for token t of the layout.
+// "cls", "dist", "reg<i>", "patch" or "det<i>" (YOLOS detection token i) for token t of the layout.
 std::string token_kind(const TokenLayout& layout, int t);
 
 // One head of one layer: mean over queries of the attention each key receives; the key with the
 // largest mean (first on ties) and that mean; and the mean over queries of the total attention on
-// the prefix tokens (CLS, DIST, registers; 0 when there are none).
+// the prefix tokens (CLS, DIST, registers; 0 when there are none; YOLOS's detection tokens, after the
+// patches, are not prefix tokens).
 struct SinkStats {
     int layer = 0, head = 0;
     int top_key = 0;
@@ -26,11 +27,11 @@ struct SinkStats {
 // [heads, tokens, tokens] of `layout`.
 std::vector<SinkStats> attention_sinks(const AttentionMap& m, const TokenLayout& layout);
 // "layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,prefix_share" + one row per head
-// (row/col of the patch grid, empty for prefix tokens).
+// (row/col of the patch grid, empty for prefix and detection tokens).
 std::string sinks_csv(const std::vector<SinkStats>& s, const TokenLayout& layout);
 
 // High-norm tokens: norm > k × the layer's median patch norm (median of the patch tokens only, the mean
-// of the two middle values for an even count). Prefix tokens are listed too when above.
+// of the two middle values for an even count). Prefix (and detection) tokens are listed too when above.
 struct NormOutlier {
     int layer = 0, token = 0;
     double norm = 0, median_patch = 0;

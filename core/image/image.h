@@ -33,6 +33,7 @@ struct PreprocessSpec {
     Resize resize = Resize::Exact;
     int resize_h = 224, resize_w = 224;
     int shortest_edge = 0, longest_edge = 0;
+    int size_divisor = 0;      // ShortestEdgeMaxLongest: > 0 floors both sides to a multiple (YOLOS: 16)
     Resample resample = Resample::Bilinear;
     bool center_crop = false;
     int crop_h = 224, crop_w = 224;

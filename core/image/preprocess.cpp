@@ -13,10 +13,11 @@ namespace {
 // Python's round() on a double: half to even.
 int64_t py_round(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
 
-// HF DETR get_size_with_aspect_ratio((h, w), size, max_size) → (w, h).
-std::pair<int, int> detr_size(int w, int h, int size, int max_size) {
-    double raw = 0.0;
-    bool has_raw = false;
+// The shorter side's target of HF DETR / YOLOS get_size_with_aspect_ratio: `size`, or when the longer side
+// would pass max_size, raw = max_size·short/long (returned in raw, has_raw set) rounded.
+int capped_size(int w, int h, int size, int max_size, double& raw, bool& has_raw) {
+    raw = 0.0;
+    has_raw = false;
     if (max_size > 0) {
         const double mn = std::min(h, w), mx = std::max(h, w);
         if (mx / mn * size > max_size) {
@@ -25,9 +26,30 @@ std::pair<int, int> detr_size(int w, int h, int size, int max_size) {
             size = static_cast<int>(py_round(raw));
         }
     }
+    return size;
+}
+
+// HF DETR get_size_with_aspect_ratio((h, w), size, max_size) → (w, h).
+std::pair<int, int> detr_size(int w, int h, int size, int max_size) {
+    double raw;
+    bool has_raw;
+    size = capped_size(w, h, size, max_size, raw, has_raw);
     if ((h <= w && h == size) || (w <= h && w == size)) return {w, h};
     if (w < h) return {size, static_cast<int>(has_raw ? raw * h / w : static_cast<double>(size) * h / w)};
     return {static_cast<int>(has_raw ? raw * w / h : static_cast<double>(size) * w / h), size};
+}
+
+// HF YOLOS get_size_with_aspect_ratio((h, w), size, max_size, mod_size) → (w, h): DETR's rule with the
+// portrait branch tested before the "already that size" one, then both sides floored to a multiple of mod.
+std::pair<int, int> yolos_size(int w, int h, int size, int max_size, int mod) {
+    double raw;
+    bool has_raw;
+    size = capped_size(w, h, size, max_size, raw, has_raw);
+    int ow = 0, oh = 0;
+    if (w < h) ow = size, oh = static_cast<int>(has_raw ? raw * h / w : static_cast<double>(size) * h / w);
+    else if ((h <= w && h == size) || (w <= h && w == size)) ow = w, oh = h;
+    else oh = size, ow = static_cast<int>(has_raw ? raw * w / h : static_cast<double>(size) * w / h);
+    return {ow - ow % mod, oh - oh % mod};
 }
 
 } // namespace
@@ -42,7 +64,9 @@ std::pair<int, int> resized_size(int w, int h, const PreprocessSpec& spec) {
         const int nl = static_cast<int>(static_cast<double>(int64_t(s) * lng) / shrt); // int(s * long / short)
         return w <= h ? std::pair{s, nl} : std::pair{nl, s};
     }
-    case R::ShortestEdgeMaxLongest: return detr_size(w, h, spec.shortest_edge, spec.longest_edge);
+    case R::ShortestEdgeMaxLongest:
+        if (spec.size_divisor > 0) return yolos_size(w, h, spec.shortest_edge, spec.longest_edge, spec.size_divisor);
+        return detr_size(w, h, spec.shortest_edge, spec.longest_edge);
     }
     return {w, h};
 }

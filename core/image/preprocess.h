@@ -15,7 +15,7 @@ namespace attnscope {
 
 // Size (width, height) after the spec's resize step, for an input of w × h.
 // ShortestEdge: torchvision 0.14 _compute_resized_output_size / HF default_to_square=False (long side truncated);
-// ShortestEdgeMaxLongest: HF DETR get_size_with_aspect_ratio.
+// ShortestEdgeMaxLongest: HF DETR get_size_with_aspect_ratio; with size_divisor, HF YOLOS's (sides floored to it).
 std::pair<int, int> resized_size(int w, int h, const PreprocessSpec& spec);
 
 // Top-left of a `crop`-long window in a `size`-long axis. Negative = zero padding before the image:

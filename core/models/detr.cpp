@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/models/labels.h"
 #include "core/models/model_config.h"
+#include "core/models/token_taps.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -130,6 +131,19 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 } // namespace
+
+PreprocessSpec detr_preprocess_defaults() {
+    PreprocessSpec d;
+    d.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
+    d.shortest_edge = 800;
+    d.longest_edge = 1333;
+    d.resample = Resample::Bilinear;
+    d.center_crop = false;
+    d.rescale = 1.0 / 255.0;
+    d.mean = {0.485f, 0.456f, 0.406f};
+    d.std = {0.229f, 0.224f, 0.225f};
+    return d;
+}
 
 bool is_detr_checkpoint(const WeightSource& w) {
     const bool hf = w.has("model.query_position_embeddings.weight") && w.has("model.input_projection.weight");
@@ -276,15 +290,7 @@ std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> wsrc, const
 
     // DetrImageProcessor's defaults (HF image_processing_detr.py): shortest edge 800, longest 1333, bilinear,
     // no crop, 1/255, ImageNet mean/std; a preprocessor_config.json replaces them (resolve_preprocess).
-    PreprocessSpec defaults;
-    defaults.resize = PreprocessSpec::Resize::ShortestEdgeMaxLongest;
-    defaults.shortest_edge = 800;
-    defaults.longest_edge = 1333;
-    defaults.resample = Resample::Bilinear;
-    defaults.center_crop = false;
-    defaults.rescale = 1.0 / 255.0;
-    defaults.mean = {0.485f, 0.456f, 0.406f};
-    defaults.std = {0.229f, 0.224f, 0.225f};
+    const PreprocessSpec defaults = detr_preprocess_defaults();
     const PreprocessSpec spec = resolve_preprocess(Family::Detr, defaults, preprocessor, cfg, cfg_file);
     return std::make_unique<DetrModel>(c, std::move(w), std::move(info), spec);
 }
@@ -392,7 +398,8 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     std::vector<float> a(static_cast<size_t>(S) * d);   // (S, d) attention output
     std::vector<float> hid, tmp;                        // FFN buffers
 
-    // encoder: q = k = x + pos, v = x; post-norm
+    // encoder: q = k = x + pos, v = x; post-norm. Token norms: every feature cell after each layer.
+    result.token_norms = Tensor({config_.n_enc, S});
     for (int il = 0; il < config_.n_enc; ++il) {
         const DetrEncoderLayer& L = w_.enc[il];
         add(x.data(), pos.data(), static_cast<int64_t>(S) * d, qk.data());
@@ -400,6 +407,7 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
         ops::add_inplace(x.data(), a.data(), static_cast<int64_t>(S) * d);
         ops::layer_norm(x.data(), S, d, L.ln1_w.ptr(), L.ln1_b.ptr(), eps, x.data());
         ffn_block(x.data(), S, d, config_.n_ffn_enc, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln2_w, L.ln2_b, eps, hid, tmp);
+        token_norms(x.data(), S, d, result.token_norms.ptr() + static_cast<int64_t>(il) * S);
         check_cancel(cancel);
     }
 

@@ -94,6 +94,10 @@ bool is_detr_checkpoint(const WeightSource& w);
 std::unique_ptr<Model> load_detr(std::shared_ptr<const WeightSource> w, const nlohmann::json* config,
                                  const nlohmann::json* preprocessor, const LoadOptions& options);
 
+// DetrImageProcessor's defaults (HF image_processing_detr.py): shortest edge 800, longest 1333, bilinear,
+// ×1/255, ImageNet mean/std, no crop. YOLOS starts from them too.
+PreprocessSpec detr_preprocess_defaults();
+
 // Post-processing (detr_postprocess): core/postprocess.h.
 
 // COCO detection id → label as in facebook/detr-resnet-50's config (91 ids, "N/A" for unused ids).

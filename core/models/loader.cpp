@@ -5,6 +5,7 @@
 #include "core/models/clip_siglip.h"
 #include "core/models/detr.h"
 #include "core/models/vit.h"
+#include "core/models/yolos.h"
 
 #include <nlohmann/json.hpp>
 
@@ -96,11 +97,12 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
 
 std::unique_ptr<Model> load_model_from(std::shared_ptr<const WeightSource> w, const json* config, const json* preprocessor,
                                        const LoadOptions& options) {
+    if (is_yolos_checkpoint(*w)) return load_yolos(w, config, preprocessor, options); // before ViT: its names are ViT's
     if (is_vit_checkpoint(*w)) return load_vit(w, config, preprocessor, options);
     if (is_detr_checkpoint(*w)) return load_detr(w, config, preprocessor, options);
     if (is_clip_siglip_checkpoint(*w)) return load_clip_siglip(w, config, preprocessor, options);
     throw Error(ErrorKind::Unsupported, file_of(*w), "",
-                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR, CLIP, SigLIP); first names: " + sample_names(*w));
+                "tensor names match no supported family (ViT, DeiT, DINO, DINOv2, DETR, YOLOS, CLIP, SigLIP); first names: " + sample_names(*w));
 }
 
 } // namespace attnscope

@@ -15,26 +15,30 @@
 
 namespace attnscope {
 
-// Token layout of a ViT-like sequence: [CLS × n_cls, DIST × n_dist, REG × n_reg, patches (grid_h × grid_w)].
-// For DETR the "patches" are the backbone feature cells and patch_size is the stride.
+// Token layout of a ViT-like sequence: [CLS × n_cls, DIST × n_dist, REG × n_reg, patches (grid_h × grid_w),
+// DET × n_det]. For DETR the "patches" are the backbone feature cells and patch_size is the stride; YOLOS
+// appends its detection tokens after the patches (n_det; 0 for every other family).
 struct TokenLayout {
     int n_cls = 0, n_dist = 0, n_reg = 0;
     int grid_h = 0, grid_w = 0;
     int patch_size = 0;
+    int n_det = 0;
     int n_prefix() const { return n_cls + n_dist + n_reg; }
-    int n_tokens() const { return n_prefix() + grid_h * grid_w; }
+    int det_start() const { return n_prefix() + grid_h * grid_w; } // the first detection token
+    int n_tokens() const { return det_start() + n_det; }
+    bool is_patch(int t) const { return t >= n_prefix() && t < det_start(); }
 };
 
 // What a checkpoint is (decided by its loader from the tensor names) and what its output is for.
-enum class Family { Vit, DeitDistilled, Dino, Dinov2, Dinov2Registers, Detr, Clip, Siglip };
+enum class Family { Vit, DeitDistilled, Dino, Dinov2, Dinov2Registers, Detr, Clip, Siglip, Yolos };
 enum class Task {
     Classify, // logits over labels (ViT, DeiT, DINOv2 with a classifier)
     Embed,    // no head: the normed CLS token is the output (DINO, headless DINOv2); CLIP/SigLIP: the image embedding
-    Detect,   // boxes and class logits per query (DETR)
+    Detect,   // boxes and class logits per query (DETR, YOLOS)
 };
 
 // The names every JSON/CSV/CLI output uses: "vit", "deit-distilled", "dino", "dinov2", "dinov2-registers",
-// "detr", "clip", "siglip"; and "classify", "embed", "detect".
+// "detr", "clip", "siglip", "yolos"; and "classify", "embed", "detect".
 const char* family_name(Family f);
 const char* task_name(Task t);
 // The inverse of family_name; false (f untouched) for an unknown name.
@@ -70,20 +74,21 @@ struct Prediction {
 
 // One forward pass, as Session::run (core/session.h) hands it out.
 struct RunResult {
-    Tensor logits;          // ViT: [n_labels] (empty for headless models); DETR: [Q, n_labels + 1]
+    Tensor logits;          // ViT: [n_labels] (empty for headless models); DETR, YOLOS: [Q, n_labels + 1]
     Tensor features;        // headless models: the normed CLS token [hidden]
-    Tensor boxes;           // DETR: [Q, 4] normalised (cx, cy, w, h)
+    Tensor boxes;           // DETR, YOLOS: [Q, 4] normalised (cx, cy, w, h)
     std::vector<AttentionMap> attention;
-    // What the tokens carry (ViT family; empty for DETR): the L2 norm of every token of the residual
-    // stream after each block [layers, tokens], and the final-LayerNorm output [tokens, hidden]
-    // (timm avg-pool models, which norm after pooling: the un-normed last residual stream).
+    // What the tokens carry: the L2 norm of every token of the residual stream after each block
+    // [layers, tokens] (DETR: its encoder's feature cells after each encoder layer), and the final-LayerNorm
+    // output [tokens, hidden] (timm avg-pool models, which norm after pooling: the un-normed last residual
+    // stream; empty for DETR, whose encoder has no final norm).
     Tensor token_norms, final_tokens;
     TokenLayout layout;
     PreprocessGeometry geometry;
     std::map<std::string, double> timings_ms; // "preprocess", "forward", "postprocess", ...
     // Post-processed once by Session::run (core/postprocess.h):
     std::vector<Prediction> predictions; // classifiers: every class, most probable first
-    std::vector<Detection> detections;   // DETR: every query (index == query), unthresholded
+    std::vector<Detection> detections;   // DETR, YOLOS: every query (index == query), unthresholded
     Interventions interventions;         // what this pass ran with (Session::set_interventions; empty: none)
 };
 

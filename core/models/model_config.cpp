@@ -19,6 +19,7 @@ const char* family_name(Family f) {
     case Family::Detr: return "detr";
     case Family::Clip: return "clip";
     case Family::Siglip: return "siglip";
+    case Family::Yolos: return "yolos";
     }
     return "?";
 }
@@ -34,7 +35,7 @@ const char* task_name(Task t) {
 
 bool family_from_name(const std::string& name, Family& f) {
     for (Family c : {Family::Vit, Family::DeitDistilled, Family::Dino, Family::Dinov2, Family::Dinov2Registers, Family::Detr,
-                     Family::Clip, Family::Siglip})
+                     Family::Clip, Family::Siglip, Family::Yolos})
         if (name == family_name(c)) {
             f = c;
             return true;
@@ -62,12 +63,12 @@ std::string architecture_name(const json* config) {
 PreprocessSpec resolve_preprocess(Family family, const PreprocessSpec& defaults, const json* preprocessor,
                                   const json* config, const std::string& config_file) {
     const std::string prep_file = "preprocessor_config.json";
-    if (family == Family::Detr) {
+    if (family == Family::Detr || family == Family::Yolos) { // YOLOS: DETR's, sides floored to size_divisor
         PreprocessSpec spec = defaults;
         if (!preprocessor) return spec;
         json p = *preprocessor;
         if (p.is_object() && !p.contains("image_processor_type") && !p.contains("feature_extractor_type"))
-            p["image_processor_type"] = "DetrImageProcessor";
+            p["image_processor_type"] = family == Family::Yolos ? "YolosImageProcessor" : "DetrImageProcessor";
         const PreprocessSpec file = spec_from_hf_preprocessor(p, prep_file);
         if (file.shortest_edge) spec.shortest_edge = file.shortest_edge;
         if (file.longest_edge) spec.longest_edge = file.longest_edge;

@@ -22,7 +22,7 @@ std::string architecture_name(const nlohmann::json* config);
 
 // The model's preprocessing, resolved the same way for every family from `defaults` (the family's own:
 // ViT's from the position grid, DETR's DetrImageProcessor defaults):
-//  - DETR: preprocessor_config.json is parsed as a DetrImageProcessor whatever it names (absent keys take
+//  - DETR and YOLOS: preprocessor_config.json is parsed as a DetrImageProcessor whatever it names (absent keys take
 //    DETR's defaults, not ViT's); its resize bounds (when given), filter, rescale and normalisation replace
 //    the defaults; resizing stays shortest/longest edge without a crop.
 //  - ViT family: preprocessor_config.json replaces the defaults; else config.json's timm pretrained_cfg.

@@ -337,6 +337,12 @@ VitBlock load_block(const WeightSource& w, const VitConfig& c, int il) {
     return b;
 }
 
+} // namespace
+
+VitBlock vit_load_block(const WeightSource& w, const VitConfig& c, int il) { return load_block(w, c, il); }
+
+namespace {
+
 VitWeights load_weights(const WeightSource& w, const VitConfig& c) {
     const Names n{c};
     const int D = c.n_embd, P = c.patch, C = c.n_labels;

@@ -103,6 +103,10 @@ PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w);
 // The ModelInfo sizes every ViT-like model reports (hidden, layers, heads, mlp, patch, native image size).
 void vit_info_sizes(const VitConfig& c, ModelInfo& info);
 
+// Block `il` read from a checkpoint named as c.naming / c.prefix say (HF, HF DINOv2, timm), shapes checked
+// against c (n_embd, n_mlp, swiglu, layer_scale): for families that reuse ViT blocks under ViT names (YOLOS).
+VitBlock vit_load_block(const WeightSource& w, const VitConfig& c, int il);
+
 // The config and weights of a model loaded by load_vit; nullptr for any other model.
 const VitConfig* vit_config(const Model& model);
 const VitWeights* vit_weights(const Model& model);

@@ -86,9 +86,9 @@ private slots:
         const fs::path d = out.toStdString();
         QVERIFY(fs::exists(d / "sinks.csv"));
         QVERIFY(fs::exists(d / "input.npy"));
-        QVERIFY(!fs::exists(d / "token_norms.npy"));
-        QVERIFY(!fs::exists(d / "feature_pca.npy"));
-        QVERIFY(r.err.contains("token_norms / feature_pca: skipped"));
+        QVERIFY(fs::exists(d / "token_norms.npy")); // the encoder's feature cells after each encoder layer
+        QVERIFY(!fs::exists(d / "feature_pca.npy")); // no final tokens
+        QVERIFY(r.err.contains("feature_pca: skipped"));
         QVERIFY(r.err.contains("sinks_prefix.png: skipped"));
     }
 

@@ -174,8 +174,10 @@ class DETR(nn.Module):
         kpm = ~m.flatten(1)  # True = padding
         enc, dself, dcross = [], [], []
         x = src
+        self.enc_norms = []  # L2 norm of every encoder token after each layer: [S] per layer
         for layer in self.transformer.encoder.layers:
             x = layer(x, pos, kpm, enc)
+            self.enc_norms.append(x[:, 0].norm(dim=-1))
         qpos = self.query_embed.weight[:, None, :]
         t = torch.zeros_like(qpos)
         for layer in self.transformer.decoder.layers:
@@ -294,6 +296,7 @@ def save_outputs(folder, model, img, mask=None):
         logits, boxes, (h, w), enc, dself, dcross = model(img, mask)
     np.save(os.path.join(folder, "logits.npy"), logits.numpy().astype("<f4"))
     np.save(os.path.join(folder, "boxes.npy"), boxes.numpy().astype("<f4"))
+    np.save(os.path.join(folder, "encoder_token_norms.npy"), torch.stack(model.enc_norms).numpy().astype("<f4"))
     for name, maps in (("encoder", enc), ("decoder_self", dself), ("decoder_cross", dcross)):
         for i, m in enumerate(maps):
             np.save(os.path.join(folder, f"{name}_layer{i:02d}.npy"), m.numpy().astype("<f4"))

@@ -56,11 +56,12 @@ void DetectionsCanvas::setLayers(int decoderLayer, int encoderLayer) {
 
 QString DetectionsCanvas::emptyMessage() const {
     const Model* m = doc_->model();
-    if (!m) return tr("Open a DETR model (Ctrl+M) and an image (Ctrl+O) to see its detections.");
+    if (!m) return tr("Open a DETR model or a YOLOS model (Ctrl+M) and an image (Ctrl+O) to see its detections.");
     const ModelInfo& i = m->info();
     if (i.task != Task::Detect)
         return tr("Detections need a DETR model (facebook/detr-resnet-50, -101 or -dc5: a Hugging Face folder or the "
-                  "authors' .pth).\n\n%1 is a %2 model: its attention is in the overlay and the model view.")
+                  "authors' .pth) or a YOLOS model (hustvl/yolos-tiny, -small: a Hugging Face folder).\n\n%1 is a %2 model: "
+                  "its attention is in the overlay and the model view.")
             .arg(QFileInfo(doc_->modelPath()).fileName(), QString(family_name(i.family)));
     if (!doc_->hasImage()) return tr("Open an image (Ctrl+O), paste one (Ctrl+V) or drop it here to run %1.")
                                   .arg(QFileInfo(doc_->modelPath()).fileName());
@@ -74,7 +75,7 @@ int DetectionsCanvas::encoderGridStart() const {
 }
 
 int DetectionsCanvas::selectedQuery() const {
-    return detr_->active() && doc_->layerCount(Site::DecoderCross) > 0 ? detr_->queryFor(Site::DecoderCross) : -1;
+    return detr_->active() && doc_->layerCount(detr_->detectionSite()) > 0 ? detr_->queryFor(Site::DecoderCross) : -1;
 }
 
 int DetectionsCanvas::referenceToken() const {
@@ -96,14 +97,17 @@ void DetectionsCanvas::rebuild() {
     if (detr_->active()) {
         const int q = selectedQuery();
         const auto& all = detr_->allQueries();
-        if (fill(rows_[0], doc_->map(Site::DecoderCross, decLayer_), q)) {
+        // DETR: the query's decoder cross-attention row; YOLOS: its detection token's encoder row (patch keys)
+        if (fill(rows_[0], doc_->map(detr_->detectionSite(), decLayer_), q < 0 ? -1 : detr_->detectionRow(q))) {
             const int d = detr_->detectionOfQuery(q);
-            QString who = tr("object query %1").arg(q);
+            QString who = tr("object query %1").arg(q); // DETR's name; YOLOS's detection tokens play the part
             if (d >= 0) who = tr("%1 (query %2)").arg(detectionText(detr_->detections()[size_t(d)])).arg(q);
             else if (q < int(all.size()))
                 who = tr("query %1: %2, below the %3 threshold").arg(q).arg(detectionText(all[size_t(q)]))
                           .arg(double(detr_->threshold()), 0, 'f', 2);
-            rows_[0].title = tr("Decoder layer %1 cross-attention · %2").arg(decLayer_).arg(who);
+            rows_[0].title = detr_->detectionSite() == Site::Encoder
+                                 ? tr("Layer %1 detection token %2 over the patches · %3").arg(decLayer_).arg(q).arg(who)
+                                 : tr("Decoder layer %1 cross-attention · %2").arg(decLayer_).arg(who);
         }
         const int t = referenceToken();
         if (fill(rows_[1], doc_->map(Site::Encoder, encLayer_), t)) {
@@ -399,8 +403,8 @@ QPoint DetectionsCanvas::shownCell() const {
     const Selection& sel = doc_->selection();
     for (int r = 0; r < 2; ++r) {
         const int heads = int(rows_[r].maps.size()) - 1;
-        if (heads < 1 || sel.site != (r == 0 ? Site::DecoderCross : Site::Encoder) || sel.layer != (r == 0 ? decLayer_ : encLayer_) ||
-            sel.query != (r == 0 ? selectedQuery() : referenceToken()))
+        if (heads < 1 || sel.site != (r == 0 ? detr_->detectionSite() : Site::Encoder) || sel.layer != (r == 0 ? decLayer_ : encLayer_) ||
+            sel.query != (r == 0 ? detr_->detectionRow(selectedQuery()) : referenceToken()))
             continue;
         if (!sel.heads.fused()) return {sel.heads.head, r};
         if (sel.heads.fusion == analysis::HeadFusion::Mean) return {heads, r};
@@ -422,9 +426,9 @@ void DetectionsCanvas::mousePressEvent(QMouseEvent* e) {
         for (int h = 0; h < int(rows_[r].maps.size()); ++h)
             if (headCellRect(r, h).contains(pos) && e->button() == Qt::LeftButton) {
                 Selection s = doc_->selection();
-                s.site = r == 0 ? Site::DecoderCross : Site::Encoder;
+                s.site = r == 0 ? detr_->detectionSite() : Site::Encoder;
                 s.layer = r == 0 ? decLayer_ : encLayer_;
-                s.query = r == 0 ? selectedQuery() : referenceToken();
+                s.query = r == 0 ? detr_->detectionRow(selectedQuery()) : referenceToken();
                 s.heads = h + 1 == int(rows_[r].maps.size()) ? analysis::HeadSelect{-1, analysis::HeadFusion::Mean} : analysis::HeadSelect{h};
                 doc_->setSelection(s);
                 return;

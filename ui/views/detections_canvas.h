@@ -1,6 +1,7 @@
-// The Detections view's canvas (DETR): the boxes above the threshold over the original image and two
-// rows of per-head maps under it (decoder cross-attention of the selected detection, encoder
-// self-attention at the reference point); see detections_view.h for the interaction.
+// The Detections view's canvas (DETR, YOLOS): the boxes above the threshold over the original image and two
+// rows of per-head maps under it (decoder cross-attention of the selected detection — YOLOS: its detection
+// token's encoder self-attention over the patches — and encoder self-attention at the reference point);
+// see detections_view.h for the interaction.
 #pragma once
 
 #include "core/models/detr.h"
@@ -28,10 +29,11 @@ public:
 
     // Why there is nothing to show ("" when there is): no result yet, or not a DETR model.
     QString emptyMessage() const;
-    int selectedQuery() const;   // the decoder query shown in the cross-attention row (-1: none)
+    int selectedQuery() const;   // the detection (DETR object query, YOLOS detection token) of row 0 (-1: none)
     int referenceToken() const;  // the encoder token of the reference point (-1: none)
     int encoderGridStart() const; // the first encoder token on the feature grid (core's query_grid_start)
-    // Row 0: cross-attention of selectedQuery() in decoderLayer(); row 1: encoder self-attention of
+    // Row 0: cross-attention of selectedQuery() in decoderLayer() (YOLOS: its detection token's encoder row in
+    // that layer, over the patch keys); row 1: encoder self-attention of
     // referenceToken() in encoderLayer(). Per head, over the feature grid (grid_h × grid_w, row-major).
     const std::vector<std::vector<float>>& rowMaps(int row) const { return rows_[size_t(row)].maps; }
     int gridW() const { return gridW_; }

@@ -46,7 +46,8 @@ DetectionsView::DetectionsView(Document* doc, QWidget* parent) : View(doc, paren
     controls->addWidget(threshold_, 1);
     controls->addWidget(thresholdLabel_);
     controls->addSpacing(10);
-    controls->addWidget(new QLabel(tr("Decoder layer"), this));
+    decLayerLabel_ = new QLabel(tr("Decoder layer"), this);
+    controls->addWidget(decLayerLabel_);
     controls->addWidget(decLayer_);
     controls->addSpacing(6);
     controls->addWidget(new QLabel(tr("Encoder layer"), this));
@@ -100,7 +101,10 @@ void DetectionsView::syncControls() {
     for (QWidget* w : std::initializer_list<QWidget*>{threshold_, decLayer_, encLayer_, list_}) w->setEnabled(detr);
     const QSignalBlocker b1(decLayer_), b2(encLayer_);
     // A new layer count (another model) starts on the last layers, as the colab.
-    const int nDec = doc_->layerCount(Site::DecoderCross), nEnc = doc_->layerCount(Site::Encoder);
+    const bool tokens = doc_->detr()->detectionSite() == Site::Encoder; // YOLOS: detection tokens in the encoder
+    decLayerLabel_->setText(tokens ? tr("Detection layer") : tr("Decoder layer"));
+    decLayer_->setToolTip(tokens ? tr("Encoder layer of the detection-token row") : tr("Decoder layer of the cross-attention row"));
+    const int nDec = doc_->layerCount(doc_->detr()->detectionSite()), nEnc = doc_->layerCount(Site::Encoder);
     if (decLayer_->maximum() != std::max(0, nDec - 1) || canvas_->decoderLayer() < 0) {
         decLayer_->setRange(0, std::max(0, nDec - 1));
         decLayer_->setValue(nDec - 1);
@@ -156,11 +160,12 @@ std::vector<int64_t> DetectionsView::shownShape() const {
 QString DetectionsView::caption() const {
     const QString model = doc_->model() ? QFileInfo(doc_->modelPath()).fileName() : tr("no model");
     const QString image = doc_->imageName().isEmpty() ? tr("no image") : doc_->imageName();
-    if (!doc_->detr()->active()) return tr("%1 · %2 · detections (DETR only)").arg(model, image);
+    if (!doc_->detr()->active()) return tr("%1 · %2 · detections (DETR, YOLOS only)").arg(model, image);
     QString text = tr("%1 · %2 · %3 > %4").arg(model, image, detectionCountText(doc_->detr()->detections().size()))
                        .arg(double(doc_->detr()->threshold()), 0, 'f', 2);
     const int q = canvas_->selectedQuery(), t = canvas_->referenceToken();
-    if (q >= 0) text += tr(" · decoder layer %1, query %2").arg(canvas_->decoderLayer()).arg(q);
+    if (q >= 0 && doc_->detr()->detectionSite() == Site::Encoder) text += tr(" · layer %1, detection token %2").arg(canvas_->decoderLayer()).arg(q);
+    else if (q >= 0) text += tr(" · decoder layer %1, query %2").arg(canvas_->decoderLayer()).arg(q);
     if (t >= 0) text += tr(" · encoder layer %1, cell %2").arg(canvas_->encoderLayer()).arg(t - canvas_->encoderGridStart());
     return text;
 }

@@ -1,6 +1,7 @@
-// Detections (DETR): the boxes above a score threshold over the original image, and two rows of
+// Detections (DETR, YOLOS): the boxes above a score threshold over the original image, and two rows of
 // per-head maps under it — the selected detection's decoder cross-attention in the chosen decoder layer
-// (the colab's figure, for every head and any layer) and the encoder self-attention at a reference
+// (the colab's figure, for every head and any layer; YOLOS: its detection token's row of the encoder
+// self-attention over the patch keys in the chosen layer) and the encoder self-attention at a reference
 // point (the colab's "reference points"). Click a box (or the list) to select a detection; click
 // outside the boxes, Shift+click or right-click to move the reference point (drag to sweep it); click a
 // head map to open it in the other views. The selected detection and the reference point are the
@@ -21,7 +22,7 @@ class DetectionsView : public View {
 public:
     explicit DetectionsView(Document* doc, QWidget* parent = nullptr);
     QString viewId() const override { return "detections"; }
-    QString title() const override { return tr("Detections (DETR)"); }
+    QString title() const override { return tr("Detections (DETR, YOLOS)"); }
     QWidget* canvas() override;
     // The selected detection's cross-attention: [heads, grid_h, grid_w].
     std::vector<float> shownValues() const override;
@@ -39,6 +40,7 @@ private:
     QSlider* threshold_;
     QLabel* thresholdLabel_;
     QLabel* count_;
+    QLabel* decLayerLabel_;  // "Decoder layer" (DETR) or "Detection layer" (YOLOS)
     QSpinBox* decLayer_;
     QSpinBox* encLayer_;
     QListWidget* list_;

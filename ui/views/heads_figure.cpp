@@ -152,19 +152,20 @@ void HeadsFigure::paintQueryMark(QPainter& p, const QRectF& c, const QRectF& see
     const AttentionMap* m = doc_->map(basis_.site, basis_.layer);
     const int start = m ? analysis::query_grid_start(*m, r->layout) : -1;
     const int cell = basis_.query - start;
-    if (!isDecoderSite(basis_.site) && start >= 0 && cell >= 0 && q.grid_w > 0) {
+    const int detection = doc_->detr()->queryOfRow(basis_.site, basis_.query); // DETR object query, YOLOS detection token
+    if (!isDecoderSite(basis_.site) && start >= 0 && cell >= 0 && q.grid_w > 0 && cell < q.grid_w * q.grid_h) {
         const double cw = grid.width() / q.grid_w, ch = grid.height() / q.grid_h;
         const QRectF mark = toCell.mapRect(QRectF(grid.x() + (cell % q.grid_w) * cw, grid.y() + (cell / q.grid_w) * ch, cw, ch));
         p.setPen(QPen(Qt::black, 2.5));
         p.drawRect(mark);
         p.setPen(QPen(Qt::white, 1.2));
         p.drawRect(mark);
-    } else if (isDecoderSite(basis_.site) && doc_->detr()->active()) {
+    } else if (detection >= 0 && doc_->detr()->active()) {
         const DetrState& detr = *doc_->detr();
         const auto& all = detr.allQueries();
-        if (basis_.query < int(all.size())) {
-            const auto& b = all[size_t(basis_.query)].box_xyxy;
-            const int d = detr.detectionOfQuery(basis_.query);
+        if (detection < int(all.size())) {
+            const auto& b = all[size_t(detection)].box_xyxy;
+            const int d = detr.detectionOfQuery(detection);
             p.setPen(QPen(d >= 0 ? detectionColor(d) : QColor(Qt::white), 1.5, d >= 0 ? Qt::SolidLine : Qt::DashLine));
             p.drawRect(toCell.mapRect(QRectF(QPointF(b[0], b[1]), QPointF(b[2], b[3]))));
         }

@@ -106,9 +106,9 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             for (int r = 1; r < shown_.grid_h; ++r) p.drawLine(QPointF(g.left(), g.y() + r * ch), QPointF(g.right(), g.y() + r * ch));
         }
         p.restore();
-        if (isDecoderSite(doc_->selection().site) && doc_->detr()->active()) // the detections; the query's box stands out
+        if (doc_->detr()->isDetectionRow(doc_->selection()) && doc_->detr()->active()) // the detections; the query's box stands out
             paintDetections(p, doc_->detr()->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img),
-                            doc_->selection().query, img);
+                            doc_->detr()->queryOfRow(doc_->selection().site, doc_->selection().query), img);
         const AttentionMap* m = doc_->currentMap();
         const int start = m ? analysis::query_grid_start(*m, doc_->result()->layout) : -1;
         const int qp = doc_->selection().query - start;
@@ -142,7 +142,7 @@ QString OverlayCanvas::statusLine() const {
         return tr("the pooling probe's attention: what the image embedding is made of");
     const QString token = doc_->tokenName(doc_->selection().query); // DETR decoder: "query 7 (…)" already
     const QString query = token.startsWith("query") ? token : tr("query %1").arg(token);
-    return isDecoderSite(doc_->selection().site) && doc_->detr()->active() ? tr("%1 — click a box to change it").arg(query)
+    return doc_->detr()->isDetectionRow(doc_->selection()) && doc_->detr()->active() ? tr("%1 — click a box to change it").arg(query)
                                                                            : tr("%1 — click a patch to change it").arg(query);
 }
 
@@ -229,13 +229,13 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     const QPoint cell = patchAt(e->position());
     const RunResult* r = doc_->result();
     const AttentionMap* m = doc_->currentMap();
-    if (e->button() == Qt::LeftButton && m && isDecoderSite(doc_->selection().site) && doc_->detr()->active()) {
-        // DETR decoder: the query is an object query; a click on a box picks that detection.
+    if (e->button() == Qt::LeftButton && m && doc_->detr()->isDetectionRow(doc_->selection()) && doc_->detr()->active()) {
+        // DETR decoder / YOLOS detection token: the query is a detection; a click on a box picks that detection.
         const QRectF img = imageRect();
         const QPointF o = originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img).inverted().map(e->position());
         const DetrState& detr = *doc_->detr();
         const int d = img.contains(e->position()) ? detectionAt(detr.detections(), o) : -1;
-        if (d >= 0) doc_->detr()->setQueryFor(doc_->selection().site, detr.detections()[size_t(d)].query);
+        if (d >= 0) doc_->detr()->setQueryFor(Site::DecoderCross, detr.detections()[size_t(d)].query);
         return;
     }
     const int start = m ? analysis::query_grid_start(*m, r->layout) : -1;

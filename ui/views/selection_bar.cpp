@@ -107,9 +107,9 @@ void SelectionBar::syncFromDocument() {
     head_->setCurrentIndex(s.heads.fused() ? nh + fusionIndex : s.heads.head);
     query_->setRange(0, m ? m->n_q - 1 : 0);
     query_->setValue(s.query);
-    // DETR decoder: the query is an object query; name its detection when it has one.
+    // DETR decoder / YOLOS detection token: the query is a detection; name it when it is above the threshold.
     const DetrState& detr = *doc_->detr();
-    const int det = isDecoderSite(s.site) ? detr.detectionOfQuery(s.query) : -1;
+    const int det = detr.isDetectionRow(s) ? detr.detectionOfQuery(detr.queryOfRow(s.site, s.query)) : -1;
     query_->setSuffix(det >= 0 ? QString("  %1 %2").arg(QString::fromStdString(detr.detections()[size_t(det)].label))
                                      .arg(double(detr.detections()[size_t(det)].score), 0, 'f', 2)
                                : QString());

@@ -70,11 +70,12 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
     p.save();
     p.setClipRect(left);
     p.drawImage(g, mapToImage(norms_.data, gw, gh, *lo, *hi, cm, int(std::lround(doc_->display().opacity * 255))));
-    const int prefix = doc_->result() ? doc_->result()->layout.n_prefix() : 0;
+    const TokenLayout layout = doc_->result() ? doc_->result()->layout : TokenLayout{};
+    const int prefix = layout.n_prefix();
     const double cw = g.width() / gw, ch = g.height() / gh;
     p.setPen(QPen(QColor(230, 30, 30), 2.5));
     for (const an::NormOutlier& o : outliers_)
-        if (o.layer == layer_ && o.token >= prefix) {
+        if (o.layer == layer_ && layout.is_patch(o.token)) { // not prefix or YOLOS detection tokens
             const int i = o.token - prefix;
             p.drawRect(QRectF(g.x() + (i % gw) * cw, g.y() + (i / gw) * ch, cw, ch));
         }
@@ -153,7 +154,7 @@ void TokensView::refresh() {
     const RunResult* r = doc_->result();
     if (!r) return canvas_->setMessage(QString());
     if (r->token_norms.empty())
-        return canvas_->setMessage(tr("This model's forward hands out no token norms (ViT family only; DETR not yet)."));
+        return canvas_->setMessage(tr("This model's forward hands out no token norms."));
     // the selected encoder layer; another site (SigLIP's pooling probe, DETR's decoder) shows the last block
     const int lastLayer = int(r->token_norms.size(0)) - 1;
     const int layer = doc_->selection().site == Site::Encoder ? std::clamp(doc_->selection().layer, 0, lastLayer) : lastLayer;

@@ -3,7 +3,7 @@
 // norm) outlined; the attention-sink shares as a layer × head map with its axes named; the PCA of the
 // final-norm patch tokens as RGB.
 // Every number comes from core/analysis/tokens on the Document's result (RunResult::token_norms,
-// final_tokens, the encoder maps); DETR has no token norms and says so.
+// final_tokens, the encoder maps); DETR's are its encoder's feature cells (no final tokens, no PCA).
 #pragma once
 
 #include "core/analysis/tokens.h"

@@ -1,5 +1,5 @@
 // DETR vs the independent PyTorch reference (tools/reference/make_detr_fixtures.py): logits/boxes ≤ 1e-4,
-// every attention map ≤ 1e-5; HF and original names; DC5; pixel mask; post-processing; malformed checkpoints;
+// every attention map ≤ 1e-5, encoder token norms ≤ 1e-4; HF and original names; DC5; pixel mask; post-processing; malformed checkpoints;
 // convolution vs a naive loop.
 #include "core/error.h"
 #include "core/io/npy.h"
@@ -83,6 +83,10 @@ RunResult check_against(const Model& model, const std::string& input_rel, const 
                 r.layout.patch_size, r.timings_ms["forward"]);
     if (max_abs_diff(r.logits, read_npy(dir + "logits.npy"), "logits") > 1e-4) QTest::qFail("logits", __FILE__, __LINE__);
     if (max_abs_diff(r.boxes, read_npy(dir + "boxes.npy"), "boxes") > 1e-4) QTest::qFail("boxes", __FILE__, __LINE__);
+    // every encoder token's L2 norm after each encoder layer [n_enc, S] (the Tokens view's DETR input)
+    if (max_abs_diff(r.token_norms, read_npy(dir + "encoder_token_norms.npy"), "encoder token norms") > 1e-4)
+        QTest::qFail("encoder token norms", __FILE__, __LINE__);
+    if (!r.final_tokens.empty()) QTest::qFail("DETR hands out no final tokens", __FILE__, __LINE__);
     const DetrConfig& c = dynamic_cast<const DetrModel&>(model).config();
     const int S = r.layout.grid_h * r.layout.grid_w;
     struct SiteRef { Site site; const char* name; int n_layers; int n_q, n_k; };

@@ -46,13 +46,15 @@ private slots:
         QVERIFY(!w_->view("tokens")->canvas()->grab().isNull());
     }
 
-    void detrSaysItHasNoTokenNorms() {
+    void detrShowsItsEncoderTokenNorms() { // DETR: the encoder's feature cells, one grid per encoder layer
         w_->openPath(QString::fromStdString(testing::fixture("detr/r50tiny/hf")));
         w_->openPath(png_);
         QTRY_VERIFY_WITH_TIMEOUT(doc()->result() != nullptr && !w_->runner()->busy(), 60000);
         QVERIFY(show("tokens"));
-        QVERIFY(w_->view("tokens")->shownValues().empty());
-        QVERIFY(view<TokensView>("tokens")->tokensCanvas()->message().contains("no token norms"));
+        const TokenLayout& L = doc()->result()->layout;
+        QCOMPARE(int(w_->view("tokens")->shownValues().size()), L.grid_h * L.grid_w);
+        QCOMPARE(doc()->result()->token_norms.size(1), int64_t(L.grid_h * L.grid_w));
+        QVERIFY(view<TokensView>("tokens")->tokensCanvas()->message().isEmpty());
     }
 };
 
