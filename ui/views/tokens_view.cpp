@@ -2,7 +2,11 @@
 
 #include "ui/views/analysis_paint.h"
 
+#include "core/analysis/heads.h"
+
+#include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QMouseEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
@@ -33,6 +37,27 @@ void TokensCanvas::setData(Tensor norms, std::vector<an::NormOutlier> outliers, 
     update();
 }
 
+void TokensCanvas::setLeftLabels(QString title, QString bar, int picked) {
+    leftTitle_ = std::move(title);
+    leftBar_ = std::move(bar);
+    picked_ = picked;
+    update();
+}
+
+int TokensCanvas::cellAt(QPointF pos) const {
+    if (norms_.dim() != 2 || !gridRect_.contains(pos)) return -1;
+    const int gh = int(norms_.size(0)), gw = int(norms_.size(1));
+    const int gx = std::clamp(int((pos.x() - gridRect_.x()) / gridRect_.width() * gw), 0, gw - 1);
+    const int gy = std::clamp(int((pos.y() - gridRect_.y()) / gridRect_.height() * gh), 0, gh - 1);
+    return gy * gw + gx;
+}
+
+void TokensCanvas::mousePressEvent(QMouseEvent* e) {
+    const int cell = cellAt(e->position());
+    if (cell >= 0 && e->button() == Qt::LeftButton) emit cellClicked(cell);
+    QWidget::mousePressEvent(e);
+}
+
 void TokensCanvas::setMessage(const QString& text) {
     norms_ = sinks_ = pca_ = Tensor();
     outliers_.clear();
@@ -57,7 +82,9 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
     const QRectF g(left.x() + seen.x() * s, left.y() + seen.y() * s, seen.width() * s, seen.height() * s);
     p.setPen(text);
     p.drawText(QRectF(8, 0, W * 0.55, label), Qt::AlignVCenter | Qt::AlignLeft,
-               tr("Layer %1: token norms · outlined > %2 × median patch norm").arg(layer_).arg(k_, 0, 'g', 3));
+               leftTitle_.isEmpty() ? tr("Layer %1: token norms · outlined > %2 × median patch norm").arg(layer_).arg(k_, 0, 'g', 3)
+                                    : leftTitle_);
+    gridRect_ = g;
     p.setRenderHint(QPainter::SmoothPixmapTransform, true);
     p.drawImage(left, doc_->qimage());
     QPainterPath outside;
@@ -79,8 +106,16 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
             const int i = o.token - prefix;
             p.drawRect(QRectF(g.x() + (i % gw) * cw, g.y() + (i / gw) * ch, cw, ch));
         }
+    if (picked_ >= 0 && picked_ < gh * gw) { // the picked token: a white ring inside a dark one
+        const QRectF c(g.x() + (picked_ % gw) * cw, g.y() + (picked_ / gw) * ch, cw, ch);
+        p.setPen(QPen(QColor(20, 20, 20), 4));
+        p.drawEllipse(c.adjusted(-2, -2, 2, 2));
+        p.setPen(QPen(Qt::white, 2));
+        p.drawEllipse(c.adjusted(-2, -2, 2, 2));
+    }
     p.restore();
-    paintColourBar(p, QRectF(left.right() + 22, left.y(), 12, left.height()), cm, *lo, *hi, tr("L2 norm"), text, -1);
+    paintColourBar(p, QRectF(left.right() + 22, left.y(), 12, left.height()), cm, *lo, *hi,
+                   leftBar_.isEmpty() ? tr("L2 norm") : leftBar_, text, -1);
     // right top: sinks (layer rows × head columns, share on the most-attended key); bottom: PCA
     const double rx = W * 0.55 + 16, rw = W - rx - 8, half = (H - 8) / 2;
     if (sinks_.dim() == 2) {
@@ -130,12 +165,31 @@ TokensView::TokensView(Document* doc, QWidget* parent) : View(doc, parent) {
     k_->setToolTip(tr("Tokens whose norm exceeds this multiple of the layer's median patch norm are outlined "
                       "(attnscope-cli analyze --norm-k)"));
     row->addWidget(k_);
+    row->addSpacing(12);
+    row->addWidget(new QLabel(tr("Map:")));
+    show_ = new QComboBox(this);
+    show_->setObjectName("tokensShow");
+    show_->addItem(tr("Token norms"));
+    show_->addItem(tr("Attention out of the picked token"));
+    show_->addItem(tr("Attention into the picked token"));
+    show_->setToolTip(tr("Click a token on the map (e.g. an outlined high-norm one) to pick it: then see where it "
+                         "looks (its attention row over the patches) or who looks at it (every patch's attention "
+                         "to it), at the shown layer, for the selected head(s)"));
+    row->addWidget(show_);
     row->addStretch();
     canvas_ = new TokensCanvas(doc, this);
     auto* v = new QVBoxLayout(this);
     v->addLayout(row);
     v->addWidget(canvas_, 1);
     connect(k_, &QDoubleSpinBox::valueChanged, this, [this] { invalidate(); });
+    connect(show_, &QComboBox::currentIndexChanged, this, [this] { invalidate(); });
+    connect(canvas_, &TokensCanvas::cellClicked, this, [this](int cell) {
+        const RunResult* r = doc_->result();
+        if (!r) return;
+        pickToken(r->layout.n_prefix() + cell);
+        if (show() == Show::Norms) setShow(Show::AttentionOut);
+    });
+    connect(doc_, &Document::modelChanged, this, [this] { picked_ = -1; });
     connect(doc_, &Document::resultChanged, this, [this] { invalidate(); });
     connect(doc_, &Document::imageChanged, this, [this] { invalidate(); });
     connect(doc_, &Document::selectionChanged, this, [this] { invalidate(); });
@@ -143,10 +197,25 @@ TokensView::TokensView(Document* doc, QWidget* parent) : View(doc, parent) {
 
 QWidget* TokensView::canvas() { return canvas_; }
 void TokensView::setNormK(double k) { k_->setValue(k); }
+void TokensView::setShow(Show s) { show_->setCurrentIndex(int(s)); }
+TokensView::Show TokensView::show() const { return Show(show_->currentIndex()); }
+
+void TokensView::pickToken(int token) {
+    picked_ = token;
+    // the other views follow: the picked token becomes the selected query (the overlay shows its row)
+    const RunResult* r = doc_->result();
+    if (token >= 0 && r && r->layout.is_patch(token) && doc_->selection().site == Site::Encoder) {
+        Selection s = doc_->selection();
+        s.query = token;
+        doc_->setSelection(s); // → selectionChanged → invalidate
+    }
+    invalidate();
+}
 
 std::vector<float> TokensView::shownValues() const { return canvas_->norms().data; }
 std::vector<int64_t> TokensView::shownShape() const { return canvas_->norms().shape; }
 QString TokensView::caption() const {
+    if (!canvas_->leftTitle().isEmpty()) return sourceCaption() + " · " + canvas_->leftTitle();
     return sourceCaption() + tr(" · token norms, layer %1 · > %2 × median patch norm").arg(canvas_->layer()).arg(k_->value(), 0, 'g', 3);
 }
 
@@ -174,7 +243,36 @@ void TokensView::refresh() {
         pca_ = r->final_tokens.empty() || n < 2 ? Tensor() : an::feature_pca(r->final_tokens, r->layout).image;
         pcaFor_ = doc_->resultPtr();
     }
+    // a picked token's attention at this layer instead of the norms
+    QString title, bar;
+    const int pickedCell = r->layout.is_patch(picked_) ? picked_ - r->layout.n_prefix() : -1;
+    if (show() != Show::Norms) {
+        const AttentionMap* m = nullptr;
+        for (const AttentionMap& a : r->attention)
+            if (a.site == Site::Encoder && a.layer == layer) m = &a;
+        const int T = r->layout.n_tokens();
+        if (picked_ < 0) {
+            title = tr("Click a token on the map to pick it");
+        } else if (!m || m->n_q != T || m->n_k != T || picked_ >= T) {
+            title = tr("Layer %1: no encoder self-attention over every token to follow").arg(layer);
+        } else {
+            const an::HeadSelect heads = doc_->selection().heads;
+            const std::vector<float> A = an::head_matrix(*m, heads); // [T, T]
+            const QString who = pickedCell >= 0 ? tr("patch (%1, %2)").arg(pickedCell / r->layout.grid_w).arg(pickedCell % r->layout.grid_w)
+                                                : tr("token %1").arg(picked_);
+            const QString hs = heads.fused() ? tr("%1 of heads").arg(QString::fromLatin1(an::fusion_name(heads.fusion)))
+                                             : tr("head %1").arg(heads.head);
+            const int p0 = r->layout.n_prefix();
+            for (int i = 0; i < int(n); ++i)
+                shown.data[size_t(i)] = show() == Show::AttentionOut ? A[size_t(picked_) * T + p0 + i]  // its row over the patch keys
+                                                                      : A[size_t(p0 + i) * T + picked_]; // each patch query's weight on it
+            title = show() == Show::AttentionOut ? tr("Layer %1: attention out of %2 (%3)").arg(layer).arg(who, hs)
+                                                 : tr("Layer %1: attention into %2 (%3)").arg(layer).arg(who, hs);
+            bar = tr("attention");
+        }
+    }
     canvas_->setData(std::move(shown), an::norm_outliers(r->token_norms, r->layout, k_->value()), std::move(sinks), pca_, layer, k_->value());
+    canvas_->setLeftLabels(title, bar, pickedCell);
 }
 
 } // namespace attnscope::ui

@@ -10,9 +10,11 @@
 #include "ui/views/view.h"
 
 #include <QImage>
+#include <QRectF>
 
 #include <memory>
 
+class QComboBox;
 class QDoubleSpinBox;
 
 namespace attnscope::ui {
@@ -23,15 +25,29 @@ public:
     TokensCanvas(Document* doc, QWidget* parent);
     void setData(Tensor norms, std::vector<analysis::NormOutlier> outliers, Tensor sinks, Tensor pca, int layer, double k);
     void setMessage(const QString& text);
-    const Tensor& norms() const { return norms_; } // [grid_h, grid_w] of the shown layer
+    // What the left map shows when it is not the token norms (a picked token's attention): its title and
+    // colour-bar label; empty: the norms. `picked`: the picked patch (row-major in the grid), −1 none.
+    void setLeftLabels(QString title, QString bar, int picked);
+    const Tensor& norms() const { return norms_; } // [grid_h, grid_w]: the left map as shown
+    QString leftTitle() const { return leftTitle_; }
+    // The patch cell at a widget position (row-major in the grid), −1 outside the grid.
+    int cellAt(QPointF pos) const;
+    QRectF gridRect() const { return gridRect_; } // where the patch grid was last drawn
     int layer() const { return layer_; }
     QString message() const { return message_; }
 
+signals:
+    void cellClicked(int cell);
+
 protected:
     void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
 
 private:
     Document* doc_;
+    QString leftTitle_, leftBar_;
+    int picked_ = -1;
+    QRectF gridRect_; // where the patch grid was drawn (widget coordinates)
     Tensor norms_, sinks_, pca_;
     std::vector<analysis::NormOutlier> outliers_;
     int layer_ = 0;
@@ -52,13 +68,22 @@ public:
     QSize screenshotSize() const override { return {900, 520}; }
     TokensCanvas* tokensCanvas() const { return canvas_; }
     void setNormK(double k);
+    // Click a token (e.g. an outlined high-norm one): the left map can show its attention out (its row over
+    // the patches) or in (every patch's attention to it), at the shown layer, for the selected head(s).
+    enum class Show { Norms, AttentionOut, AttentionIn };
+    void setShow(Show s);
+    Show show() const;
+    void pickToken(int token); // a token index of the sequence (as the attention maps); −1 clears
+    int pickedToken() const { return picked_; }
 
 protected:
     void refresh() override;
 
 private:
     QDoubleSpinBox* k_;
+    QComboBox* show_;
     TokensCanvas* canvas_;
+    int picked_ = -1;
     std::weak_ptr<const RunResult> pcaFor_; // the result the cached PCA belongs to
     Tensor pca_;
 };
