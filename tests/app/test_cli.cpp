@@ -1,5 +1,6 @@
 // The attnscope-cli contract (scripts depend on it): files, shapes, JSON fields, error lines.
 #include "core/io/npy.h"
+#include "tests/support/cli_process.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QFileInfo>
@@ -17,16 +18,8 @@ using namespace attnscope::testing;
 namespace fs = std::filesystem;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(qEnvironmentVariable("ATTNSCOPE_CLI_UNDER_TEST", ATTNSCOPE_CLI), args); // another build's CLI, to compare
-    p.waitForFinished(120000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args, 120000); }
 QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
 } // namespace
 

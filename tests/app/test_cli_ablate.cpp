@@ -1,6 +1,7 @@
 // attnscope-cli ablate (issue 18): the files and fields of its contract, checked against the PyTorch
 // references of tools/reference/make_ablation_fixtures.py (tests/fixtures/ablation/*.json), and its errors.
 #include "core/io/npy.h"
+#include "tests/support/cli_process.h"
 #include "tests/support/ablation_ref.h"
 
 #include <QProcess>
@@ -20,16 +21,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(qEnvironmentVariable("ATTNSCOPE_CLI_UNDER_TEST", ATTNSCOPE_CLI), args);
-    p.waitForFinished(300000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args, 300000); }
 QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
 const json& ref_case(const json& ref, const std::string& name) {
     for (const json& c : ref["cases"])

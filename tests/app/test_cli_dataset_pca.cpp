@@ -6,6 +6,7 @@
 #include "core/image/decode.h"
 #include "core/io/npy.h"
 #include "core/models/loader.h"
+#include "tests/support/cli_process.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QProcess>
@@ -20,16 +21,8 @@ using namespace attnscope::testing;
 namespace fs = std::filesystem;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(ATTNSCOPE_CLI, args);
-    p.waitForFinished(120000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args, 120000); }
 } // namespace
 
 class TestCliDatasetPca : public QObject {

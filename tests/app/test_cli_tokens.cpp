@@ -1,6 +1,7 @@
 // attnscope-cli analyze: the token-analysis files (issue 17) against the references of
 // tools/reference/make_token_fixtures.py, and what DETR writes and skips.
 #include "core/io/npy.h"
+#include "tests/support/cli_process.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QProcess>
@@ -19,16 +20,8 @@ using namespace attnscope::testing;
 namespace fs = std::filesystem;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(ATTNSCOPE_CLI, args);
-    p.waitForFinished(120000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args, 120000); }
 QString fx(const std::string& rel) { return QString::fromStdString(fixture(rel)); }
 std::vector<std::vector<std::string>> read_csv(const fs::path& p) { // no quoted fields in these files
     std::vector<std::vector<std::string>> rows;

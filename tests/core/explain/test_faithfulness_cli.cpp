@@ -1,6 +1,7 @@
 // attnscope-cli faithfulness end to end: the files and their columns on the tiny fixture ViT, the errors a
 // user meets, and on two shared photos with the real DeiT-Tiny (skipped when ../shared is absent) the
 // rows (rollout, attention and chefer2), the summary, --limit, and Ctrl+C writing what is done.
+#include "tests/support/cli_process.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QFile>
@@ -15,16 +16,8 @@ using namespace attnscope::testing;
 namespace fs = std::filesystem;
 
 namespace {
-struct Out {
-    int code;
-    QString out, err;
-};
-Out cli(const QStringList& args) {
-    QProcess p;
-    p.start(ATTNSCOPE_CLI, args);
-    p.waitForFinished(300000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+using Out = CliOut;
+Out cli(const QStringList& args) { return run_cli(args, 300000); }
 QStringList lines(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return {};
