@@ -27,9 +27,15 @@ void CheckpointView::place(const QList<QWidget*>& controls, QWidget* canvas) {
     lay->addWidget(canvas, 1);
 }
 
-bool CheckpointView::busy() const { return task_->busy(); }
+bool CheckpointView::busy() const { return task_ && task_->busy(); }
+
+void CheckpointView::stopWork() {
+    delete task_; // its destructor cancels and waits for the running job
+    task_ = nullptr;
+}
 
 void CheckpointView::refresh() {
+    if (!task_) return; // being destroyed
     const Model* m = doc_->model();
     if (!m) {
         loadedFor_.clear();

@@ -30,6 +30,10 @@ protected:
     // Runs on the worker: computes from the loaded model's embeddings and returns what shows it (GUI thread).
     virtual BackgroundTask::Deliver compute(const PatchEmbedding& pe, const QString& family) const = 0;
     void refresh() final;
+    // Cancels and waits for the worker. Every subclass calls it first in its destructor: the worker calls
+    // compute(), a virtual of the subclass, so it must end while the object is still whole (UBSan's vptr
+    // check caught a worker running compute() on a half-destroyed view).
+    void stopWork();
 
 private:
     Texts texts_;

@@ -59,6 +59,7 @@ class FiltersView : public CheckpointView {
     Q_OBJECT
 public:
     explicit FiltersView(Document* doc, QWidget* parent = nullptr);
+    ~FiltersView() override { stopWork(); }
     QString viewId() const override { return "filters"; }
     QString title() const override { return tr("Filter PCA"); }
     QWidget* canvas() override;

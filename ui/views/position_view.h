@@ -72,6 +72,7 @@ class PositionView : public CheckpointView {
     Q_OBJECT
 public:
     explicit PositionView(Document* doc, QWidget* parent = nullptr);
+    ~PositionView() override { stopWork(); }
     QString viewId() const override { return "posembed"; }
     QString title() const override { return tr("Pos. embedding"); }
     QWidget* canvas() override;
