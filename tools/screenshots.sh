@@ -42,7 +42,7 @@ deit=$shared/models/deit-tiny-imagenet
 cats=$shared/images/coco_000000039769_two_cats.png
 if [ -d "$deit" ] && [ -f "$cats" ]; then
     shot main_window --model "$deit" --image "$cats"
-    for v in overlay model matrix predictions rollout masks posembed filters explain; do
+    for v in overlay model matrix predictions rollout masks posembed filters explain tokens; do
         shot "view_$v" --model "$deit" --image "$cats" --view "$v"
     done
     shot view_distance --model "$deit" --image "$cats" --view distance --images "$shared/images"

@@ -77,7 +77,7 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
     // left: norms over the whole original image (what the model did not see dimmed), outliers outlined
     const QRectF seen = doc_->gridInOriginal();
     const QSizeF full = doc_->imageSize();
-    const QRectF left = fitRect(full, QRectF(8, label, W * 0.55 - 64, H - 8));
+    const QRectF left = fitRect(full, QRectF(8, label, W * 0.55 - 100, H - 8));
     const double s = left.width() / full.width();
     const QRectF g(left.x() + seen.x() * s, left.y() + seen.y() * s, seen.width() * s, seen.height() * s);
     p.setPen(text);
@@ -125,7 +125,9 @@ void TokensCanvas::paintEvent(QPaintEvent*) {
         const QRectF r = fitRect(QSizeF(sinks_.size(1), sinks_.size(0)), QRectF(rx + axis, label, rw - 84 - axis, half - 8 - axis));
         p.drawImage(r, mapToImage(sinks_.data, int(sinks_.size(1)), int(sinks_.size(0)), 0.0f, 1.0f, cm));
         const int nh = int(sinks_.size(1)), nl = int(sinks_.size(0));
-        p.drawText(QRectF(r.x(), r.bottom() + 1, r.width(), axis), Qt::AlignCenter, tr("head 0 … %1").arg(nh - 1));
+        const QString heads = tr("head 0 … %1").arg(nh - 1); // centred under the grid, wider than it when it is narrow
+        const double hw = std::max(r.width(), double(p.fontMetrics().horizontalAdvance(heads)) + 4);
+        p.drawText(QRectF(r.center().x() - hw / 2, r.bottom() + 1, hw, axis), Qt::AlignCenter, heads);
         p.save();
         p.translate(r.x() - 2, r.center().y());
         p.rotate(-90);
