@@ -179,7 +179,7 @@ void write_joint_pca(const std::string& out, const an::JointFeaturePca& joint, c
     make_dir(path_in(out, "feature_pca"));
     std::string csv = "index,image,grid_h,grid_w,pc1_explained,pc2_explained,pc3_explained,foreground_share\n";
     for (size_t i = 0; i < pcas.size(); ++i) {
-        char stem[32];
+        char stem[40]; // "feature_pca/" + up to 20 digits + NUL
         std::snprintf(stem, sizeof stem, "feature_pca/%04zu", i);
         const an::FeaturePca& f = pcas[i];
         write_npy(path_in(out, std::string(stem) + ".npy"), f.image);
