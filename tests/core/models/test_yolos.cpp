@@ -125,6 +125,32 @@ private slots:
         for (int q = 0; q < 5; ++q) QCOMPARE(r.detections[size_t(q)].query, q);
     }
 
+    // The parameter count is every tensor in the file; the patch embedding's position rows are the table's
+    // grid rows only (after CLS, before the detection tokens) — both through the ViT parts (vit_parts.h).
+    void parameters_and_patch_embedding_from_the_checkpoint() {
+        for (const char* name : {"mid", "nomid"}) {
+            const std::string file = fixture(std::string("yolos/") + name + "/hf/model.safetensors");
+            auto model = load_model(fixture(std::string("yolos/") + name + "/hf"));
+            const auto w = open_weights(file);
+            int64_t total = 0;
+            for (const std::string& t : w->names()) {
+                int64_t n = 1;
+                for (int64_t d : w->info(t).shape) n *= d;
+                total += n;
+            }
+            QCOMPARE(model->info().n_params, total);
+            const PatchEmbedding pe = model->patch_embedding();
+            QCOMPARE(pe.pos_grid_h, 4);
+            QCOMPARE(pe.pos_grid_w, 6);
+            QCOMPARE(pe.n_pos_prefix, 1);
+            const Tensor table = w->load("vit.embeddings.position_embeddings"); // [1, 1 + 24 + 5, D]
+            const int64_t D = table.size(2);
+            QCOMPARE(pe.pos.shape, (Shape{24, D}));
+            QVERIFY(std::equal(pe.pos.data.begin(), pe.pos.data.end(), table.data.begin() + D));
+            QCOMPARE(pe.filters.shape, w->load("vit.embeddings.patch_embeddings.projection.weight").shape);
+        }
+    }
+
     // A detection token's row of the encoder self-attention, over the patch keys: what the Detections view shows.
     void detection_token_attention_over_the_grid() {
         const std::string root = fixture("yolos/mid/");
