@@ -14,6 +14,7 @@
 #include "core/models/yolos.h"
 #include "core/postprocess.h"
 #include "core/session.h"
+#include "tests/support/fixture_models.h"
 #include "tests/support/tensor_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -27,26 +28,13 @@
 #include <fstream>
 
 using namespace attnscope;
+using attnscope::testing::error_of;
 using attnscope::testing::fixture;
+using attnscope::testing::read_json;
 using attnscope::testing::max_abs_diff;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-QString error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream f(path);
-    return nlohmann::json::parse(f);
-}
 
 // A copy of fixtures/yolos/<name>/hf in `dir`, with the config (and tensors) changed by the callers.
 std::string copy_model(const QTemporaryDir& dir, const std::string& name, const nlohmann::json& config,
