@@ -2,7 +2,7 @@
 // "pool", one query: the learned probe), the selection bar lists that site beside the encoder, the overlay
 // shows the probe's row over the patch grid (core's query_attention of the recorded map), the views that
 // need a CLS token say so, and the Tokens view shows the last block's norms. CLIP opens on its CLS row.
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/heads.h"
 #include "core/analysis/tokens.h"
@@ -16,14 +16,10 @@ using namespace attnscope;
 using namespace attnscope::ui;
 namespace an = attnscope::analysis;
 
-class TestClipSiglipViews : public testing::AnalysisGuiTest {
+class TestClipSiglipViews : public testing::ViewTest {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestClipSiglipViews")); }
-    void init() { newWindow(); }
-    void cleanup() { w_.reset(); }
-
     void siglipOpensOnThePoolingProbe() {
         openFixture("siglip/hf_vision");
         const RunResult* r = doc()->result();
