@@ -10,6 +10,8 @@
 #include "ui/views/tokens_view.h"
 
 #include <QComboBox>
+#include <QSpinBox>
+#include <QToolButton>
 #include <QtTest>
 
 using namespace attnscope;
@@ -59,6 +61,10 @@ private slots:
         const auto enc = an::query_attention(*doc()->map(Site::Encoder, s.layer), r->layout, doc()->selection().query, {1});
         QCOMPARE(testing::diff(w_->view("overlay")->shownValues(), Tensor(grid.shape, enc.grid), "overlay, encoder"), 0.0);
         QCOMPARE(doc()->tokenName(0), QString("token 0 (row 0, col 0)"));
+        // no CLS token: the bar's CLS button is off and says why
+        auto* cls = find<QToolButton>("queryClsButton");
+        QVERIFY(!cls->isEnabled());
+        QVERIFY2(cls->toolTip().contains("no CLS token"), qPrintable(cls->toolTip()));
     }
 
     void siglipViewsThatNeedClsSaySo() {
@@ -82,6 +88,14 @@ private slots:
         QCOMPARE(doc()->selection().query, 0);
         QCOMPARE(doc()->tokenName(0), QString("CLS"));
         QCOMPARE(find<QComboBox>("siteCombo")->count(), 1);
+        // the CLS button picks query 0, the CLS row
+        auto* cls = find<QToolButton>("queryClsButton");
+        QVERIFY(cls->isEnabled());
+        QVERIFY(!cls->toolTip().contains("no CLS token"));
+        find<QSpinBox>("querySpin")->setValue(5);
+        QCOMPARE(doc()->selection().query, 5);
+        cls->click();
+        QCOMPARE(doc()->selection().query, 0);
         QVERIFY(show("rollout"));
         QVERIFY(!view<RolloutView>("rollout")->shownValues().empty());
     }
