@@ -67,7 +67,7 @@ private slots:
         }
         QCOMPARE(read_npy((d / "feature_pca.npy").string()).shape, (Shape{8, 8, 3}));
         QCOMPARE(max_abs_diff(read_npy((d / "feature_pca_mask.npy").string()), read_npy((ref / "feature_pca_mask.npy").string()), "mask"), 0.0);
-        for (const char* png : {"sinks_top_key.png", "sinks_prefix.png", "token_norms.png", "token_norms_layers.png", "feature_pca.png", "feature_pca_mask.png"})
+        for (const char* png : {"sinks_top_key.png", "sinks_non_patch.png", "token_norms.png", "token_norms_layers.png", "feature_pca.png", "feature_pca_mask.png"})
             QVERIFY2(fs::file_size(d / png) > 100, png);
     }
 
@@ -81,7 +81,7 @@ private slots:
         QVERIFY(fs::exists(d / "token_norms.npy")); // the encoder's feature cells after each encoder layer
         QVERIFY(!fs::exists(d / "feature_pca.npy")); // no final tokens
         QVERIFY(r.err.contains("feature_pca: skipped"));
-        QVERIFY(r.err.contains("sinks_prefix.png: skipped"));
+        QVERIFY(r.err.contains("sinks_non_patch.png: skipped"));
     }
 
     // Checked before the model runs: the error (then the usage) and no output folder.

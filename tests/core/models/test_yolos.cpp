@@ -199,6 +199,38 @@ private slots:
         QCOMPARE(lj["tokens"].get<int>(), 51);
     }
 
+    // sinks.csv's non_patch_share: the attention on CLS *and* the detection tokens after the patches, summed
+    // here straight from PyTorch's maps (tests/fixtures/yolos/*/expected_resized/encoder_layerNN.npy).
+    void sinks_count_every_non_patch_token() {
+        const std::string root = fixture("yolos/nomid/");
+        auto model = load_model(root + "hf");
+        const RunResult r = Session(*model).run(read_npy(root + "input_resized.npy"));
+        const TokenLayout& L = r.layout;
+        const int T = L.n_tokens(), G = L.grid_h * L.grid_w; // 1 + 45 + 5
+        for (int il = 0; il < 3; ++il) {
+            char file[48];
+            std::snprintf(file, sizeof file, "expected_resized/encoder_layer%02d.npy", il);
+            const Tensor want = read_npy(root + file); // [heads, T, T]
+            const AttentionMap ref{Site::Encoder, il, int(want.size(0)), T, T, want.data};
+            const auto sinks = analysis::attention_sinks(ref, L);
+            QCOMPARE(int(sinks.size()), int(want.size(0)));
+            for (int h = 0; h < int(want.size(0)); ++h) {
+                double cls = 0, det = 0;
+                for (int q = 0; q < T; ++q) {
+                    const float* row = want.ptr() + (int64_t(h) * T + q) * T;
+                    cls += row[0];
+                    for (int k = 1 + G; k < T; ++k) det += row[k];
+                }
+                cls /= T, det /= T;
+                QVERIFY(det > 1e-3); // the detection tokens do draw attention: leaving them out would show
+                QVERIFY2(std::abs(sinks[size_t(h)].non_patch_share - (cls + det)) <= 1e-6,
+                         qPrintable(QString("layer %1 head %2: %3 vs %4").arg(il).arg(h).arg(sinks[size_t(h)].non_patch_share).arg(cls + det)));
+            }
+        }
+        const std::string csv = analysis::sinks_csv(analysis::attention_sinks(r.attention.front(), L), L);
+        QVERIFY(csv.rfind("layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,non_patch_share\n", 0) == 0);
+    }
+
     // HF YolosImageProcessor get_size_with_aspect_ratio (mod_size 16), worked by hand.
     void preprocessing_sizes() {
         PreprocessSpec s;
