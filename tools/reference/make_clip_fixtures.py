@@ -11,8 +11,6 @@ features.npy, attn_layerNN.npy [heads, T, T], pool_attention.npy [heads, 1, T] (
 expected.json (sizes and layout).
 """
 import copy
-import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clip_ref as cr  # noqa: E402
+from fixture_io import dump_json, fresh_dir, save_npy  # noqa: E402
 import st_io  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,22 +32,8 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
-def dump_json(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
 def new_case(family, name):
-    d = OUT / family / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    return d
-
-
-def save_npy(path, a):
-    np.save(path, np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return fresh_dir(OUT / family / name)
 
 
 def run_reference(model, img):

@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import st_io  # noqa: E402
+from fixture_io import save  # noqa: E402
 import vit_ref as vr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,8 +125,6 @@ def feature_pca(final, n_prefix, gh, gw):
     return img.reshape(gh, gw, 3), mask.reshape(gh, gw), explained, float(np.min(np.abs(proj[:, 0])))
 
 
-def save(d, name, a):
-    np.save(d / name, np.ascontiguousarray(a, dtype="<f4"))
 
 
 def main():

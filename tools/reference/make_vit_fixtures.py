@@ -9,7 +9,6 @@ See tools/reference/README.md for the case list and conventions.
 """
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import st_io  # noqa: E402
+from fixture_io import dump_json, fresh_dir, save_npy  # noqa: E402
 import vit_ref as vr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,22 +43,8 @@ def maxdiff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def dump_json(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
 def new_case(name):
-    d = OUT / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    return d
-
-
-def save_npy(path, a):
-    np.save(path, np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return fresh_dir(OUT / name)
 
 
 def write_outputs(d, case, family, img, ref, heads, layers, hidden, patch, n_dist, n_reg, extra):
