@@ -132,12 +132,12 @@ void write_tokens(const std::string& out, const RunResult& r, double k) {
         write_file_atomic(path_in(out, "sinks.csv"), an::sinks_csv(sinks, l));
         const int64_t L = sinks.back().layer + 1, H = static_cast<int64_t>(sinks.size()) / L;
         Tensor top({L, H}), pre({L, H});
-        for (size_t i = 0; i < sinks.size(); ++i) top.data[i] = static_cast<float>(sinks[i].top_share), pre.data[i] = static_cast<float>(sinks[i].prefix_share);
+        for (size_t i = 0; i < sinks.size(); ++i) top.data[i] = static_cast<float>(sinks[i].top_share), pre.data[i] = static_cast<float>(sinks[i].non_patch_share);
         an::write_png(path_in(out, "sinks_top_key.png"), an::heatmap_png(top, "Share of attention on the most-attended key: layer rows, head columns", 24, {0, 1}, "share"));
-        if (l.n_prefix() > 0)
-            an::write_png(path_in(out, "sinks_prefix.png"), an::heatmap_png(pre, "Share of attention on the prefix tokens: layer rows, head columns", 24, {0, 1}, "share"));
+        if (l.n_prefix() + l.n_det > 0)
+            an::write_png(path_in(out, "sinks_non_patch.png"), an::heatmap_png(pre, "Share of attention on the non-patch tokens: layer rows, head columns", 24, {0, 1}, "share"));
         else
-            std::fprintf(stderr, "sinks_prefix.png: skipped (no prefix tokens; prefix_share is 0)\n");
+            std::fprintf(stderr, "sinks_non_patch.png: skipped (no non-patch tokens; non_patch_share is 0)\n");
     } else {
         std::fprintf(stderr, "sinks: skipped (no encoder attention maps recorded)\n");
     }

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/image/preprocess.h"
 #include "core/io/npy.h"
+#include "core/run_memory.h"
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +24,8 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 RunResult Session::forward(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record,
                            const CancelFlag* cancel) {
+    require_memory_for_maps(*model_, input, record, recycled_bytes_);
+    recycled_bytes_ = 0;
     RunResult r;
     r.geometry = geometry;
     r.interventions = interventions_;
@@ -39,6 +42,11 @@ RunResult Session::forward(const Tensor& input, const PreprocessGeometry& geomet
     postprocess(r, model_->info());
     r.timings_ms["postprocess"] = ms_since(t0);
     return r;
+}
+
+void Session::recycle(std::vector<AttentionMap>&& maps) {
+    for (const AttentionMap& m : maps) recycled_bytes_ += m.probs.capacity() * sizeof(float);
+    recorder_.recycle(std::move(maps));
 }
 
 void Session::set_interventions(Interventions iv) {

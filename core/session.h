@@ -22,6 +22,10 @@ enum class RecordPolicy { All, None, SkipEncoder };
 // predictions and detections of the RunResult. One Session per thread; it refers to `model`, which
 // must outlive it.
 //
+// Memory: before the forward pass, the bytes its recorded maps will take (core/run_memory.h) are checked
+// against the available memory (less a margin, less the recycled buffers the run reuses); a run that would
+// not fit is refused with an Error naming the model, the size and how to reduce it.
+//
 // Interventions (issue 18): set_interventions() applies to every following run — masked patches are
 // zeroed in the normalised input (the tensor handed out as `input_out` is the masked one), ablated heads
 // are switched off in the attention kernel; RunResult::interventions records them. The recorded maps
@@ -52,9 +56,12 @@ public:
     const Interventions& interventions() const { return interventions_; }
 
     // Hands maps of an earlier result back (result.attention, moved): the next run writes into them.
-    void recycle(std::vector<AttentionMap>&& maps) { recorder_.recycle(std::move(maps)); }
+    void recycle(std::vector<AttentionMap>&& maps);
     size_t spare_buffers() const { return recorder_.spare_count(); }
-    void release_buffers() { recorder_.release_spare(); }
+    void release_buffers() {
+        recorder_.release_spare();
+        recycled_bytes_ = 0;
+    }
 
 private:
     RunResult forward(const Tensor& input, const PreprocessGeometry& geometry, RecordPolicy record,
@@ -62,6 +69,7 @@ private:
     const Model* model_;
     Interventions interventions_;
     RecordAll recorder_;
+    uint64_t recycled_bytes_ = 0; // capacity of the maps handed back since the last run (reused by the next)
 };
 
 nlohmann::json model_summary_json(const ModelInfo& info);

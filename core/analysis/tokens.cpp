@@ -50,31 +50,31 @@ std::vector<SinkStats> attention_sinks(const AttentionMap& m, const TokenLayout&
     std::vector<double> col(static_cast<size_t>(T));
     for (int h = 0; h < m.n_heads; ++h) {
         std::fill(col.begin(), col.end(), 0.0);
-        double prefix = 0;
+        double non_patch = 0;
         const float* a = m.head(h);
         for (int q = 0; q < m.n_q; ++q)
             for (int k = 0; k < T; ++k) {
                 const double v = a[static_cast<size_t>(q) * T + k];
                 col[k] += v;
-                if (k < l.n_prefix()) prefix += v;
+                if (!l.is_patch(k)) non_patch += v;
             }
         SinkStats s;
         s.layer = m.layer;
         s.head = h;
         s.top_key = static_cast<int>(std::max_element(col.begin(), col.end()) - col.begin()); // first on ties
         s.top_share = col[s.top_key] / m.n_q;
-        s.prefix_share = prefix / m.n_q;
+        s.non_patch_share = non_patch / m.n_q;
         out.push_back(s);
     }
     return out;
 }
 
 std::string sinks_csv(const std::vector<SinkStats>& s, const TokenLayout& l) {
-    std::string csv = "layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,prefix_share\n";
+    std::string csv = "layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,non_patch_share\n";
     for (const SinkStats& x : s)
         csv += std::to_string(x.layer) + "," + std::to_string(x.head) + "," + std::to_string(x.top_key) + "," +
                token_kind(l, x.top_key) + "," + row_col(l, x.top_key) + "," + num(x.top_share) + "," +
-               num(x.prefix_share) + "\n";
+               num(x.non_patch_share) + "\n";
     return csv;
 }
 

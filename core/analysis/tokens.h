@@ -16,17 +16,17 @@ std::string token_kind(const TokenLayout& layout, int t);
 
 // One head of one layer: mean over queries of the attention each key receives; the key with the
 // largest mean (first on ties) and that mean; and the mean over queries of the total attention on
-// the prefix tokens (CLS, DIST, registers; 0 when there are none; YOLOS's detection tokens, after the
-// patches, are not prefix tokens).
+// every token that is not a patch (TokenLayout::is_patch false: CLS, DIST, registers before the patches,
+// YOLOS's detection tokens after them; 0 when there are none, as for DETR and SigLIP).
 struct SinkStats {
     int layer = 0, head = 0;
     int top_key = 0;
-    double top_share = 0, prefix_share = 0;
+    double top_share = 0, non_patch_share = 0;
 };
 // Every head of `m` (queries: all rows of the map). Throws Error(Argument) when the map is not
 // [heads, tokens, tokens] of `layout`.
 std::vector<SinkStats> attention_sinks(const AttentionMap& m, const TokenLayout& layout);
-// "layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,prefix_share" + one row per head
+// "layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,non_patch_share" + one row per head
 // (row/col of the patch grid, empty for prefix and detection tokens).
 std::string sinks_csv(const std::vector<SinkStats>& s, const TokenLayout& layout);
 

@@ -86,11 +86,6 @@ bool detect(const WeightSource& w, Spec& s) {
     return false;
 }
 
-bool is_perfect_square(int64_t v, int& root) {
-    root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(v))));
-    return v > 0 && static_cast<int64_t>(root) * root == v;
-}
-
 // open_clip_config.json beside the weights (open_clip hub folders), or null.
 std::optional<json> open_clip_config(const WeightSource& w) {
     const fs::path p = fs::path(w.path()).parent_path() / "open_clip_config.json";
@@ -132,7 +127,7 @@ Spec configure(const WeightSource& w, const json* config, const LoadOptions& opt
 
     const TensorInfo pos = w.info(n.emb("position_embedding.weight", "positional_embedding"));
     int root = 0;
-    if (pos.shape.size() != 2 || pos.shape[1] != c.n_embd || !is_perfect_square(pos.shape[0] - c.n_pos_prefix, root))
+    if (pos.shape.size() != 2 || pos.shape[1] != c.n_embd || !vit_square_grid(pos.shape[0] - c.n_pos_prefix, root))
         throw Error(ErrorKind::Mismatch, file, "tensor '" + pos.name + "'",
                     "position table " + shape_str(pos.shape) + " is not " + (c.n_cls ? "1 + " : "") + "a square patch grid of width " +
                         std::to_string(c.n_embd));
@@ -190,17 +185,10 @@ Spec configure(const WeightSource& w, const json* config, const LoadOptions& opt
     }
     if (!c.n_heads)
         throw Error(ErrorKind::Missing, file, "num_heads", "cannot tell the number of attention heads (no config.json); pass --heads N");
-    if (c.n_heads < 0 || c.n_embd % c.n_heads != 0)
-        throw Error(ErrorKind::Mismatch, heads_file, heads_field,
-                    std::to_string(c.n_heads) + " heads do not divide the hidden size " + std::to_string(c.n_embd) + " of " + file);
+    vit_check_heads(c, heads_file, heads_field, file);
     if (c.n_layers == 0)
         throw Error(ErrorKind::Missing, file, "tensor '" + n.blk(0, "layer_norm1.weight", "ln_1.weight") + "'", "no transformer blocks found");
-    if (const int layers = json_int(vc, "num_hidden_layers", c.n_layers, cfg_file, field_prefix); layers != c.n_layers)
-        throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "num_hidden_layers",
-                    "says " + std::to_string(layers) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
-    if (const int hidden = json_int(vc, "hidden_size", c.n_embd, cfg_file, field_prefix); hidden != c.n_embd)
-        throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "hidden_size",
-                    "says " + std::to_string(hidden) + " but the patch embedding has width " + std::to_string(c.n_embd));
+    vit_check_config_sizes(c, vc, cfg_file, field_prefix, "the patch embedding");
     if (const int patch = json_int(vc, "patch_size", c.patch, cfg_file, field_prefix); patch != c.patch)
         throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "patch_size",
                     "says " + std::to_string(patch) + " but the patch embedding has " + std::to_string(c.patch) + "-pixel patches");
@@ -293,16 +281,10 @@ Weights load_weights(const WeightSource& w, const Spec& s) {
 }
 
 int64_t count_params(const Weights& x) {
-    const VitWeights& v = x.vit;
     const PoolHead& p = x.pool;
-    int64_t n = 0;
-    for (const Tensor* t : {&v.cls, &v.pos, &v.patch_w, &v.patch_b, &v.pre_w, &v.pre_b, &v.norm_w, &v.norm_b, &x.proj,
-                            &p.probe, &p.in_w, &p.in_b, &p.out_w, &p.out_b, &p.ln_w, &p.ln_b, &p.fc1_w, &p.fc1_b, &p.fc2_w, &p.fc2_b})
+    int64_t n = vit_count_params(x.vit);
+    for (const Tensor* t : {&x.proj, &p.probe, &p.in_w, &p.in_b, &p.out_w, &p.out_b, &p.ln_w, &p.ln_b, &p.fc1_w, &p.fc1_b, &p.fc2_w, &p.fc2_b})
         n += t->numel();
-    for (const VitBlock& b : v.blocks)
-        for (const Tensor* t : {&b.ln1_w, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ln2_w, &b.ln2_b, &b.fc1_w,
-                                &b.fc1_b, &b.fc2_w, &b.fc2_b})
-            n += t->numel();
     return n;
 }
 

@@ -66,11 +66,6 @@ int count_layers(const WeightSource& w, const Names& n) {
     return il;
 }
 
-bool is_perfect_square(int64_t v, int& root) {
-    root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(v))));
-    return static_cast<int64_t>(root) * root == v;
-}
-
 } // namespace
 
 int heads_from_architecture(const std::string& name) {
@@ -233,8 +228,8 @@ VitConfig configure(const WeightSource& w, const json* config, const LoadOptions
     const TensorInfo pos = w.info(n.emb("position_embeddings", "pos_embed"));
     const int64_t n_pos = pos.shape.size() == 3 ? pos.shape[1] : 0;
     int root = 0;
-    if (is_perfect_square(n_pos - 1 - c.n_dist, root)) c.n_pos_prefix = 1 + c.n_dist;
-    else if (is_perfect_square(n_pos, root)) c.n_pos_prefix = 0; // timm no_embed_class
+    if (vit_square_grid(n_pos - 1 - c.n_dist, root)) c.n_pos_prefix = 1 + c.n_dist;
+    else if (vit_square_grid(n_pos, root)) c.n_pos_prefix = 0; // timm no_embed_class
     else throw Error(ErrorKind::Mismatch, file, "tensor '" + pos.name + "'", "position table " + shape_str(pos.shape) + " is not a square patch grid plus prefix tokens");
     c.pos_grid_h = c.pos_grid_w = root;
 
@@ -243,12 +238,7 @@ VitConfig configure(const WeightSource& w, const json* config, const LoadOptions
     const std::string arch = architecture_name(config);
     if (c.naming == VitNaming::Timm) c.ln_eps = 1e-6f;
     else c.ln_eps = c.naming == VitNaming::HFDinov2 ? 1e-6f : 1e-12f;
-    if (config && config->contains("layer_norm_eps") && (*config)["layer_norm_eps"].is_number()) {
-        const double eps = (*config)["layer_norm_eps"].get<double>();
-        if (!(eps >= 0.0 && eps <= 1.0))
-            throw Error(ErrorKind::Format, cfg_file, "layer_norm_eps", "expected a number in [0, 1], got " + (*config)["layer_norm_eps"].dump());
-        c.ln_eps = static_cast<float>(eps);
-    }
+    vit_config_eps(config, cfg_file, c.ln_eps);
     // The head count and where it came from, so that a wrong one is reported against its source.
     std::string heads_file = cfg_file, heads_field = "num_attention_heads";
     c.n_heads = opt.heads_override;
@@ -268,13 +258,8 @@ VitConfig configure(const WeightSource& w, const json* config, const LoadOptions
     if (c.n_heads < 0 || c.n_heads > c.n_embd)
         throw Error(ErrorKind::Format, heads_file, heads_field,
                     std::to_string(c.n_heads) + " attention heads for hidden size " + std::to_string(c.n_embd) + " (from " + file + ")");
-    if (c.n_embd % c.n_heads != 0)
-        throw Error(ErrorKind::Mismatch, heads_file, heads_field,
-                    std::to_string(c.n_heads) + " heads do not divide the hidden size " + std::to_string(c.n_embd) + " of " + file);
-    if (const int layers = json_int(config, "num_hidden_layers", c.n_layers, cfg_file); layers != c.n_layers)
-        throw Error(ErrorKind::Mismatch, cfg_file, "num_hidden_layers", "says " + std::to_string(layers) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
-    if (const int hidden = json_int(config, "hidden_size", c.n_embd, cfg_file); hidden != c.n_embd)
-        throw Error(ErrorKind::Mismatch, cfg_file, "hidden_size", "says " + std::to_string(hidden) + " but cls_token has width " + std::to_string(c.n_embd));
+    vit_check_heads(c, heads_file, heads_field, file);
+    vit_check_config_sizes(c, config, cfg_file, "", "cls_token");
 
     // classification head
     const std::string head = c.naming == VitNaming::Timm ? "head.weight" : (c.n_dist ? "cls_classifier.weight" : "classifier.weight");
@@ -371,16 +356,6 @@ VitWeights load_weights(const WeightSource& w, const VitConfig& c) {
     return v;
 }
 
-int64_t count_params(const VitWeights& v) {
-    int64_t n = v.cls.numel() + v.dist.numel() + v.reg.numel() + v.pos.numel() + v.patch_w.numel() + v.patch_b.numel() +
-                v.norm_w.numel() + v.norm_b.numel() + v.head_w.numel() + v.head_b.numel() + v.dist_w.numel() + v.dist_b.numel();
-    for (const VitBlock& b : v.blocks)
-        for (const Tensor* t : {&b.ln1_w, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ls1, &b.ln2_w,
-                                &b.ln2_b, &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b, &b.ls2})
-            n += t->numel();
-    return n;
-}
-
 Family family_of(const VitConfig& c) {
     if (c.n_dist) return Family::DeitDistilled;
     if (c.naming == VitNaming::HFDinov2 || c.layer_scale) return c.n_reg ? Family::Dinov2Registers : Family::Dinov2;
@@ -419,7 +394,7 @@ std::unique_ptr<Model> load_vit(std::shared_ptr<const WeightSource> w, const jso
     info.source = w->path();
     vit_info_sizes(c, info);
     info.n_labels = c.n_labels;
-    info.n_params = count_params(weights);
+    info.n_params = vit_count_params(weights);
     info.architecture = architecture_name(config);
     if (info.architecture.empty()) info.architecture = std::string(family_name(info.family)) + " (inferred from tensor names)";
     info.labels = load_labels(config, fs::path(w->path()).parent_path().string(), c.n_labels);

@@ -2,11 +2,14 @@
 #include "core/models/vit_parts.h"
 
 #include "core/error.h"
+#include "core/models/model_config.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
 #include <algorithm>
 #include <cmath>
+
+#include <nlohmann/json.hpp>
 
 namespace attnscope {
 
@@ -24,7 +27,8 @@ PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w) {
     PatchEmbedding pe;
     pe.filters = w.patch_w;
     const int64_t D = c.n_embd, G = static_cast<int64_t>(c.pos_grid_h) * c.pos_grid_w;
-    pe.pos = Tensor({G, D}, std::vector<float>(w.pos.data.begin() + c.n_pos_prefix * D, w.pos.data.end()));
+    const auto first = w.pos.data.begin() + c.n_pos_prefix * D;
+    pe.pos = Tensor({G, D}, std::vector<float>(first, first + G * D));
     pe.pos_grid_h = c.pos_grid_h;
     pe.pos_grid_w = c.pos_grid_w;
     pe.n_pos_prefix = c.n_pos_prefix;
@@ -39,6 +43,49 @@ void vit_info_sizes(const VitConfig& c, ModelInfo& info) {
     info.patch_size = c.patch;
     info.image_h = c.pos_grid_h * c.patch;
     info.image_w = c.pos_grid_w * c.patch;
+}
+
+int64_t vit_count_params(const VitWeights& w) {
+    int64_t n = 0;
+    for (const Tensor* t : {&w.cls, &w.dist, &w.reg, &w.pos, &w.patch_w, &w.patch_b, &w.pre_w, &w.pre_b, &w.norm_w, &w.norm_b,
+                            &w.head_w, &w.head_b, &w.dist_w, &w.dist_b})
+        n += t->numel();
+    for (const VitBlock& b : w.blocks)
+        for (const Tensor* t : {&b.ln1_w, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ls1, &b.ln2_w, &b.ln2_b,
+                                &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b, &b.ls2})
+            n += t->numel();
+    return n;
+}
+
+bool vit_square_grid(int64_t cells, int& root) {
+    root = 0;
+    if (cells <= 0) return false;
+    root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(cells))));
+    return static_cast<int64_t>(root) * root == cells;
+}
+
+void vit_config_eps(const nlohmann::json* cfg, const std::string& cfg_file, float& eps) {
+    if (!cfg || !cfg->contains("layer_norm_eps") || !(*cfg)["layer_norm_eps"].is_number()) return;
+    const double e = (*cfg)["layer_norm_eps"].get<double>();
+    if (!(e >= 0.0 && e <= 1.0))
+        throw Error(ErrorKind::Format, cfg_file, "layer_norm_eps", "expected a number in [0, 1], got " + (*cfg)["layer_norm_eps"].dump());
+    eps = static_cast<float>(e);
+}
+
+void vit_check_heads(const VitConfig& c, const std::string& heads_file, const std::string& heads_field, const std::string& file) {
+    if (c.n_heads <= 0 || c.n_embd % c.n_heads != 0)
+        throw Error(ErrorKind::Mismatch, heads_file, heads_field,
+                    std::to_string(c.n_heads) + " heads do not divide the hidden size " + std::to_string(c.n_embd) + " of " + file);
+}
+
+void vit_check_config_sizes(const VitConfig& c, const nlohmann::json* cfg, const std::string& cfg_file,
+                            const std::string& field_prefix, const std::string& width_source) {
+    if (const int layers = json_int(cfg, "num_hidden_layers", c.n_layers, cfg_file, field_prefix); layers != c.n_layers)
+        throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "num_hidden_layers",
+                    "says " + std::to_string(layers) + " but the checkpoint has " + std::to_string(c.n_layers) + " blocks");
+    if (const int hidden = json_int(cfg, "hidden_size", c.n_embd, cfg_file, field_prefix); hidden != c.n_embd)
+        throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "hidden_size",
+                    "says " + std::to_string(hidden) + " but " + width_source + " has width " + std::to_string(c.n_embd));
 }
 
 VitBuffers vit_buffers(const VitConfig& c, int n_tok) {

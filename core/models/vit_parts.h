@@ -12,6 +12,8 @@
 #include "core/tensor/recorder.h"
 #include "core/tensor/tensor.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <vector>
 
@@ -97,11 +99,31 @@ void vit_head(const VitConfig& c, const VitWeights& w, const float* xn, int n_to
 // naming the input when it is not [3, H, W] or smaller than one patch.
 void vit_grid(const VitConfig& c, const Tensor& input, int& gh, int& gw);
 
-// Model::patch_embedding() of a ViT-like model: the filters and the patch rows of the position table.
+// Model::patch_embedding() of a ViT-like model: the filters and the patch rows of the position table
+// (rows n_pos_prefix .. n_pos_prefix + pos_grid_h·pos_grid_w; rows after the grid, YOLOS's DET, are not patches).
 PatchEmbedding vit_patch_embedding(const VitConfig& c, const VitWeights& w);
 
 // The ModelInfo sizes every ViT-like model reports (hidden, layers, heads, mlp, patch, native image size).
 void vit_info_sizes(const VitConfig& c, ModelInfo& info);
+
+// The number of parameters in w: every tensor of it and of its blocks (absent ones are empty and count 0).
+int64_t vit_count_params(const VitWeights& w);
+
+// True when `cells` is a positive perfect square (a square position grid); its side in `root`.
+bool vit_square_grid(int64_t cells, int& root);
+
+// config.json's layer_norm_eps into eps when it is a number (an Error(Format) naming cfg_file when it is
+// outside [0, 1]); eps is kept when the key is absent or not a number.
+void vit_config_eps(const nlohmann::json* cfg, const std::string& cfg_file, float& eps);
+
+// c.n_heads (taken from heads_file / heads_field: a config field or "--heads") divides c.n_embd, else an
+// Error(Mismatch) naming them and the checkpoint `file`.
+void vit_check_heads(const VitConfig& c, const std::string& heads_file, const std::string& heads_field, const std::string& file);
+
+// A (vision) config's num_hidden_layers and hidden_size, when present, agree with the checkpoint's (c), else an
+// Error(Mismatch) naming cfg_file and field_prefix + the field; width_source names what the width came from.
+void vit_check_config_sizes(const VitConfig& c, const nlohmann::json* cfg, const std::string& cfg_file,
+                            const std::string& field_prefix, const std::string& width_source);
 
 // Block `il` read from a checkpoint named as c.naming / c.prefix say (HF, HF DINOv2, timm), shapes checked
 // against c (n_embd, n_mlp, swiglu, layer_scale): for families that reuse ViT blocks under ViT names (YOLOS).

@@ -87,19 +87,15 @@ YolosConfig configure(const WeightSource& w, const json* cfg, const LoadOptions&
                      std::to_string(v.pos_grid_w) + " patch grid, but " + file + " has " + std::to_string(cells) +
                      " patch rows in " + kPos + " " + shape_str(pos.shape));
     } else {
-        const int root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(std::max<int64_t>(0, cells)))));
-        if (cells < 1 || static_cast<int64_t>(root) * root != cells)
+        int root = 0;
+        if (!vit_square_grid(cells, root))
             fail(ErrorKind::Missing, file, "image_size",
                  "the position table has " + std::to_string(cells) + " patch rows, not a square grid; give the config.json "
                  "with image_size [height, width] (--config)");
         v.pos_grid_h = v.pos_grid_w = root;
     }
 
-    if (cfg && cfg->contains("layer_norm_eps") && (*cfg)["layer_norm_eps"].is_number()) {
-        const double eps = (*cfg)["layer_norm_eps"].get<double>();
-        if (!(eps >= 0.0 && eps <= 1.0)) fail(ErrorKind::Format, cfg_file, "layer_norm_eps", "expected a number in [0, 1], got " + (*cfg)["layer_norm_eps"].dump());
-        v.ln_eps = static_cast<float>(eps);
-    }
+    vit_config_eps(cfg, cfg_file, v.ln_eps);
     if (cfg && cfg->contains("hidden_act") && (*cfg)["hidden_act"] != "gelu")
         fail(ErrorKind::Unsupported, cfg_file, "hidden_act", (*cfg)["hidden_act"].dump() + " (only \"gelu\", exact GELU, is implemented)");
     std::string heads_file = cfg_file, heads_field = "num_attention_heads";
@@ -107,12 +103,8 @@ YolosConfig configure(const WeightSource& w, const json* cfg, const LoadOptions&
     if (v.n_heads) heads_file.clear(), heads_field = "--heads";
     else v.n_heads = json_int(cfg, "num_attention_heads", 0, cfg_file);
     if (!v.n_heads) fail(ErrorKind::Missing, file, "num_heads", "cannot tell the number of attention heads without config.json; pass --heads N");
-    if (v.n_heads < 0 || D % v.n_heads != 0)
-        fail(ErrorKind::Mismatch, heads_file, heads_field, std::to_string(v.n_heads) + " heads do not divide the hidden size " + std::to_string(D) + " of " + file);
-    if (const int layers = json_int(cfg, "num_hidden_layers", v.n_layers, cfg_file); layers != v.n_layers)
-        fail(ErrorKind::Mismatch, cfg_file, "num_hidden_layers", "says " + std::to_string(layers) + " but the checkpoint has " + std::to_string(v.n_layers) + " blocks");
-    if (const int hidden = json_int(cfg, "hidden_size", D, cfg_file); hidden != D)
-        fail(ErrorKind::Mismatch, cfg_file, "hidden_size", "says " + std::to_string(hidden) + " but cls_token has width " + std::to_string(D));
+    vit_check_heads(v, heads_file, heads_field, file);
+    vit_check_config_sizes(v, cfg, cfg_file, "", "cls_token");
     if (const int n = json_int(cfg, "num_detection_tokens", c.n_det, cfg_file); n != c.n_det)
         fail(ErrorKind::Mismatch, cfg_file, "num_detection_tokens", "says " + std::to_string(n) + " but " + kDet + " has " + std::to_string(c.n_det));
 
@@ -167,12 +159,7 @@ YolosWeights load_weights(const WeightSource& w, const YolosConfig& c) {
 }
 
 int64_t count_params(const YolosWeights& y) {
-    int64_t n = y.vit.cls.numel() + y.vit.pos.numel() + y.vit.patch_w.numel() + y.vit.patch_b.numel() +
-                y.vit.norm_w.numel() + y.vit.norm_b.numel() + y.det.numel() + y.mid_pos.numel();
-    for (const VitBlock& b : y.vit.blocks)
-        for (const Tensor* t : {&b.ln1_w, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ln2_w, &b.ln2_b,
-                                &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b})
-            n += t->numel();
+    int64_t n = vit_count_params(y.vit) + y.det.numel() + y.mid_pos.numel();
     for (int i = 0; i < 3; ++i) n += y.cls_w[i].numel() + y.cls_b[i].numel() + y.box_w[i].numel() + y.box_b[i].numel();
     return n;
 }
@@ -211,26 +198,14 @@ bool is_yolos_checkpoint(const WeightSource& w) { return w.has(kDet) && w.has(kC
 YolosModel::YolosModel(YolosConfig c, YolosWeights w, ModelInfo info, PreprocessSpec spec)
     : c_(std::move(c)), w_(std::move(w)), info_(std::move(info)), spec_(std::move(spec)) {}
 
-PatchEmbedding YolosModel::patch_embedding() const {
-    PatchEmbedding pe;
-    pe.filters = w_.vit.patch_w;
-    const int64_t D = c_.vit.n_embd, G = static_cast<int64_t>(c_.vit.pos_grid_h) * c_.vit.pos_grid_w;
-    pe.pos = Tensor({G, D}, std::vector<float>(w_.vit.pos.data.begin() + D, w_.vit.pos.data.begin() + (1 + G) * D));
-    pe.pos_grid_h = c_.vit.pos_grid_h;
-    pe.pos_grid_w = c_.vit.pos_grid_w;
-    pe.n_pos_prefix = 1;
-    return pe;
-}
+PatchEmbedding YolosModel::patch_embedding() const { return vit_patch_embedding(c_.vit, w_.vit); }
 
 void YolosModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result, const CancelFlag* cancel) const {
     const VitConfig& v = c_.vit;
-    if (input.dim() != 3 || input.size(0) != 3)
-        throw Error(ErrorKind::Mismatch, "input", "", "expected a [3, H, W] tensor, got " + shape_str(input.shape));
     const int P = v.patch, D = v.n_embd, Q = c_.n_det;
     // The patch convolution (stride P, no padding) drops a remainder; HF sizes the grid the same way.
-    const int gh = static_cast<int>(input.size(1)) / P, gw = static_cast<int>(input.size(2)) / P;
-    if (gh < 1 || gw < 1)
-        throw Error(ErrorKind::Mismatch, "input", "", "image " + shape_str(input.shape) + " is smaller than one " + std::to_string(P) + "-pixel patch");
+    int gh = 0, gw = 0;
+    vit_grid(v, input, gh, gw);
     const int G = gh * gw, T = 1 + G + Q;
     std::vector<float> x(static_cast<size_t>(T) * D);
     VitBuffers buf = vit_buffers(v, T);
@@ -276,13 +251,7 @@ std::unique_ptr<Model> load_yolos(std::shared_ptr<const WeightSource> w, const j
     info.task = Task::Detect;
     info.format = "hf";
     info.source = w->path();
-    info.hidden = v.n_embd;
-    info.n_layers = v.n_layers;
-    info.n_heads = v.n_heads;
-    info.mlp = v.n_mlp;
-    info.patch_size = v.patch;
-    info.image_h = v.pos_grid_h * v.patch;
-    info.image_w = v.pos_grid_w * v.patch;
+    vit_info_sizes(v, info);
     info.n_labels = c.n_labels;
     info.n_params = count_params(weights);
     info.architecture = architecture_name(config);

@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 using Out = CliOut;
 Out cli(const QStringList& args) { return run_cli(args, 120000); }
-QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
 } // namespace
 
 class TestCli : public QObject {
@@ -30,7 +29,7 @@ class TestCli : public QObject {
 private slots:
     void run_writes_the_contract() {
         const QString out = tmp.path() + "/run";
-        const Out r = cli({"run", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--top-k", "3"});
+        const Out r = cli({"run", "--model", fixture_arg("vit/hf_vit"), "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", out, "--top-k", "3"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const fs::path d = out.toStdString();
         const nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "result.json"));
@@ -58,7 +57,7 @@ private slots:
 
     void detr_run_writes_detections_boxes_and_every_site() {
         const QString out = tmp.path() + "/detr";
-        const Out r = cli({"run", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--out", out,
+        const Out r = cli({"run", "--model", fixture_arg("detr/r50tiny/hf"), "--input-npy", fixture_arg("detr/r50tiny/input.npy"), "--out", out,
                            "--threshold", "0.0"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const fs::path d = out.toStdString();
@@ -83,7 +82,7 @@ private slots:
     }
 
     void info_prints_json() {
-        const Out r = cli({"info", "--model", fx("vit/timm_vit")});
+        const Out r = cli({"info", "--model", fixture_arg("vit/timm_vit")});
         QCOMPARE(r.code, 0);
         const auto j = nlohmann::json::parse(r.out.toStdString());
         QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), QString("timm"));
@@ -96,11 +95,11 @@ private slots:
         QCOMPARE(missing.err.trimmed().count('\n'), 0);
 
         std::ofstream(tmp.path().toStdString() + "/broken.png") << "this is not an image";
-        const Out img = cli({"run", "--model", fx("vit/hf_vit"), "--image", tmp.path() + "/broken.png", "--out", tmp.path() + "/o"});
+        const Out img = cli({"run", "--model", fixture_arg("vit/hf_vit"), "--image", tmp.path() + "/broken.png", "--out", tmp.path() + "/o"});
         QVERIFY(img.code != 0);
         QVERIFY2(img.err.contains("broken.png"), qPrintable(img.err));
 
-        const Out bad = cli({"bench", "--model", fx("vit/hf_vit"), "--runs", "many"});
+        const Out bad = cli({"bench", "--model", fixture_arg("vit/hf_vit"), "--runs", "many"});
         QVERIFY(bad.code != 0);
         QVERIFY(bad.err.contains("--runs: expects an integer"));
     }
@@ -108,13 +107,13 @@ private slots:
     // Issue 14, defect 8: an option the command does not read is refused, naming it (a typo must not
     // silently run with the default), for every command.
     void unknown_options_are_refused() {
-        const QString model = fx("vit/hf_vit"), out = tmp.path() + "/unknown";
+        const QString model = fixture_arg("vit/hf_vit"), out = tmp.path() + "/unknown";
         const QList<QStringList> calls = {
-            {"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--bogus", "1"},
-            {"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--treshold", "0.5"},
+            {"run", "--model", model, "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", out, "--bogus", "1"},
+            {"run", "--model", model, "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", out, "--treshold", "0.5"},
             {"info", "--model", model, "--bogus", "1"},
             {"bench", "--model", model, "--runs", "1", "--bogus"},
-            {"analyze", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--image-size", "3"},
+            {"analyze", "--model", model, "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", out, "--image-size", "3"},
             {"dataset", "--model", model, "--images", tmp.path(), "--out", out, "--bogus", "1"},
             {"eval", "--model", model, "--dataset", "fashion-mnist-test", "--bogus", "1"},
             {"scenes", "--out", out, "--count", "1", "--bogus", "1"},
@@ -127,7 +126,7 @@ private slots:
         }
         QVERIFY2(!QFileInfo::exists(out), "nothing is written when an option is refused");
         // The options the usage documents are still accepted.
-        const Out ok = cli({"run", "--model", model, "--input-npy", fx("vit/hf_vit/input.npy"), "--out", out, "--top-k", "2",
+        const Out ok = cli({"run", "--model", model, "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", out, "--top-k", "2",
                             "--threads", "1", "--threshold", "0.5", "--no-encoder-maps"});
         QVERIFY2(ok.code == 0, qPrintable(ok.err));
     }

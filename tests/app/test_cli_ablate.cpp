@@ -23,7 +23,6 @@ using json = nlohmann::json;
 namespace {
 using Out = CliOut;
 Out cli(const QStringList& args) { return run_cli(args, 300000); }
-QString fx(const char* rel) { return QString::fromStdString(fixture(rel)); }
 const json& ref_case(const json& ref, const std::string& name) {
     for (const json& c : ref["cases"])
         if (c["name"] == name) return c;
@@ -53,7 +52,7 @@ private slots:
     void vit_heads_logits_predictions_and_importance() {
         QTemporaryDir tmp;
         const QString out = tmp.path() + "/o";
-        const Out r = cli({"ablate", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--heads", "0:1,2:0",
+        const Out r = cli({"ablate", "--model", fixture_arg("vit/hf_vit"), "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--heads", "0:1,2:0",
                            "--mode", "mean", "--importance", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const std::string o = out.toStdString();
@@ -88,7 +87,7 @@ private slots:
     void clean_importance_table_matches_pytorch() {
         QTemporaryDir tmp;
         const QString out = tmp.path() + "/o";
-        const Out r = cli({"ablate", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--importance", "--out", out});
+        const Out r = cli({"ablate", "--model", fixture_arg("vit/hf_vit"), "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--importance", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const json ref = read_json(fixture("ablation/hf_vit.json"));
         const json& t = ref["importance"][0];
@@ -110,7 +109,7 @@ private slots:
     void masked_patches() {
         QTemporaryDir tmp;
         const QString out = tmp.path() + "/o";
-        const Out r = cli({"ablate", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--mask-patches", "3,6",
+        const Out r = cli({"ablate", "--model", fixture_arg("vit/hf_vit"), "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--mask-patches", "3,6",
                            "--heads", "1:2", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const json ref = read_json(fixture("ablation/hf_vit.json"));
@@ -125,7 +124,7 @@ private slots:
     void detr_boxes_and_detections_before_after() {
         QTemporaryDir tmp;
         const QString out = tmp.path() + "/o";
-        const Out r = cli({"ablate", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--heads",
+        const Out r = cli({"ablate", "--model", fixture_arg("detr/r50tiny/hf"), "--input-npy", fixture_arg("detr/r50tiny/input.npy"), "--heads",
                            "encoder:1:2,decoder_self:0:1,decoder_cross:1:3", "--threshold", "0.1", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const json ref = read_json(fixture("ablation/detr_r50tiny.json"));
@@ -148,7 +147,7 @@ private slots:
             QVERIFY(cv::imwrite(dir + "/img" + std::to_string(i) + ".png", m));
         }
         const QString out = tmp.path() + "/o";
-        const Out r = cli({"ablate", "--model", fx("vit/hf_vit"), "--images", QString::fromStdString(dir), "--shard", "0/2",
+        const Out r = cli({"ablate", "--model", fixture_arg("vit/hf_vit"), "--images", QString::fromStdString(dir), "--shard", "0/2",
                            "--importance", "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const json summary = json::parse(r.out.toStdString());
@@ -165,13 +164,13 @@ private slots:
         QTemporaryDir tmp;
         const QString out = tmp.path() + "/o";
         auto expect = [&](const QStringList& extra, const char* needle) {
-            QStringList args = {"ablate", "--model", fx("vit/hf_vit"), "--out", out};
+            QStringList args = {"ablate", "--model", fixture_arg("vit/hf_vit"), "--out", out};
             args += extra;
             const Out r = cli(args);
             QCOMPARE(r.code, 2);
             QVERIFY2(r.err.contains(needle), qPrintable(r.err));
         };
-        const QString in = fx("vit/hf_vit/input.npy");
+        const QString in = fixture_arg("vit/hf_vit/input.npy");
         expect({"--input-npy", in, "--heads", "3:0"}, "--heads: head encoder 3:0: layer out of range (the encoder has layers 0…2)");
         expect({"--input-npy", in, "--heads", "0:7"}, "--heads: head encoder 0:7: head out of range");
         expect({"--input-npy", in, "--heads", "0-1"}, "--heads: expects LAYER:HEAD");
@@ -180,7 +179,7 @@ private slots:
         expect({"--input-npy", in, "--mask-patches", "99"}, "--mask-patches: patch 99 is outside the 4×4 patch grid");
         expect({"--input-npy", in}, "nothing to ablate");
         expect({"--heads", "0:0"}, "give exactly one of --image, --input-npy or --images");
-        expect({"--images", fx("vit"), "--heads", "0:0"}, "add --importance");
+        expect({"--images", fixture_arg("vit"), "--heads", "0:0"}, "add --importance");
         expect({"--input-npy", in, "--importance", "--site", "decoder_self"}, "--site: this model has no decoder_self attention");
         expect({"--input-npy", in, "--bogus", "1"}, "unknown option for 'ablate'");
     }

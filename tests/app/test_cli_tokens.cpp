@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 using Out = CliOut;
 Out cli(const QStringList& args) { return run_cli(args, 120000); }
-QString fx(const std::string& rel) { return QString::fromStdString(fixture(rel)); }
 std::vector<std::vector<std::string>> read_csv(const fs::path& p) { // no quoted fields in these files
     std::vector<std::vector<std::string>> rows;
     std::ifstream f(p);
@@ -44,7 +43,7 @@ class TestCliTokens : public QObject {
 private slots:
     void analyze_writes_the_token_files() {
         const QString out = tmp.path() + "/dinov2_reg";
-        const Out r = cli({"analyze", "--model", fx("vit/dinov2_reg"), "--input-npy", fx("vit/dinov2_reg/input.npy"), "--out", out, "--norm-k", "1.2"});
+        const Out r = cli({"analyze", "--model", fixture_arg("vit/dinov2_reg"), "--input-npy", fixture_arg("vit/dinov2_reg/input.npy"), "--out", out, "--norm-k", "1.2"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const fs::path d = out.toStdString(), ref = fixture("analysis/dinov2_reg");
         QCOMPARE(max_abs_diff(read_npy((d / "input.npy").string()), read_npy(fixture("vit/dinov2_reg/input.npy")), "input.npy"), 0.0);
@@ -68,13 +67,13 @@ private slots:
         }
         QCOMPARE(read_npy((d / "feature_pca.npy").string()).shape, (Shape{8, 8, 3}));
         QCOMPARE(max_abs_diff(read_npy((d / "feature_pca_mask.npy").string()), read_npy((ref / "feature_pca_mask.npy").string()), "mask"), 0.0);
-        for (const char* png : {"sinks_top_key.png", "sinks_prefix.png", "token_norms.png", "token_norms_layers.png", "feature_pca.png", "feature_pca_mask.png"})
+        for (const char* png : {"sinks_top_key.png", "sinks_non_patch.png", "token_norms.png", "token_norms_layers.png", "feature_pca.png", "feature_pca_mask.png"})
             QVERIFY2(fs::file_size(d / png) > 100, png);
     }
 
     void detr_writes_sinks_and_says_what_it_skips() {
         const QString out = tmp.path() + "/detr";
-        const Out r = cli({"analyze", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--out", out});
+        const Out r = cli({"analyze", "--model", fixture_arg("detr/r50tiny/hf"), "--input-npy", fixture_arg("detr/r50tiny/input.npy"), "--out", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const fs::path d = out.toStdString();
         QVERIFY(fs::exists(d / "sinks.csv"));
@@ -82,13 +81,13 @@ private slots:
         QVERIFY(fs::exists(d / "token_norms.npy")); // the encoder's feature cells after each encoder layer
         QVERIFY(!fs::exists(d / "feature_pca.npy")); // no final tokens
         QVERIFY(r.err.contains("feature_pca: skipped"));
-        QVERIFY(r.err.contains("sinks_prefix.png: skipped"));
+        QVERIFY(r.err.contains("sinks_non_patch.png: skipped"));
     }
 
     // Checked before the model runs: the error (then the usage) and no output folder.
     void bad_norm_k_is_an_argument_error() {
         for (const char* k : {"-1", "two", "nan"}) {
-            const Out r = cli({"analyze", "--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--out", tmp.path() + "/bad", "--norm-k", k});
+            const Out r = cli({"analyze", "--model", fixture_arg("vit/hf_vit"), "--input-npy", fixture_arg("vit/hf_vit/input.npy"), "--out", tmp.path() + "/bad", "--norm-k", k});
             QVERIFY(r.code != 0);
             QVERIFY2(r.err.section('\n', 0, 0).startsWith("attnscope-cli: --norm-k: expects a number"), qPrintable(r.err));
             QVERIFY(!fs::exists((tmp.path() + "/bad").toStdString()));

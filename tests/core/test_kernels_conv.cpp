@@ -10,6 +10,8 @@
 #include "core/session.h"
 #include "core/tensor/conv.h"
 #include "core/tensor/ops.h"
+#include "tests/support/conv_reference.h"
+#include "tests/support/fixture_models.h"
 #include "tests/support/tensor_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -23,52 +25,10 @@
 
 using namespace attnscope;
 using attnscope::testing::fixture;
+using attnscope::testing::load_detr_fixture;
 using attnscope::testing::max_abs_diff;
-
-namespace {
-
-// ReLU?(w ⊛ x + b (+ acc)) in double, zero padding.
-std::vector<float> ref_conv(const ops::ConvShape& s, const std::vector<float>& x, int h, int w,
-                            const std::vector<float>& wt, const std::vector<float>& b, const std::vector<float>* acc,
-                            bool relu) {
-    const int ho = ops::conv_out_size(h, s.k_h, s.stride, s.pad, s.dilation);
-    const int wo = ops::conv_out_size(w, s.k_w, s.stride, s.pad, s.dilation);
-    std::vector<float> y(static_cast<size_t>(s.c_out) * ho * wo);
-    for (int co = 0; co < s.c_out; ++co)
-        for (int oy = 0; oy < ho; ++oy)
-            for (int ox = 0; ox < wo; ++ox) {
-                double v = b.empty() ? 0.0 : b[co];
-                for (int ci = 0; ci < s.c_in; ++ci)
-                    for (int ky = 0; ky < s.k_h; ++ky)
-                        for (int kx = 0; kx < s.k_w; ++kx) {
-                            const int iy = oy * s.stride - s.pad + ky * s.dilation;
-                            const int ix = ox * s.stride - s.pad + kx * s.dilation;
-                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            v += double(wt[((static_cast<size_t>(co) * s.c_in + ci) * s.k_h + ky) * s.k_w + kx]) *
-                                 x[(static_cast<size_t>(ci) * h + iy) * w + ix];
-                        }
-                const size_t o = (static_cast<size_t>(co) * ho + oy) * wo + ox;
-                if (acc) v += (*acc)[o];
-                if (relu) v = std::max(0.0, v);
-                y[o] = static_cast<float>(v);
-            }
-    return y;
-}
-
-std::vector<float> normal(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(n);
-    for (float& x : v) x = nd(rng);
-    return v;
-}
-
-nlohmann::json read_json(const std::string& rel) {
-    std::ifstream f(fixture("detr/" + rel));
-    return nlohmann::json::parse(f);
-}
-
-} // namespace
+using attnscope::testing::normal;
+using attnscope::testing::reference_conv;
 
 class TestKernelsConv : public QObject {
     Q_OBJECT
@@ -83,14 +43,7 @@ private slots:
     void cleanupTestCase() { ops::set_gemm_backend(initial_); }
 
     void directConvMatchesDouble_data() {
-        QTest::addColumn<int>("c_in");
-        QTest::addColumn<int>("c_out");
-        QTest::addColumn<int>("k");
-        QTest::addColumn<int>("stride");
-        QTest::addColumn<int>("pad");
-        QTest::addColumn<int>("dilation");
-        QTest::addColumn<int>("h");
-        QTest::addColumn<int>("w");
+        testing::add_conv_columns();
         QTest::newRow("1x1 s1, 16-multiple channels") << 32 << 48 << 1 << 1 << 0 << 1 << 9 << 13;
         QTest::newRow("1x1 s1, odd channels") << 8 << 5 << 1 << 1 << 0 << 1 << 9 << 13;
         QTest::newRow("1x1 s2 odd size (downsample)") << 32 << 64 << 1 << 2 << 0 << 1 << 9 << 13;
@@ -104,14 +57,7 @@ private slots:
     void directConvMatchesDouble() {
         if (!ops::backend_available(ops::Backend::OneDNN))
             QSKIP("this build has no oneDNN: the direct convolutions do not exist (im2col is tested in test_detr)");
-        QFETCH(int, c_in);
-        QFETCH(int, c_out);
-        QFETCH(int, k);
-        QFETCH(int, stride);
-        QFETCH(int, pad);
-        QFETCH(int, dilation);
-        QFETCH(int, h);
-        QFETCH(int, w);
+        const auto [c_in, c_out, k, stride, pad, dilation, h, w] = testing::fetch_conv_case();
         const ops::ConvShape s{c_in, c_out, k, k, stride, pad, dilation};
         const int ho = ops::conv_out_size(h, k, stride, pad, dilation), wo = ops::conv_out_size(w, k, stride, pad, dilation);
         const std::vector<float> x = normal(static_cast<size_t>(c_in) * h * w, 1);
@@ -129,12 +75,12 @@ private slots:
         QCOMPARE(net.width(1), wo);
         std::vector<float> y(acc.size());
         net.output(1, y.data());
-        const std::vector<float> want = ref_conv(s, x, h, w, wt, b, nullptr, false);
+        const std::vector<float> want = reference_conv(s, x, h, w, wt, b, nullptr, false);
         QVERIFY(max_abs_diff(y.data(), want.data(), static_cast<int64_t>(y.size()), "direct conv + bias") < 1e-4);
         // no bias, ReLU
         net.conv(s, wt.data(), nullptr, 0, 1, false, true);
         net.output(1, y.data());
-        const std::vector<float> want_relu = ref_conv(s, x, h, w, wt, zero_b, nullptr, true);
+        const std::vector<float> want_relu = reference_conv(s, x, h, w, wt, zero_b, nullptr, true);
         QVERIFY(max_abs_diff(y.data(), want_relu.data(), static_cast<int64_t>(y.size()), "direct conv, ReLU") < 1e-4);
         // accumulate into a destination that holds a residual, then ReLU (the bottleneck's last conv)
         net.input(2, acc.data(), c_out, ho, wo);
@@ -144,7 +90,7 @@ private slots:
         net.output(1, residual.data());
         net.conv(s, wt.data(), b.data(), 0, 1, true, true);
         net.output(1, y.data());
-        const std::vector<float> want_acc = ref_conv(s, x, h, w, wt, b, &residual, true);
+        const std::vector<float> want_acc = reference_conv(s, x, h, w, wt, b, &residual, true);
         QVERIFY(max_abs_diff(y.data(), want_acc.data(), static_cast<int64_t>(y.size()), "direct conv + residual, ReLU") <
                 1e-4);
     }
@@ -163,17 +109,7 @@ private slots:
         QCOMPARE(net.width(1), wo);
         std::vector<float> y(static_cast<size_t>(c) * ho * wo);
         net.output(1, y.data());
-        for (int ch = 0; ch < c; ++ch)
-            for (int oy = 0; oy < ho; ++oy)
-                for (int ox = 0; ox < wo; ++ox) {
-                    float m = -INFINITY;
-                    for (int ky = 0; ky < 3; ++ky)
-                        for (int kx = 0; kx < 3; ++kx) {
-                            const int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < w) m = std::max(m, x[(ch * h + iy) * w + ix]);
-                        }
-                    QCOMPARE(y[(ch * ho + oy) * wo + ox], m);
-                }
+        QVERIFY(y == testing::reference_maxpool_3s2p1(x, c, h, w));
     }
 
     void directConvRejectsWrongInput() {
@@ -205,8 +141,7 @@ private slots:
         QFETCH(QString, config);
         QFETCH(QString, input);
         QFETCH(QString, expected);
-        const nlohmann::json cfg = read_json(config.toStdString());
-        const auto model = load_detr(open_weights(fixture("detr/" + checkpoint.toStdString())), &cfg, nullptr, {});
+        const auto model = load_detr_fixture(checkpoint.toStdString(), config.toStdString());
         const Tensor x = read_npy(fixture("detr/" + input.toStdString()));
         const std::string dir = fixture("detr/" + expected.toStdString() + "/");
         int paths = 0;

@@ -4,6 +4,7 @@
 
 #include "core/interventions.h"
 #include "core/tensor/tensor.h"
+#include "tests/support/fixture_models.h"
 #include "tests/support/tensor_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -15,12 +16,6 @@
 #include <vector>
 
 namespace attnscope::testing {
-
-inline nlohmann::json read_json(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error("cannot open " + path);
-    return nlohmann::json::parse(f);
-}
 
 // A JSON array of numbers (any nesting) as floats, row-major.
 inline void flatten(const nlohmann::json& j, std::vector<float>& out) {

@@ -24,11 +24,6 @@ namespace attnscope::testing {
 using ui::View;
 namespace fs = std::filesystem;
 
-inline Tensor slice(const Tensor& t, int64_t i) { // t[i]
-    const int64_t n = t.numel() / t.size(0);
-    return Tensor(Shape(t.shape.begin() + 1, t.shape.end()), std::vector<float>(t.data.begin() + i * n, t.data.begin() + (i + 1) * n));
-}
-
 inline double diff(const std::vector<float>& got, const Tensor& want, const std::string& label) {
     if (int64_t(got.size()) != want.numel()) {
         std::printf("  %s: %zu values shown, %lld expected\n", label.c_str(), got.size(), static_cast<long long>(want.numel()));

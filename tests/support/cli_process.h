@@ -2,6 +2,8 @@
 // its exit code, stdout and stderr. For the CLI tests (tests/app).
 #pragma once
 
+#include "tests/support/tensor_compare.h"
+
 #include <QProcess>
 #include <QString>
 #include <QStringList>
@@ -19,5 +21,8 @@ inline CliOut run_cli(const QStringList& args, int timeout_ms = 180000) {
     p.waitForFinished(timeout_ms);
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
+
+// tests/fixtures/<rel> as a command-line argument.
+inline QString fixture_arg(const std::string& rel) { return QString::fromStdString(fixture(rel)); }
 
 } // namespace attnscope::testing

@@ -3,7 +3,7 @@
 // the token layouts differ), the A − B map against the two runs' attention computed here from the
 // RunResults' raw probabilities, one exported figure, mismatched models said instead of clamped, and
 // leaving restores the window.
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/colormap.h"
 #include "ui/compare_mode.h"
@@ -42,8 +42,9 @@ std::vector<double> patchRow(const RunResult& r, int layer, int h, int q) {
 }
 } // namespace
 
-class TestCompare : public testing::AnalysisGuiTest {
+class TestCompare : public testing::ViewTest {
     Q_OBJECT
+    QSize windowSize() const override { return {1280, 800}; }
 
     CompareMode* mode() const { return w_->compare(); }
     Document* docB() const { return mode()->session()->b(); }
@@ -57,10 +58,6 @@ class TestCompare : public testing::AnalysisGuiTest {
     QString secondImage() const { return QString::fromStdString(testing::fixture("image/src_64x48.png")); }
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestCompare")); }
-    void init() { newWindow(QSize(1280, 800)); }
-    void cleanup() { w_.reset(); }
-
     void compareModeShowsOnlyTheComparisonAndLeavingRestores() {
         QVERIFY(openAndRun("vit/hf_vit", png_));
         QVERIFY(find<QDockWidget>("dock_overlay")->isVisible());

@@ -2,7 +2,7 @@
 // COCO two cats vs vit-explain's bulldog and cat): A − B against the raw probabilities of both runs, both predictions in the figure, the three
 // figures exported. Skipped when ../shared lacks the model or the photos. ATTNSCOPE_COMPARE_OUT=DIR keeps
 // the exported figures there (to look at them).
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "ui/compare_mode.h"
 #include "ui/views/compare_view.h"
@@ -15,13 +15,10 @@
 using namespace attnscope;
 using namespace attnscope::ui;
 
-class TestCompareReal : public testing::AnalysisGuiTest {
+class TestCompareReal : public testing::ViewTest {
     Q_OBJECT
+    QSize windowSize() const override { return {1400, 760}; }
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestCompareReal")); }
-    void init() { newWindow(QSize(1400, 760)); }
-    void cleanup() { w_.reset(); }
-
     void deitTinyTwoPhotos() {
         const std::string model = testing::shared_path("models/deit-tiny-imagenet");
         const std::string cat = testing::shared_path("images/coco_000000039769_two_cats.png");

@@ -53,6 +53,15 @@ class ResBlock(nn.Module):
         return x, w
 
 
+def run_blocks(blocks, x):
+    """The residual blocks in order: the stream after the last, and each block's attention [B, heads, T, T]."""
+    attn = []
+    for b in blocks:
+        x, w = b(x)
+        attn.append(w)
+    return x, attn
+
+
 def interp_grid(pos_grid, s, gh, gw):
     """[s*s, D] -> [gh*gw, D], bicubic (align_corners=False), as HF interpolate_pos_encoding."""
     if gh == s and gw == s:
@@ -82,11 +91,7 @@ class ClipTower(nn.Module):
         pos = self.positional_embedding
         pos = torch.cat([pos[:1], interp_grid(pos[1:], self.grid, gh, gw)], 0)
         x = x + pos
-        x = self.ln_pre(x)
-        attn = []
-        for b in self.blocks:
-            x, w = b(x)
-            attn.append(w)
+        x, attn = run_blocks(self.blocks, self.ln_pre(x))
         pooled = self.ln_post(x[:, 0])
         feats = pooled @ self.proj if self.proj is not None else pooled
         return {"features": feats, "attn": attn, "grid": (gh, gw), "tokens": x.shape[1]}
@@ -112,11 +117,7 @@ class SiglipTower(nn.Module):
     def forward(self, img):
         x = self.patch_embed(img)
         B, D, gh, gw = x.shape
-        x = x.flatten(2).transpose(1, 2) + interp_grid(self.pos, self.grid, gh, gw)
-        attn = []
-        for b in self.blocks:
-            x, w = b(x)
-            attn.append(w)
+        x, attn = run_blocks(self.blocks, x.flatten(2).transpose(1, 2) + interp_grid(self.pos, self.grid, gh, gw))
         x = self.norm(x)
         out = {"attn": attn, "grid": (gh, gw), "tokens": x.shape[1]}
         if self.has_head:
@@ -153,33 +154,70 @@ def randomize_(model, qk_gain=1.5):
 
 
 # ---- naming -----------------------------------------------------------------------------------------
+# The non-block tensors of each tower: reference module name -> name in the file, after the prefix. The
+# blocks have their own renaming (_blocks_openai / _blocks_hf), and CLIP's `proj` is handled apart (HF
+# stores it transposed, as visual_projection.weight, outside the prefix).
+CLIP_OPENAI_NAMES = {k: k for k in ("conv1.weight", "class_embedding", "positional_embedding", "ln_pre.weight",
+                                    "ln_pre.bias", "ln_post.weight", "ln_post.bias", "proj")}
+CLIP_HF_NAMES = {"class_embedding": "embeddings.class_embedding", "conv1.weight": "embeddings.patch_embedding.weight",
+                 "positional_embedding": "embeddings.position_embedding.weight",
+                 "ln_pre.weight": "pre_layrnorm.weight", "ln_pre.bias": "pre_layrnorm.bias",
+                 "ln_post.weight": "post_layernorm.weight", "ln_post.bias": "post_layernorm.bias"}
+SIGLIP_HF_NAMES = {"patch_embed.weight": "embeddings.patch_embedding.weight", "patch_embed.bias": "embeddings.patch_embedding.bias",
+                   "pos": "embeddings.position_embedding.weight",
+                   "norm.weight": "post_layernorm.weight", "norm.bias": "post_layernorm.bias",
+                   "probe": "head.probe",
+                   "map_attn.in_proj_weight": "head.attention.in_proj_weight", "map_attn.in_proj_bias": "head.attention.in_proj_bias",
+                   "map_attn.out_proj.weight": "head.attention.out_proj.weight", "map_attn.out_proj.bias": "head.attention.out_proj.bias",
+                   "map_ln.weight": "head.layernorm.weight", "map_ln.bias": "head.layernorm.bias",
+                   "map_fc1.weight": "head.mlp.fc1.weight", "map_fc1.bias": "head.mlp.fc1.bias",
+                   "map_fc2.weight": "head.mlp.fc2.weight", "map_fc2.bias": "head.mlp.fc2.bias"}
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _rename(sd, names, prefix, out):
+    """sd's tensors named in `names` (those present) into out under prefix + their file names."""
+    for k, f in names.items():
+        if k in sd:
+            out[prefix + f] = sd[k]
+    return out
+
+
+def _rename_back(t, names, prefix, out):
+    """The inverse of _rename: file tensors present in t back under the module names."""
+    for k, f in names.items():
+        if prefix + f in t:
+            out[k] = t[prefix + f]
+    return out
+
+
+def _block_items(sd):
+    """(block index, name inside the block, tensor) of the reference module's blocks.{i}.* tensors."""
+    for k, v in sd.items():
+        if k.startswith("blocks."):
+            i, rest = k[len("blocks."):].split(".", 1)
+            yield i, rest, v
+
+
 def _blocks_openai(sd, prefix):
     out = {}
-    for k, v in sd.items():
-        if not k.startswith("blocks."):
-            continue
-        i, rest = k[len("blocks."):].split(".", 1)
+    for i, rest, v in _block_items(sd):
         rest = rest.replace("c_fc.", "mlp.c_fc.").replace("c_proj.", "mlp.c_proj.")
         out[f"{prefix}transformer.resblocks.{i}.{rest}"] = v
     return out
 
 
 def clip_to_openai(model, prefix="visual."):
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    out = _blocks_openai(sd, prefix)
-    for k in ("conv1.weight", "class_embedding", "positional_embedding", "ln_pre.weight", "ln_pre.bias",
-              "ln_post.weight", "ln_post.bias", "proj"):
-        if k in sd:
-            out[prefix + k] = sd[k]
-    return out
+    sd = _state(model)
+    return _rename(sd, CLIP_OPENAI_NAMES, prefix, _blocks_openai(sd, prefix))
 
 
 def _blocks_hf(sd, prefix):
     out = {}
-    for k, v in sd.items():
-        if not k.startswith("blocks."):
-            continue
-        i, rest = k[len("blocks."):].split(".", 1)
+    for i, rest, v in _block_items(sd):
         b = f"{prefix}encoder.layers.{i}."
         if rest.startswith("attn.in_proj_"):
             leaf = "weight" if rest.endswith("weight") else "bias"
@@ -194,44 +232,16 @@ def _blocks_hf(sd, prefix):
 
 
 def clip_to_hf(model, prefix="vision_model."):
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    out = _blocks_hf(sd, prefix)
-    e = prefix + "embeddings."
-    out[e + "class_embedding"] = sd["class_embedding"]
-    out[e + "patch_embedding.weight"] = sd["conv1.weight"]
-    out[e + "position_embedding.weight"] = sd["positional_embedding"]
-    out[prefix + "pre_layrnorm.weight"] = sd["ln_pre.weight"]
-    out[prefix + "pre_layrnorm.bias"] = sd["ln_pre.bias"]
-    out[prefix + "post_layernorm.weight"] = sd["ln_post.weight"]
-    out[prefix + "post_layernorm.bias"] = sd["ln_post.bias"]
+    sd = _state(model)
+    out = _rename(sd, CLIP_HF_NAMES, prefix, _blocks_hf(sd, prefix))
     if "proj" in sd:
         out["visual_projection.weight"] = sd["proj"].t().contiguous()
     return out
 
 
 def siglip_to_hf(model, prefix="vision_model."):
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    out = _blocks_hf(sd, prefix)
-    e = prefix + "embeddings."
-    out[e + "patch_embedding.weight"] = sd["patch_embed.weight"]
-    out[e + "patch_embedding.bias"] = sd["patch_embed.bias"]
-    out[e + "position_embedding.weight"] = sd["pos"]
-    out[prefix + "post_layernorm.weight"] = sd["norm.weight"]
-    out[prefix + "post_layernorm.bias"] = sd["norm.bias"]
-    if "probe" in sd:
-        h = prefix + "head."
-        out[h + "probe"] = sd["probe"]
-        out[h + "attention.in_proj_weight"] = sd["map_attn.in_proj_weight"]
-        out[h + "attention.in_proj_bias"] = sd["map_attn.in_proj_bias"]
-        out[h + "attention.out_proj.weight"] = sd["map_attn.out_proj.weight"]
-        out[h + "attention.out_proj.bias"] = sd["map_attn.out_proj.bias"]
-        out[h + "layernorm.weight"] = sd["map_ln.weight"]
-        out[h + "layernorm.bias"] = sd["map_ln.bias"]
-        out[h + "mlp.fc1.weight"] = sd["map_fc1.weight"]
-        out[h + "mlp.fc1.bias"] = sd["map_fc1.bias"]
-        out[h + "mlp.fc2.weight"] = sd["map_fc2.weight"]
-        out[h + "mlp.fc2.bias"] = sd["map_fc2.bias"]
-    return out
+    sd = _state(model)
+    return _rename(sd, SIGLIP_HF_NAMES, prefix, _blocks_hf(sd, prefix))
 
 
 # ---- inverse namings (self-check of the files written: map back, load strict, same outputs) ------------
@@ -262,38 +272,13 @@ def clip_state_from_file_names(sd):
     out = _blocks_back(sd, {})
     t = {k: torch.as_tensor(v) for k, v in sd.items()}
     if "visual.conv1.weight" in t:
-        for k in ("conv1.weight", "class_embedding", "positional_embedding", "ln_pre.weight", "ln_pre.bias",
-                  "ln_post.weight", "ln_post.bias", "proj"):
-            if "visual." + k in t:
-                out[k] = t["visual." + k]
-    else:
-        e = "vision_model.embeddings."
-        out["class_embedding"] = t[e + "class_embedding"]
-        out["conv1.weight"] = t[e + "patch_embedding.weight"]
-        out["positional_embedding"] = t[e + "position_embedding.weight"]
-        for a, b in (("pre_layrnorm", "ln_pre"), ("post_layernorm", "ln_post")):
-            out[b + ".weight"] = t[f"vision_model.{a}.weight"]
-            out[b + ".bias"] = t[f"vision_model.{a}.bias"]
-        if "visual_projection.weight" in t:
-            out["proj"] = t["visual_projection.weight"].t().contiguous()
+        return _rename_back(t, CLIP_OPENAI_NAMES, "visual.", out)
+    _rename_back(t, CLIP_HF_NAMES, "vision_model.", out)
+    if "visual_projection.weight" in t:
+        out["proj"] = t["visual_projection.weight"].t().contiguous()
     return out
 
 
 def siglip_state_from_file_names(sd):
-    out = _blocks_back(sd, {})
-    t = {k: torch.as_tensor(v) for k, v in sd.items()}
-    e = "vision_model.embeddings."
-    out["patch_embed.weight"] = t[e + "patch_embedding.weight"]
-    out["patch_embed.bias"] = t[e + "patch_embedding.bias"]
-    out["pos"] = t[e + "position_embedding.weight"]
-    out["norm.weight"] = t["vision_model.post_layernorm.weight"]
-    out["norm.bias"] = t["vision_model.post_layernorm.bias"]
-    h = "vision_model.head."
-    if h + "probe" in t:
-        out["probe"] = t[h + "probe"]
-        for a, b in (("attention.in_proj_weight", "map_attn.in_proj_weight"), ("attention.in_proj_bias", "map_attn.in_proj_bias"),
-                     ("attention.out_proj.weight", "map_attn.out_proj.weight"), ("attention.out_proj.bias", "map_attn.out_proj.bias"),
-                     ("layernorm.weight", "map_ln.weight"), ("layernorm.bias", "map_ln.bias"), ("mlp.fc1.weight", "map_fc1.weight"),
-                     ("mlp.fc1.bias", "map_fc1.bias"), ("mlp.fc2.weight", "map_fc2.weight"), ("mlp.fc2.bias", "map_fc2.bias")):
-            out[b] = t[h + a]
-    return out
+    return _rename_back({k: torch.as_tensor(v) for k, v in sd.items()}, SIGLIP_HF_NAMES, "vision_model.",
+                        _blocks_back(sd, {}))

@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import st_io  # noqa: E402
+from fixture_io import save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "tests" / "fixtures" / "vit"
@@ -126,8 +127,6 @@ def embeddings(weights):
     return sim, g, axes.reshape(k, *f.shape[1:]), gap[:k]
 
 
-def save(d, name, a):
-    np.save(d / name, np.ascontiguousarray(a, dtype="<f4"))
 
 
 def main():

@@ -11,8 +11,6 @@ features.npy, attn_layerNN.npy [heads, T, T], pool_attention.npy [heads, 1, T] (
 expected.json (sizes and layout).
 """
 import copy
-import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clip_ref as cr  # noqa: E402
+from fixture_io import dump_json, fresh_dir, save_npy  # noqa: E402
 import st_io  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,22 +32,8 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
-def dump_json(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
 def new_case(family, name):
-    d = OUT / family / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    return d
-
-
-def save_npy(path, a):
-    np.save(path, np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return fresh_dir(OUT / family / name)
 
 
 def run_reference(model, img):
@@ -99,6 +84,22 @@ def write_outputs(d, img, out, exp):
     dump_json(d / "expected.json", exp)
 
 
+def tower(seed, cls, *args):
+    """A reference tower built under torch.manual_seed(seed), in eval mode, every parameter randomized."""
+    torch.manual_seed(seed)
+    m = cls(*args).eval()
+    cr.randomize_(m)
+    return m
+
+
+def finish_case(m, weights_file, img, family, fmt, patch, d, act, eps):
+    """Self-check the written checkpoint, then the reference outputs and expected.json beside it."""
+    self_check(m, weights_file, img)
+    write_outputs(weights_file.parent, img, run_reference(m, img),
+                  {"family": family, "format": fmt, "n_cls": 1 if family == "clip" else 0, "patch": patch,
+                   "hidden": d, "act": act, "eps": eps})
+
+
 def randn_img(seed, h, w):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(3, h, w, generator=g).numpy().astype(np.float32)
@@ -116,10 +117,13 @@ def text_tensors_hf(width=32, vocab=50):
             "logit_scale": torch.tensor(2.6592)}
 
 
-def clip_vision_cfg(d, heads, layers, mlp, patch, grid, **extra):
+def clip_vision_cfg(d, heads, layers, mlp, patch, grid, architecture=None, **extra):
+    """A CLIP / SigLIP vision config; `architecture` (a standalone tower's config.json) goes last."""
     c = {"hidden_size": d, "num_attention_heads": heads, "num_hidden_layers": layers, "intermediate_size": mlp,
          "image_size": patch * grid, "patch_size": patch, "num_channels": 3}
     c.update(extra)
+    if architecture:
+        c["architectures"] = [architecture]
     return c
 
 
@@ -132,32 +136,25 @@ def clip_preprocessor(size):
 
 def case_clip_hf_proj():
     """CLIPVisionModelWithProjection: HF names, quick_gelu and eps from config.json, position_ids kept."""
-    torch.manual_seed(1)
     d, heads, layers, mlp, patch, grid, proj = 64, 4, 2, 128, 8, 4, 48
-    m = cr.ClipTower(d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", proj).eval()
-    cr.randomize_(m)
+    m = tower(1, cr.ClipTower, d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", proj)
     dd = new_case("clip", "hf_vision_proj")
     sd = cr.clip_to_hf(m)
     sd["vision_model.embeddings.position_ids"] = torch.arange(grid * grid + 1, dtype=torch.int64).reshape(1, -1)
     st_io.save_file(sd, dd / "model.safetensors")
     cfg = clip_vision_cfg(d, heads, layers, mlp, patch, grid, hidden_act="quick_gelu", layer_norm_eps=1e-5,
-                          projection_dim=proj, model_type="clip_vision_model")
-    cfg["architectures"] = ["CLIPVisionModelWithProjection"]
+                          projection_dim=proj, model_type="clip_vision_model", architecture="CLIPVisionModelWithProjection")
     dump_json(dd / "config.json", cfg)
     dump_json(dd / "preprocessor_config.json", clip_preprocessor(patch * grid))
     img = randn_img(11, patch * grid, patch * grid)
-    self_check(m, dd / "model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "clip", "format": "hf", "n_cls": 1, "patch": patch,
-                                                    "hidden": d, "act": "quick_gelu", "eps": 1e-5})
+    finish_case(m, dd / "model.safetensors", img, "clip", "hf", patch, d, "quick_gelu", 1e-5)
 
 
 def case_clip_hf_full():
     """Full CLIPModel checkpoint (text tower present, ignored): vision_config with hidden_act gelu and eps
     1e-6; a 40×48 input (5×6 grid from the 4×4 table: bicubic position interpolation)."""
-    torch.manual_seed(2)
     d, heads, layers, mlp, patch, grid, proj = 64, 2, 3, 96, 8, 4, 40
-    m = cr.ClipTower(d, heads, layers, mlp, patch, grid, 1e-6, "gelu", proj).eval()
-    cr.randomize_(m)
+    m = tower(2, cr.ClipTower, d, heads, layers, mlp, patch, grid, 1e-6, "gelu", proj)
     dd = new_case("clip", "hf_full")
     sd = cr.clip_to_hf(m)
     sd.update(text_tensors_hf())
@@ -168,36 +165,27 @@ def case_clip_hf_full():
            "vision_config": clip_vision_cfg(d, heads, layers, mlp, patch, grid, hidden_act="gelu", layer_norm_eps=1e-6)}
     dump_json(dd / "config.json", cfg)
     img = randn_img(12, 40, 48)
-    self_check(m, dd / "model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "clip", "format": "hf", "n_cls": 1, "patch": patch,
-                                                    "hidden": d, "act": "gelu", "eps": 1e-6})
+    finish_case(m, dd / "model.safetensors", img, "clip", "hf", patch, d, "gelu", 1e-6)
 
 
 def case_clip_hf_vision():
     """CLIPVisionModel: no projection (features = post-LayerNorm CLS); config without hidden_act / eps
     (CLIPVisionConfig defaults quick_gelu, 1e-5)."""
-    torch.manual_seed(3)
     d, heads, layers, mlp, patch, grid = 64, 4, 2, 128, 8, 3
-    m = cr.ClipTower(d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", 0).eval()
-    cr.randomize_(m)
+    m = tower(3, cr.ClipTower, d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", 0)
     dd = new_case("clip", "hf_vision")
     st_io.save_file(cr.clip_to_hf(m), dd / "model.safetensors")
-    cfg = clip_vision_cfg(d, heads, layers, mlp, patch, grid, model_type="clip_vision_model")
-    cfg["architectures"] = ["CLIPVisionModel"]
-    dump_json(dd / "config.json", cfg)
+    dump_json(dd / "config.json", clip_vision_cfg(d, heads, layers, mlp, patch, grid, model_type="clip_vision_model",
+                                                  architecture="CLIPVisionModel"))
     img = randn_img(13, patch * grid, patch * grid)
-    self_check(m, dd / "model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "clip", "format": "hf", "n_cls": 1, "patch": patch,
-                                                    "hidden": d, "act": "quick_gelu", "eps": 1e-5})
+    finish_case(m, dd / "model.safetensors", img, "clip", "hf", patch, d, "quick_gelu", 1e-5)
 
 
 def case_clip_openai_pth():
     """OpenAI names (visual.*, text tower beside it) saved with torch.save as a .pth, no config: quick-GELU,
     eps 1e-5 and heads = width / 64 (OpenAI's rule)."""
-    torch.manual_seed(4)
     d, heads, layers, mlp, patch, grid, proj = 128, 2, 2, 256, 8, 4, 32
-    m = cr.ClipTower(d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", proj).eval()
-    cr.randomize_(m)
+    m = tower(4, cr.ClipTower, d, heads, layers, mlp, patch, grid, 1e-5, "quick_gelu", proj)
     dd = new_case("clip", "openai_pth")
     sd = cr.clip_to_openai(m, "visual.")
     g = torch.Generator().manual_seed(98)
@@ -206,18 +194,14 @@ def case_clip_openai_pth():
                "text_projection": torch.randn(32, proj, generator=g), "logit_scale": torch.tensor(4.6052)})
     torch.save(sd, dd / "model.pth")
     img = randn_img(14, patch * grid, patch * grid)
-    self_check(m, dd / "model.pth", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "clip", "format": "openai", "n_cls": 1, "patch": patch,
-                                                    "hidden": d, "act": "quick_gelu", "eps": 1e-5})
+    finish_case(m, dd / "model.pth", img, "clip", "openai", patch, d, "quick_gelu", 1e-5)
 
 
 def case_clip_openclip():
     """open_clip hub layout: open_clip_model.safetensors (OpenAI names) + open_clip_config.json saying
     quick_gelu false (exact GELU) and head_width 16 (4 heads)."""
-    torch.manual_seed(5)
     d, heads, layers, mlp, patch, grid, proj = 64, 4, 2, 128, 8, 4, 24
-    m = cr.ClipTower(d, heads, layers, mlp, patch, grid, 1e-5, "gelu", proj).eval()
-    cr.randomize_(m)
+    m = tower(5, cr.ClipTower, d, heads, layers, mlp, patch, grid, 1e-5, "gelu", proj)
     dd = new_case("clip", "openclip")
     st_io.save_file(cr.clip_to_openai(m, "visual."), dd / "open_clip_model.safetensors")
     dump_json(dd / "open_clip_config.json", {
@@ -225,39 +209,30 @@ def case_clip_openclip():
                       "vision_cfg": {"image_size": patch * grid, "layers": layers, "width": d, "patch_size": patch, "head_width": 16}},
         "preprocess_cfg": {"mean": CLIP_MEAN, "std": CLIP_STD}})
     img = randn_img(15, patch * grid, patch * grid)
-    self_check(m, dd / "open_clip_model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "clip", "format": "openai", "n_cls": 1, "patch": patch,
-                                                    "hidden": d, "act": "gelu", "eps": 1e-5})
+    finish_case(m, dd / "open_clip_model.safetensors", img, "clip", "openai", patch, d, "gelu", 1e-5)
 
 
 def case_siglip_hf():
     """SiglipVisionModel: no CLS, tanh-GELU, post-LayerNorm, MAP head (pool_attention.npy)."""
-    torch.manual_seed(6)
     d, heads, layers, mlp, patch, grid = 64, 4, 2, 128, 8, 4
-    m = cr.SiglipTower(d, heads, layers, mlp, patch, grid, 1e-6).eval()
-    cr.randomize_(m)
+    m = tower(6, cr.SiglipTower, d, heads, layers, mlp, patch, grid, 1e-6)
     dd = new_case("siglip", "hf_vision")
     st_io.save_file(cr.siglip_to_hf(m), dd / "model.safetensors")
     cfg = clip_vision_cfg(d, heads, layers, mlp, patch, grid, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6,
-                          model_type="siglip_vision_model")
-    cfg["architectures"] = ["SiglipVisionModel"]
+                          model_type="siglip_vision_model", architecture="SiglipVisionModel")
     dump_json(dd / "config.json", cfg)
     dump_json(dd / "preprocessor_config.json", {
         "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
         "image_processor_type": "SiglipImageProcessor", "image_std": [0.5, 0.5, 0.5], "processor_class": "SiglipProcessor",
         "resample": 3, "rescale_factor": 0.00392156862745098, "size": {"height": patch * grid, "width": patch * grid}})
     img = randn_img(16, patch * grid, patch * grid)
-    self_check(m, dd / "model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "siglip", "format": "hf", "n_cls": 0, "patch": patch,
-                                                    "hidden": d, "act": "gelu_pytorch_tanh", "eps": 1e-6})
+    finish_case(m, dd / "model.safetensors", img, "siglip", "hf", patch, d, "gelu_pytorch_tanh", 1e-6)
 
 
 def case_siglip_full():
     """Full SiglipModel checkpoint (text tower ignored), vision_config; a 40×40 input (interpolated table)."""
-    torch.manual_seed(7)
     d, heads, layers, mlp, patch, grid = 48, 3, 3, 96, 8, 4
-    m = cr.SiglipTower(d, heads, layers, mlp, patch, grid, 1e-6).eval()
-    cr.randomize_(m)
+    m = tower(7, cr.SiglipTower, d, heads, layers, mlp, patch, grid, 1e-6)
     dd = new_case("siglip", "hf_full")
     sd = cr.siglip_to_hf(m)
     sd.update(text_tensors_hf())
@@ -268,9 +243,7 @@ def case_siglip_full():
            "vision_config": clip_vision_cfg(d, heads, layers, mlp, patch, grid, model_type="siglip_vision_model")}
     dump_json(dd / "config.json", cfg)
     img = randn_img(17, 40, 40)
-    self_check(m, dd / "model.safetensors", img)
-    write_outputs(dd, img, run_reference(m, img), {"family": "siglip", "format": "hf", "n_cls": 0, "patch": patch,
-                                                    "hidden": d, "act": "gelu_pytorch_tanh", "eps": 1e-6})
+    finish_case(m, dd / "model.safetensors", img, "siglip", "hf", patch, d, "gelu_pytorch_tanh", 1e-6)
 
 
 def main():

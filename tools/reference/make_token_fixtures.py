@@ -11,7 +11,8 @@ reproduce the fixture's logits/features and attention maps. Then, from the defin
 
   token_norms.npy   [layers, tokens]  L2 norm of every token after each block
   final_tokens.npy  [tokens, hidden]  the final-LayerNorm output (all tokens)
-  sinks.npy         [layers, heads, 3] (most-attended key index, its mean share, prefix share),
+  sinks.npy         [layers, heads, 3] (most-attended key index, its mean share, non-patch share:
+                    the attention on every key outside the patch grid),
                     from the fixture's attention maps (NumPy)
   feature_pca.npy   [grid_h, grid_w, 3] patch tokens on their first three principal axes, min-max to [0, 1]
   feature_pca_mask.npy [grid_h, grid_w] first component > 0 (sign: border patches' mean ≤ 0)
@@ -28,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import st_io  # noqa: E402
+from fixture_io import save  # noqa: E402
 import vit_ref as vr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,13 +81,15 @@ def run_reference(case, ex):
     return np.stack(resid), final[0]
 
 
-def sinks(maps, n_prefix):  # -> [layers, heads, 3]
+def sinks(maps, n_prefix, n_patch):  # -> [layers, heads, 3]
     out = []
     for a in maps:  # (heads, q, k)
         col = a.mean(1)  # mean over queries of the attention each key receives
         top = col.argmax(1)  # first on ties
         share = col[np.arange(a.shape[0]), top]
-        pre = a[:, :, :n_prefix].sum(-1).mean(-1)
+        non_patch = np.ones(a.shape[2], dtype=bool)  # every key outside the grid [n_prefix, n_prefix + n_patch)
+        non_patch[n_prefix:n_prefix + n_patch] = False
+        pre = a[:, :, non_patch].sum(-1).mean(-1)
         out.append(np.stack([top.astype(np.float64), share, pre], -1))
     return np.stack(out)
 
@@ -121,8 +125,6 @@ def feature_pca(final, n_prefix, gh, gw):
     return img.reshape(gh, gw, 3), mask.reshape(gh, gw), explained, float(np.min(np.abs(proj[:, 0])))
 
 
-def save(d, name, a):
-    np.save(d / name, np.ascontiguousarray(a, dtype="<f4"))
 
 
 def main():
@@ -132,7 +134,7 @@ def main():
         resid, final = run_reference(case, ex)
         norms = np.linalg.norm(resid, axis=-1)  # (layers, tokens)
         maps = [np.load(SRC / case / f"attn_layer{i:02d}.npy").astype(np.float64) for i in range(ex["layers"])]
-        sk = sinks(maps, n_prefix)
+        sk = sinks(maps, n_prefix, ex["grid_h"] * ex["grid_w"])
         img, mask, explained, margin = feature_pca(final, n_prefix, ex["grid_h"], ex["grid_w"])
         d = OUT / case
         d.mkdir(parents=True, exist_ok=True)

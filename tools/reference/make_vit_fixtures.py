@@ -9,7 +9,6 @@ See tools/reference/README.md for the case list and conventions.
 """
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import st_io  # noqa: E402
+from fixture_io import dump_json, fresh_dir, save_npy  # noqa: E402
 import vit_ref as vr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,22 +43,8 @@ def maxdiff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def dump_json(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
 def new_case(name):
-    d = OUT / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    return d
-
-
-def save_npy(path, a):
-    np.save(path, np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return fresh_dir(OUT / name)
 
 
 def write_outputs(d, case, family, img, ref, heads, layers, hidden, patch, n_dist, n_reg, extra):
@@ -84,6 +70,25 @@ def check_attn(attn, heads, T, label):
     for i, a in enumerate(attn):
         check(a.shape == (heads, T, T), f"{label}: attn{i} shape {a.shape}")
         check(np.all(a >= 0) and maxdiff(a.sum(-1), 1.0) < 1e-6, f"{label}: attn{i} rows sum to 1")
+
+
+def fashion_labels():
+    """id2label / label2id of the Fashion-MNIST classes (HF config fields)."""
+    return {"id2label": {str(i): n for i, n in enumerate(FASHION)}, "label2id": {n: i for i, n in enumerate(FASHION)}}
+
+
+def hf_config(arch, model_type, D, L, H, mlp, eps, img, patch, **tail):
+    """An HF ViT-family config.json: the fields every such config has, in HF's order, with `mlp` (the MLP width
+    field) after the sizes and the model's own fields (`tail`) before torch_dtype."""
+    c = {"architectures": [arch], "model_type": model_type, "hidden_size": D, "num_hidden_layers": L,
+         "num_attention_heads": H}
+    c.update(mlp)
+    c.update({"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+              "initializer_range": 0.02, "layer_norm_eps": eps, "image_size": img, "patch_size": patch,
+              "num_channels": 3, "qkv_bias": True})
+    c.update(tail)
+    c["torch_dtype"] = "float32"
+    return c
 
 
 def randn_img(h, w):
@@ -157,34 +162,14 @@ def cases_vit():
     pref = prefix_run(pv, img, torch.float64)
     check(maxdiff(pref["logits"], ref["logits"]) < 1e-9, "hf_vit: PrefixViT(nn modules) == torchvision ViT")
 
-    id2label = {str(i): n for i, n in enumerate(FASHION)}
     extra = {"layer_norm_eps": EPS, "input_h": IMG, "input_w": IMG, "mlp": MLP, "num_labels": C,
              "dtype": "F32"}
 
     # ---- case 1: HF folder
     d = new_case("hf_vit")
     st_io.save_file(hf_sd, d / "model.safetensors")
-    dump_json(d / "config.json", {
-        "architectures": ["ViTForImageClassification"],
-        "model_type": "vit",
-        "hidden_size": D,
-        "num_hidden_layers": L,
-        "num_attention_heads": H,
-        "intermediate_size": MLP,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
-        "initializer_range": 0.02,
-        "layer_norm_eps": EPS,
-        "image_size": IMG,
-        "patch_size": P,
-        "num_channels": 3,
-        "qkv_bias": True,
-        "encoder_stride": P,
-        "id2label": id2label,
-        "label2id": {n: i for i, n in enumerate(FASHION)},
-        "torch_dtype": "float32",
-    })
+    dump_json(d / "config.json", hf_config("ViTForImageClassification", "vit", D, L, H, {"intermediate_size": MLP}, EPS, IMG, P,
+                                           encoder_stride=P, **fashion_labels()))
     dump_json(d / "preprocessor_config.json", {
         "do_resize": True,
         "size": {"height": IMG, "width": IMG},
@@ -306,27 +291,8 @@ def case_deit():
 
     d = new_case("deit_distilled")
     st_io.save_file(hf_sd, d / "model.safetensors")
-    dump_json(d / "config.json", {
-        "architectures": ["DeiTForImageClassificationWithTeacher"],
-        "model_type": "deit",
-        "hidden_size": D,
-        "num_hidden_layers": L,
-        "num_attention_heads": H,
-        "intermediate_size": MLP,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
-        "initializer_range": 0.02,
-        "layer_norm_eps": EPS,
-        "image_size": IMG,
-        "patch_size": P,
-        "num_channels": 3,
-        "qkv_bias": True,
-        "encoder_stride": P,
-        "id2label": {str(i): n for i, n in enumerate(FASHION)},
-        "label2id": {n: i for i, n in enumerate(FASHION)},
-        "torch_dtype": "float32",
-    })
+    dump_json(d / "config.json", hf_config("DeiTForImageClassificationWithTeacher", "deit", D, L, H, {"intermediate_size": MLP},
+                                           EPS, IMG, P, encoder_stride=P, **fashion_labels()))
     write_outputs(d, "deit_distilled", "deit", img, ref, H, L, D, P, 1, 0,
                   {"layer_norm_eps": EPS, "input_h": IH, "input_w": IW, "mlp": MLP, "num_labels": C,
                    "dtype": "F32", "pos_grid_h": IMG // P, "pos_grid_w": IMG // P,
@@ -358,30 +324,9 @@ def case_dinov2_reg():
 
     d = new_case("dinov2_reg")
     st_io.save_file(hf_sd, d / "model.safetensors")
-    dump_json(d / "config.json", {
-        "architectures": ["Dinov2WithRegistersModel"],
-        "model_type": "dinov2_with_registers",
-        "hidden_size": D,
-        "num_hidden_layers": L,
-        "num_attention_heads": H,
-        "mlp_ratio": MLP // D,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
-        "initializer_range": 0.02,
-        "layer_norm_eps": EPS,
-        "image_size": IMG,
-        "patch_size": P,
-        "num_channels": 3,
-        "qkv_bias": True,
-        "layerscale_value": 1.0,
-        "drop_path_rate": 0.0,
-        "use_swiglu_ffn": False,
-        "num_register_tokens": R,
-        "apply_layernorm": True,
-        "reshape_hidden_states": True,
-        "torch_dtype": "float32",
-    })
+    dump_json(d / "config.json", hf_config("Dinov2WithRegistersModel", "dinov2_with_registers", D, L, H, {"mlp_ratio": MLP // D},
+                                           EPS, IMG, P, layerscale_value=1.0, drop_path_rate=0.0, use_swiglu_ffn=False,
+                                           num_register_tokens=R, apply_layernorm=True, reshape_hidden_states=True))
     write_outputs(d, "dinov2_reg", "dinov2", img, ref, H, L, D, P, 0, R,
                   {"layer_norm_eps": EPS, "input_h": IMG, "input_w": IMG, "mlp": MLP, "dtype": "F32",
                    "pos_grid_h": gh, "pos_grid_w": gw, "layerscale": True})

@@ -34,10 +34,9 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     query_->setObjectName("querySpin");
     query_->setToolTip(tr("Query token (0 = CLS for ViTs; a feature cell for the DETR encoder, an object query for its "
                           "decoder); click a patch or a box in the overlay to pick it"));
-    auto* cls = new QToolButton(this);
-    cls->setObjectName("queryClsButton");
-    cls->setText(tr("CLS"));
-    cls->setToolTip(tr("Make the first token (CLS) the query"));
+    cls_ = new QToolButton(this);
+    cls_->setObjectName("queryClsButton");
+    cls_->setText(tr("CLS"));
     colormap_ = new QComboBox(this);
     colormap_->setObjectName("colormapCombo");
     colormap_->addItems(colormapNames());
@@ -66,7 +65,7 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
     addWidget(head_);
     label(tr(" Query"));
     addWidget(query_);
-    addWidget(cls);
+    addWidget(cls_);
     addSeparator();
     addWidget(colormap_);
     label(tr(" Opacity"));
@@ -77,7 +76,7 @@ SelectionBar::SelectionBar(Document* doc, QWidget* parent) : QToolBar(tr("Select
 
     for (auto* w : {site_, head_}) connect(w, &QComboBox::currentIndexChanged, this, &SelectionBar::pushSelection);
     for (auto* w : {layer_, query_}) connect(w, &QSpinBox::valueChanged, this, &SelectionBar::pushSelection);
-    connect(cls, &QToolButton::clicked, this, [this] { query_->setValue(0); });
+    connect(cls_, &QToolButton::clicked, this, [this] { query_->setValue(0); });
     connect(colormap_, &QComboBox::currentIndexChanged, this, &SelectionBar::pushDisplay);
     connect(opacity_, &QSlider::valueChanged, this, &SelectionBar::pushDisplay);
     connect(grid_, &QCheckBox::toggled, this, &SelectionBar::pushDisplay);
@@ -114,6 +113,14 @@ void SelectionBar::syncFromDocument() {
                                      .arg(double(detr.detections()[size_t(det)].score), 0, 'f', 2)
                                : QString());
     for (QWidget* w : std::initializer_list<QWidget*>{site_, layer_, head_, query_}) w->setEnabled(m != nullptr);
+    // Query 0 is the CLS token only where the model has one (TokenLayout::n_cls); SigLIP's query 0 is a
+    // patch (or the pooling probe), DETR's a feature cell or an object query.
+    const RunResult* r = doc_->result();
+    const bool noCls = m && r && r->layout.n_cls == 0;
+    cls_->setEnabled(m != nullptr && !noCls);
+    cls_->setToolTip(noCls ? tr("This model has no CLS token: query 0 is not a class token (SigLIP: every token is a "
+                                "patch; DETR: feature cells and object queries)")
+                           : tr("Make the first token (CLS) the query"));
     const DisplayOptions& d = doc_->display();
     colormap_->setCurrentIndex(int(d.colormap));
     opacity_->setValue(int(std::lround(d.opacity * 100)));

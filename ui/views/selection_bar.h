@@ -10,6 +10,7 @@ class QCheckBox;
 class QComboBox;
 class QSlider;
 class QSpinBox;
+class QToolButton;
 
 namespace attnscope::ui {
 
@@ -28,6 +29,7 @@ private:
     QSpinBox* layer_;
     QComboBox* head_;
     QSpinBox* query_;
+    QToolButton* cls_; // query 0 = CLS; disabled (saying why) for models without one (SigLIP, DETR)
     QComboBox* colormap_;
     QSlider* opacity_;
     QCheckBox* grid_;

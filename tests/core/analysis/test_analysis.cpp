@@ -20,16 +20,6 @@ using namespace attnscope::testing;
 
 namespace {
 
-TokenLayout layout(int n_cls, int n_reg, int gh, int gw, int patch) {
-    TokenLayout l;
-    l.n_cls = n_cls;
-    l.n_reg = n_reg;
-    l.grid_h = gh;
-    l.grid_w = gw;
-    l.patch_size = patch;
-    return l;
-}
-
 // heads × T × T map filled by f(h, q, k).
 template <class F> AttentionMap make_map(int heads, int T, F f, int layer = 0) {
     AttentionMap m;
@@ -49,21 +39,21 @@ class TestAnalysis : public QObject {
     Q_OBJECT
 private slots:
     void distance_of_identity_attention_is_zero() {
-        const TokenLayout l = layout(1, 1, 3, 4, 16);
+        const TokenLayout l = token_layout(1, 1, 3, 4, 16);
         const AttentionMap m = make_map(2, l.n_tokens(), [](int, int q, int k) { return q == k ? 1.0f : 0.0f; });
         for (double d : mean_attention_distance(m, l)) QCOMPARE(d, 0.0);
     }
 
     void distance_of_uniform_attention_is_the_mean_pairwise_distance() {
         // 2×2 grid, patch 16: from any patch the distances are 0, 16, 16, 16√2 → mean (2 + √2)/4 · 16
-        TokenLayout l = layout(1, 0, 2, 2, 16);
+        TokenLayout l = token_layout(1, 0, 2, 2, 16);
         AttentionMap m = make_map(1, 5, [](int, int q, int k) { return q == 0 ? 0.2f : k == 0 ? 0.0f : 0.25f; });
         QVERIFY(std::abs(mean_attention_distance(m, l)[0] - (2 + std::sqrt(2.0)) / 4 * 16) < 1e-6);
         // half the mass on CLS: no renormalisation, so the distance halves
         m = make_map(1, 5, [](int, int, int k) { return k == 0 ? 0.5f : 0.125f; });
         QVERIFY(std::abs(mean_attention_distance(m, l)[0] - (2 + std::sqrt(2.0)) / 8 * 16) < 1e-6);
         // non-square 1×3 grid, patch 8: mean over all pairs of |i − j|·8 = 8/9 · 8
-        l = layout(1, 0, 1, 3, 8);
+        l = token_layout(1, 0, 1, 3, 8);
         m = make_map(1, 4, [](int, int, int k) { return k == 0 ? 0.0f : 1.0f / 3; });
         QVERIFY(std::abs(mean_attention_distance(m, l)[0] - 64.0 / 9) < 1e-5);
     }
@@ -82,7 +72,7 @@ private slots:
     }
 
     void rollout_of_identity_is_zero_and_of_uniform_is_uniform() {
-        const TokenLayout l = layout(1, 1, 2, 3, 8); // T = 8
+        const TokenLayout l = token_layout(1, 1, 2, 3, 8); // T = 8
         const int T = l.n_tokens();
         std::vector<AttentionMap> id, uni;
         for (int il = 0; il < 3; ++il) {
@@ -99,7 +89,7 @@ private slots:
     void rollout_discard_spares_cls_row_and_column() {
         // 4 smallest of 9 (ratio 0.5): (2,0) (1,0) (2,1) (0,2); only (2,1) lies outside the CLS row/column
         const float a[3][3] = {{0.5f, 0.3f, 0.2f}, {0.1f, 0.6f, 0.3f}, {0.05f, 0.15f, 0.8f}};
-        const TokenLayout l = layout(1, 0, 1, 2, 8);
+        const TokenLayout l = token_layout(1, 0, 1, 2, 8);
         std::vector<AttentionMap> maps{make_map(1, 3, [&](int, int q, int k) { return a[q][k]; }, 0)};
         RolloutOptions o;
         o.discard_ratio = 0.5;
@@ -116,7 +106,7 @@ private slots:
     }
 
     void head_fusion_and_query_maps() {
-        const TokenLayout l = layout(1, 0, 1, 2, 8);
+        const TokenLayout l = token_layout(1, 0, 1, 2, 8);
         const AttentionMap m = make_map(2, 3, [](int h, int q, int k) { return static_cast<float>(h * 0.5 + q * 0.1 + k * 0.01); });
         QVERIFY(std::abs(fuse_heads(m, HeadFusion::Mean)[5] - (0.12f + 0.62f) / 2) < 1e-6); // (q 1, k 2)
         QVERIFY(std::abs(fuse_heads(m, HeadFusion::Max)[5] - 0.62f) < 1e-6);
@@ -166,7 +156,7 @@ private slots:
     }
 
     void dino_masks_keep_the_top_mass() {
-        const TokenLayout l = layout(1, 0, 2, 2, 8);
+        const TokenLayout l = token_layout(1, 0, 2, 2, 8);
         const float cls[5] = {0.9f, 0.1f, 0.4f, 0.2f, 0.3f}; // CLS column ignored; patches sum to 1
         const AttentionMap m = make_map(1, 5, [&](int, int q, int k) { return q == 0 ? cls[k] : 0.2f; });
         // sorted 0.1, 0.2, 0.3, 0.4 → cumulative 0.1, 0.3, 0.6, 1.0

@@ -29,11 +29,6 @@ namespace {
 
 constexpr double kTol = 1e-5;
 
-Tensor slice(const Tensor& t, int64_t i) { // t[i]
-    const int64_t n = t.numel() / t.size(0);
-    return Tensor(Shape(t.shape.begin() + 1, t.shape.end()), std::vector<float>(t.data.begin() + i * n, t.data.begin() + (i + 1) * n));
-}
-
 Tensor from_rows(const std::vector<std::vector<double>>& v) {
     Tensor t({static_cast<int64_t>(v.size()), static_cast<int64_t>(v[0].size())});
     for (size_t i = 0; i < v.size(); ++i)

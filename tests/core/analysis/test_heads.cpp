@@ -3,6 +3,7 @@
 #include "core/analysis/colormap.h"
 #include "core/analysis/heads.h"
 #include "core/error.h"
+#include "tests/support/tensor_compare.h"
 
 #include <QtTest>
 
@@ -10,18 +11,9 @@
 
 using namespace attnscope;
 using namespace attnscope::analysis;
+using attnscope::testing::token_layout;
 
 namespace {
-
-TokenLayout layout(int n_cls, int n_reg, int gh, int gw, int patch) {
-    TokenLayout l;
-    l.n_cls = n_cls;
-    l.n_reg = n_reg;
-    l.grid_h = gh;
-    l.grid_w = gw;
-    l.patch_size = patch;
-    return l;
-}
 
 // heads × n_q × n_k with explicit values, row-major per head.
 AttentionMap map_of(Site site, int heads, int n_q, int n_k, std::vector<float> probs) {
@@ -42,11 +34,11 @@ class TestHeads : public QObject {
     Q_OBJECT
 private slots:
     void key_grid_start_by_kind_of_keys() {
-        const TokenLayout vit = layout(1, 0, 2, 2, 16); // CLS + 4 patches
+        const TokenLayout vit = token_layout(1, 0, 2, 2, 16); // CLS + 4 patches
         QCOMPARE(key_grid_start(map_of(Site::Encoder, 1, 5, 5, std::vector<float>(25)), vit), 1);
-        TokenLayout reg = layout(1, 4, 2, 2, 14); // DINOv2 with registers: CLS + 4 REG before the grid
+        TokenLayout reg = token_layout(1, 4, 2, 2, 14); // DINOv2 with registers: CLS + 4 REG before the grid
         QCOMPARE(key_grid_start(map_of(Site::Encoder, 1, 9, 9, std::vector<float>(81)), reg), 5);
-        TokenLayout detr = layout(0, 0, 2, 3, 32);
+        TokenLayout detr = token_layout(0, 0, 2, 3, 32);
         const AttentionMap cross = map_of(Site::DecoderCross, 1, 4, 6, std::vector<float>(24));
         QCOMPARE(key_grid_start(cross, detr), 0);  // keys: the 6 feature cells
         QCOMPARE(query_grid_start(cross, detr), -1); // queries: 4 object queries
@@ -76,7 +68,7 @@ private slots:
     }
 
     void query_attention_and_head_maps_split_off_the_grid() {
-        const TokenLayout l = layout(1, 0, 1, 2, 16); // CLS + 2 patches
+        const TokenLayout l = token_layout(1, 0, 1, 2, 16); // CLS + 2 patches
         // head 0: row 0 = (0.5 | 0.2, 0.3); head 1: row 0 = (0.1 | 0.6, 0.3); other rows uniform-ish
         std::vector<float> p(2 * 3 * 3, 1.0f / 3);
         const float h0[3] = {0.5f, 0.2f, 0.3f}, h1[3] = {0.1f, 0.6f, 0.3f};
@@ -98,10 +90,10 @@ private slots:
         QCOMPARE(t.data, (std::vector<float>{0.6f, 0.3f}));
         // DETR decoder self-attention: keys are queries, no grid part; query_map refuses it
         const AttentionMap self = map_of(Site::DecoderSelf, 1, 3, 3, std::vector<float>(9, 1.0f / 3));
-        const QueryAttention s = query_attention(self, layout(0, 0, 1, 2, 32), 1, {0}); // 3 queries, 2 cells
+        const QueryAttention s = query_attention(self, token_layout(0, 0, 1, 2, 32), 1, {0}); // 3 queries, 2 cells
         QVERIFY(!s.spatial());
         QCOMPARE(s.values().size(), size_t(3));
-        QVERIFY_THROWS_EXCEPTION(Error, query_map(self, layout(0, 0, 1, 2, 32), 0));
+        QVERIFY_THROWS_EXCEPTION(Error, query_map(self, token_layout(0, 0, 1, 2, 32), 0));
     }
 
     void grid_in_original_undoes_resize_and_crop() {
@@ -109,20 +101,20 @@ private slots:
         PreprocessGeometry g;
         g.orig_w = 640, g.orig_h = 480, g.resized_w = 341, g.resized_h = 256, g.crop_x = 58, g.crop_y = 16;
         g.input_w = g.input_h = 224;
-        const RectD r = grid_in_original(g, layout(1, 0, 14, 14, 16));
+        const RectD r = grid_in_original(g, token_layout(1, 0, 14, 14, 16));
         QVERIFY(near(r.x, 58 * 640.0 / 341, 1e-9));
         QVERIFY(near(r.y, 30.0, 1e-9)); // 16 · 480/256
         QVERIFY(near(r.w, 224 * 640.0 / 341, 1e-9));
         QVERIFY(near(r.h, 420.0, 1e-9)); // 224 · 1.875
-        QCOMPARE(seen_in_original(g, layout(1, 0, 14, 14, 16)), r); // inside the image: nothing clipped
+        QCOMPARE(seen_in_original(g, token_layout(1, 0, 14, 14, 16)), r); // inside the image: nothing clipped
         // DETR: 100×50 shown at 200×100, stride 32: a 7×4 grid spans 224×128 input px = 112×64 original
         PreprocessGeometry d;
         d.orig_w = 100, d.orig_h = 50, d.resized_w = d.input_w = 200, d.resized_h = d.input_h = 100;
-        const TokenLayout dl = layout(0, 0, 4, 7, 32);
+        const TokenLayout dl = token_layout(0, 0, 4, 7, 32);
         QCOMPARE(grid_in_original(d, dl), (RectD{0, 0, 112, 64}));
         QCOMPARE(seen_in_original(d, dl), (RectD{0, 0, 100, 50})); // clipped to the image
         // no patch size: the grid spans the input
-        QCOMPARE(grid_in_original(d, layout(0, 0, 4, 7, 0)), (RectD{0, 0, 100, 50}));
+        QCOMPARE(grid_in_original(d, token_layout(0, 0, 4, 7, 0)), (RectD{0, 0, 100, 50}));
         // nothing to lay back: empty grid, the whole image seen
         QVERIFY(grid_in_original(d, TokenLayout{}).empty());
         QCOMPARE(seen_in_original(d, TokenLayout{}), (RectD{0, 0, 100, 50}));

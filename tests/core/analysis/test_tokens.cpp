@@ -86,7 +86,7 @@ private slots:
         for (const char* c : {"hf_vit", "deit_distilled", "dinov2_reg"}) QTest::newRow(c) << QString(c);
     }
 
-    // sinks.csv values: most-attended key, its mean share, the prefix share, from the fixture's PyTorch maps.
+    // sinks.csv values: most-attended key, its mean share, the non-patch share, from the fixture's PyTorch maps.
     void sinks_match_numpy_data() { reference_data(); }
     void sinks_match_numpy() {
         QFETCH(QString, name);
@@ -106,14 +106,14 @@ private slots:
                 const float* r = ref.ptr() + (static_cast<int64_t>(il) * H + h) * 3;
                 QCOMPARE(s[h].layer, il);
                 QCOMPARE(s[h].top_key, static_cast<int>(r[0]));
-                worst = std::max({worst, std::abs(s[h].top_share - r[1]), std::abs(s[h].prefix_share - r[2])});
+                worst = std::max({worst, std::abs(s[h].top_share - r[1]), std::abs(s[h].non_patch_share - r[2])});
             }
         }
         std::printf("  %s sinks: top-key indices equal, shares maxdiff = %.3g\n", name.toUtf8().constData(), worst);
         QVERIFY(worst <= kTol);
         const std::string csv = sinks_csv(attention_sinks(AttentionMap{Site::Encoder, 0, 1, 1, c.layout.n_tokens(),
                                                                        std::vector<float>(c.layout.n_tokens(), 0.0f)}, c.layout), c.layout);
-        QVERIFY(csv.rfind("layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,prefix_share\n0,0,0,cls,,,", 0) == 0);
+        QVERIFY(csv.rfind("layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,non_patch_share\n0,0,0,cls,,,", 0) == 0);
     }
 
     // The forward's residual-stream norms and final-norm tokens against PyTorch forward hooks.

@@ -163,7 +163,7 @@ private slots:
         QCOMPARE(analysis::token_kind(r.layout, 0), std::string("patch"));
         const auto sinks = analysis::attention_sinks(r.attention.front(), r.layout);
         QVERIFY(!sinks.empty());
-        for (const auto& s : sinks) QCOMPARE(s.prefix_share, 0.0);
+        for (const auto& s : sinks) QCOMPARE(s.non_patch_share, 0.0);
         const auto pca = analysis::feature_pca(r.final_tokens, r.layout);
         QCOMPARE(pca.image.shape, (Shape{r.layout.grid_h, r.layout.grid_w, 3}));
         try {

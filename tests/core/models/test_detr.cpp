@@ -9,6 +9,8 @@
 #include "core/postprocess.h"
 #include "core/session.h"
 #include "core/tensor/conv.h"
+#include "tests/support/conv_reference.h"
+#include "tests/support/fixture_models.h"
 #include "tests/support/tensor_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -21,17 +23,14 @@
 #include <random>
 
 using namespace attnscope;
+using attnscope::testing::error_of;
 using attnscope::testing::fixture;
+using attnscope::testing::load_detr_fixture;
 using attnscope::testing::max_abs_diff;
+using attnscope::testing::open_detr_weights;
+using attnscope::testing::read_detr_json;
 
 namespace {
-
-std::shared_ptr<const WeightSource> open(const std::string& rel) { return open_weights(fixture("detr/" + rel)); }
-
-nlohmann::json read_json(const std::string& rel) {
-    std::ifstream f(fixture("detr/" + rel));
-    return nlohmann::json::parse(f);
-}
 
 // In-memory checkpoint for the malformed cases.
 class MemorySource final : public WeightSource {
@@ -111,23 +110,6 @@ RunResult check_against(const Model& model, const std::string& input_rel, const 
     return r;
 }
 
-std::unique_ptr<Model> load(const std::string& ckpt, const std::string& config_rel, LoadOptions opts = {},
-                            const nlohmann::json* preprocessor = nullptr) {
-    if (config_rel.empty()) return load_detr(open(ckpt), nullptr, preprocessor, opts);
-    const nlohmann::json cfg = read_json(config_rel);
-    return load_detr(open(ckpt), &cfg, preprocessor, opts);
-}
-
-template <typename F>
-QString error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
 } // namespace
 
 class TestDetr : public QObject {
@@ -136,14 +118,7 @@ class TestDetr : public QObject {
 private slots:
     // ------------------------------------------------------------------ convolution
     void conv_matches_naive_data() {
-        QTest::addColumn<int>("c_in");
-        QTest::addColumn<int>("c_out");
-        QTest::addColumn<int>("k");
-        QTest::addColumn<int>("stride");
-        QTest::addColumn<int>("pad");
-        QTest::addColumn<int>("dilation");
-        QTest::addColumn<int>("h");
-        QTest::addColumn<int>("w");
+        testing::add_conv_columns();
         QTest::newRow("1x1 s1 (plain GEMM)") << 8 << 5 << 1 << 1 << 0 << 1 << 9 << 13;
         QTest::newRow("1x1 s2 (downsample)") << 8 << 6 << 1 << 2 << 0 << 1 << 9 << 13;
         QTest::newRow("3x3 s1 p1") << 4 << 7 << 3 << 1 << 1 << 1 << 11 << 6;
@@ -154,14 +129,7 @@ private slots:
         QTest::newRow("5x5 s3 p0 no padding") << 2 << 3 << 5 << 3 << 0 << 1 << 16 << 20;
     }
     void conv_matches_naive() {
-        QFETCH(int, c_in);
-        QFETCH(int, c_out);
-        QFETCH(int, k);
-        QFETCH(int, stride);
-        QFETCH(int, pad);
-        QFETCH(int, dilation);
-        QFETCH(int, h);
-        QFETCH(int, w);
+        const auto [c_in, c_out, k, stride, pad, dilation, h, w] = testing::fetch_conv_case();
         std::mt19937 rng(42);
         std::normal_distribution<float> nd;
         std::vector<float> x(static_cast<size_t>(c_in) * h * w), wt(static_cast<size_t>(c_out) * c_in * k * k), b(c_out),
@@ -173,25 +141,10 @@ private slots:
         res.resize(static_cast<size_t>(c_out) * ho * wo);
         for (float& v : res) v = nd(rng);
         for (int variant = 0; variant < 2; ++variant) { // 0: bias only; 1: + residual, ReLU
-            std::vector<float> y(static_cast<size_t>(c_out) * ho * wo), ref(y.size()), scratch;
-            ops::conv2d({c_in, c_out, k, k, stride, pad, dilation}, x.data(), h, w, wt.data(), b.data(),
-                        variant ? res.data() : nullptr, variant == 1, y.data(), scratch);
-            for (int co = 0; co < c_out; ++co)
-                for (int oy = 0; oy < ho; ++oy)
-                    for (int ox = 0; ox < wo; ++ox) {
-                        double acc = b[co];
-                        for (int ci = 0; ci < c_in; ++ci)
-                            for (int ky = 0; ky < k; ++ky)
-                                for (int kx = 0; kx < k; ++kx) {
-                                    const int iy = oy * stride - pad + ky * dilation, ix = ox * stride - pad + kx * dilation;
-                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                    acc += static_cast<double>(wt[((co * c_in + ci) * k + ky) * k + kx]) *
-                                           x[(static_cast<size_t>(ci) * h + iy) * w + ix];
-                                }
-                        const size_t o = (static_cast<size_t>(co) * ho + oy) * wo + ox;
-                        if (variant) acc = std::max(0.0, acc + res[o]);
-                        ref[o] = static_cast<float>(acc);
-                    }
+            const ops::ConvShape s{c_in, c_out, k, k, stride, pad, dilation};
+            std::vector<float> y(static_cast<size_t>(c_out) * ho * wo), scratch;
+            ops::conv2d(s, x.data(), h, w, wt.data(), b.data(), variant ? res.data() : nullptr, variant == 1, y.data(), scratch);
+            const std::vector<float> ref = testing::reference_conv(s, x, h, w, wt, b, variant ? &res : nullptr, variant == 1);
             QVERIFY(max_abs_diff(y.data(), ref.data(), static_cast<int64_t>(y.size()),
                                  variant ? "conv + residual + relu" : "conv + bias") < 1e-4);
         }
@@ -208,22 +161,12 @@ private slots:
         QCOMPARE(wo, 6);
         std::vector<float> y(static_cast<size_t>(c) * ho * wo);
         ops::maxpool2d(x.data(), c, h, w, 3, 2, 1, y.data());
-        for (int ch = 0; ch < c; ++ch)
-            for (int oy = 0; oy < ho; ++oy)
-                for (int ox = 0; ox < wo; ++ox) {
-                    float m = -INFINITY;
-                    for (int ky = 0; ky < 3; ++ky)
-                        for (int kx = 0; kx < 3; ++kx) {
-                            const int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < w) m = std::max(m, x[(ch * h + iy) * w + ix]);
-                        }
-                    QCOMPARE(y[(ch * ho + oy) * wo + ox], m);
-                }
+        QVERIFY(y == testing::reference_maxpool_3s2p1(x, c, h, w));
     }
 
     // ------------------------------------------------------------------ forward vs PyTorch
     void bottleneck_hf() {
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
+        auto model = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         QVERIFY(model->info().family == Family::Detr);
         QVERIFY(model->info().task == Task::Detect);
         QCOMPARE(model->info().format, std::string("hf"));
@@ -245,11 +188,11 @@ private slots:
     void bottleneck_original_names_equal_hf() {
         LoadOptions opts;
         opts.heads_override = 4; // no config: the default would be 8
-        auto orig = load("r50tiny/original/model.safetensors", "", opts);
+        auto orig = load_detr_fixture("r50tiny/original/model.safetensors", "", opts);
         QCOMPARE(orig->info().format, std::string("original"));
         QCOMPARE(orig->info().labels.at(0), std::string("LABEL_0"));
         const RunResult ro = check_against(*orig, "r50tiny/input.npy", "r50tiny/expected", "bottleneck, original names");
-        auto hf = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
+        auto hf = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
         const RunResult rh = Session(*hf).run(input);
         QCOMPARE(max_abs_diff(ro.logits, rh.logits, "original vs HF logits"), 0.0);
@@ -257,7 +200,7 @@ private slots:
     }
 
     void bottleneck_dc5_from_config_and_override() {
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config_dc5.json");
+        auto model = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config_dc5.json");
         QCOMPARE(model->info().patch_size, 16);
         const RunResult r = check_against(*model, "r50tiny/input.npy", "r50tiny/expected_dc5", "bottleneck DC5 (config)");
         QCOMPARE(r.layout.grid_h, 5);
@@ -265,18 +208,18 @@ private slots:
         LoadOptions opts;
         opts.heads_override = 4;
         opts.dc5 = true;
-        auto orig = load("r50tiny/original/model.safetensors", "", opts);
+        auto orig = load_detr_fixture("r50tiny/original/model.safetensors", "", opts);
         check_against(*orig, "r50tiny/input.npy", "r50tiny/expected_dc5", "bottleneck DC5 (--dc5, original names)");
     }
 
     void pixel_mask() {
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
+        auto model = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         const Tensor mask = read_npy(fixture("detr/r50tiny/pixel_mask.npy"));
         check_against(*model, "r50tiny/input.npy", "r50tiny/expected_masked", "bottleneck, padded (pixel mask)", &mask);
     }
 
     void basicblock_dc5() {
-        auto model = load("basic_dc5/model.safetensors", "basic_dc5/config.json");
+        auto model = load_detr_fixture("basic_dc5/model.safetensors", "basic_dc5/config.json");
         QCOMPARE(model->info().n_heads, 2);
         QCOMPARE(model->info().hidden, 48);
         const RunResult r = check_against(*model, "basic_dc5/input.npy", "basic_dc5/expected", "BasicBlock [1,1,1,1] DC5");
@@ -288,10 +231,10 @@ private slots:
     // A DETR folder's preprocessor_config.json is honoured beyond the resize bounds: the demo DETR is
     // trained on Fashion-MNIST statistics, and ImageNet's in their place shift every input pixel.
     void folder_preprocessor_sets_normalisation_and_filter() {
-        const nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        const nlohmann::json cfg = read_detr_json("r50tiny/hf/config.json");
         auto spec_of = [&](const char* text) {
             const nlohmann::json prep = nlohmann::json::parse(text);
-            return load_model_from(open("r50tiny/hf/model.safetensors"), &cfg, &prep)->preprocess();
+            return load_model_from(open_detr_weights("r50tiny/hf/model.safetensors"), &cfg, &prep)->preprocess();
         };
         PreprocessSpec p = spec_of(R"({"image_processor_type": "DetrImageProcessor", "size": {"shortest_edge": 256,
             "longest_edge": 256}, "resample": 0, "rescale_factor": 0.5, "image_mean": [0.286, 0.286, 0.286],
@@ -319,13 +262,13 @@ private slots:
     }
 
     void detects_checkpoints_and_preprocess_spec() {
-        QVERIFY(is_detr_checkpoint(*open("r50tiny/hf/model.safetensors")));
-        QVERIFY(is_detr_checkpoint(*open("r50tiny/original/model.safetensors")));
-        MemorySource vitlike(*open("r50tiny/hf/model.safetensors"));
+        QVERIFY(is_detr_checkpoint(*open_detr_weights("r50tiny/hf/model.safetensors")));
+        QVERIFY(is_detr_checkpoint(*open_detr_weights("r50tiny/original/model.safetensors")));
+        MemorySource vitlike(*open_detr_weights("r50tiny/hf/model.safetensors"));
         vitlike.tensors.erase("model.query_position_embeddings.weight");
         QVERIFY(!is_detr_checkpoint(vitlike));
         const nlohmann::json prep = nlohmann::json::parse(R"({"size": {"shortest_edge": 512}})");
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", {}, &prep);
+        auto model = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", {}, &prep);
         const PreprocessSpec& p = model->preprocess();
         QVERIFY(p.resize == PreprocessSpec::Resize::ShortestEdgeMaxLongest);
         QCOMPARE(p.shortest_edge, 512);
@@ -395,7 +338,7 @@ private slots:
 
     // ------------------------------------------------------------------ malformed checkpoints
     void missing_backbone_stage() {
-        auto src = std::make_shared<MemorySource>(*open("r50tiny/hf/model.safetensors"));
+        auto src = std::make_shared<MemorySource>(*open_detr_weights("r50tiny/hf/model.safetensors"));
         for (auto it = src->tensors.begin(); it != src->tensors.end();)
             it = it->first.find(".layer3.") != std::string::npos ? src->tensors.erase(it) : std::next(it);
         const QString msg = error_of([&] { load_detr(src, nullptr, nullptr, {}); });
@@ -406,7 +349,7 @@ private slots:
     }
 
     void wrong_d_model() {
-        auto src = std::make_shared<MemorySource>(*open("r50tiny/hf/model.safetensors"));
+        auto src = std::make_shared<MemorySource>(*open_detr_weights("r50tiny/hf/model.safetensors"));
         src->tensors["model.input_projection.weight"] = Tensor({40, 128, 1, 1});
         src->tensors["model.input_projection.bias"] = Tensor({40});
         const QString msg = error_of([&] { load_detr(src, nullptr, nullptr, {}); });
@@ -416,31 +359,31 @@ private slots:
         QVERIFY(msg.contains("input projection outputs 40 channels but the query embeddings"));
         QVERIFY(msg.contains("are 32 wide (d_model)"));
         // config d_model disagreeing with the checkpoint
-        nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        nlohmann::json cfg = read_detr_json("r50tiny/hf/config.json");
         cfg["d_model"] = 64;
-        const QString msg2 = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
+        const QString msg2 = error_of([&] { load_detr(open_detr_weights("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg2;
         QVERIFY(msg2.contains("query embeddings are 32 but config.json d_model = 64"));
     }
 
     void bad_query_count() {
         // class head rows ≠ num_labels + 1
-        nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        nlohmann::json cfg = read_detr_json("r50tiny/hf/config.json");
         cfg["id2label"]["5"] = "extra";
-        QString msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
+        QString msg = error_of([&] { load_detr(open_detr_weights("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("model.safetensors"));
         QVERIFY(msg.contains("tensor 'class_labels_classifier.weight'"));
         QVERIFY(msg.contains("class head has 6 rows but config.json has 6 labels (expected num_labels + 1 = 7 rows"));
         // query embeddings vs config num_queries
-        cfg = read_json("r50tiny/hf/config.json");
+        cfg = read_detr_json("r50tiny/hf/config.json");
         cfg["num_queries"] = 12;
-        msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
+        msg = error_of([&] { load_detr(open_detr_weights("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("tensor 'model.query_position_embeddings.weight'"));
         QVERIFY(msg.contains("checkpoint has query count 10 but config.json num_queries = 12"));
         // class head without a no-object row / wrong width
-        auto src = std::make_shared<MemorySource>(*open("r50tiny/original/model.safetensors"));
+        auto src = std::make_shared<MemorySource>(*open_detr_weights("r50tiny/original/model.safetensors"));
         src->tensors["class_embed.weight"] = Tensor({6, 16});
         msg = error_of([&] { load_detr(src, nullptr, nullptr, LoadOptions{4, {}, {}}); });
         qInfo() << msg;
@@ -450,16 +393,16 @@ private slots:
 
     // One label loader for every family: id2label keys must be integers (DETR used to skip bad keys silently).
     void id2label_keys_must_be_integers() {
-        nlohmann::json cfg = read_json("r50tiny/hf/config.json");
+        nlohmann::json cfg = read_detr_json("r50tiny/hf/config.json");
         cfg["id2label"].erase("4");
         cfg["id2label"]["four"] = "extra"; // still 5 entries: the count check passes
-        const QString msg = error_of([&] { load_detr(open("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
+        const QString msg = error_of([&] { load_detr(open_detr_weights("r50tiny/hf/model.safetensors"), &cfg, nullptr, {}); });
         qInfo() << msg;
         QVERIFY(msg.contains("config.json: id2label.four: key is not an integer"));
     }
 
     void cancel_stops_the_forward_pass() {
-        auto model = load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
+        auto model = load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json");
         CancelFlag cancel{true};
         try {
             Session(*model).run(read_npy(fixture("detr/r50tiny/input.npy")), RecordPolicy::None, &cancel);
@@ -472,7 +415,7 @@ private slots:
     void heads_must_divide_d_model() {
         LoadOptions opts;
         opts.heads_override = 5;
-        const QString msg = error_of([&] { load("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", opts); });
+        const QString msg = error_of([&] { load_detr_fixture("r50tiny/hf/model.safetensors", "r50tiny/hf/config.json", opts); });
         QVERIFY(msg.contains("d_model 32 is not divisible by 5 heads"));
     }
 };

@@ -14,6 +14,7 @@
 #include "core/models/yolos.h"
 #include "core/postprocess.h"
 #include "core/session.h"
+#include "tests/support/fixture_models.h"
 #include "tests/support/tensor_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -27,26 +28,13 @@
 #include <fstream>
 
 using namespace attnscope;
+using attnscope::testing::error_of;
 using attnscope::testing::fixture;
+using attnscope::testing::read_json;
 using attnscope::testing::max_abs_diff;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-QString error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream f(path);
-    return nlohmann::json::parse(f);
-}
 
 // A copy of fixtures/yolos/<name>/hf in `dir`, with the config (and tensors) changed by the callers.
 std::string copy_model(const QTemporaryDir& dir, const std::string& name, const nlohmann::json& config,
@@ -125,6 +113,32 @@ private slots:
         for (int q = 0; q < 5; ++q) QCOMPARE(r.detections[size_t(q)].query, q);
     }
 
+    // The parameter count is every tensor in the file; the patch embedding's position rows are the table's
+    // grid rows only (after CLS, before the detection tokens) — both through the ViT parts (vit_parts.h).
+    void parameters_and_patch_embedding_from_the_checkpoint() {
+        for (const char* name : {"mid", "nomid"}) {
+            const std::string file = fixture(std::string("yolos/") + name + "/hf/model.safetensors");
+            auto model = load_model(fixture(std::string("yolos/") + name + "/hf"));
+            const auto w = open_weights(file);
+            int64_t total = 0;
+            for (const std::string& t : w->names()) {
+                int64_t n = 1;
+                for (int64_t d : w->info(t).shape) n *= d;
+                total += n;
+            }
+            QCOMPARE(model->info().n_params, total);
+            const PatchEmbedding pe = model->patch_embedding();
+            QCOMPARE(pe.pos_grid_h, 4);
+            QCOMPARE(pe.pos_grid_w, 6);
+            QCOMPARE(pe.n_pos_prefix, 1);
+            const Tensor table = w->load("vit.embeddings.position_embeddings"); // [1, 1 + 24 + 5, D]
+            const int64_t D = table.size(2);
+            QCOMPARE(pe.pos.shape, (Shape{24, D}));
+            QVERIFY(std::equal(pe.pos.data.begin(), pe.pos.data.end(), table.data.begin() + D));
+            QCOMPARE(pe.filters.shape, w->load("vit.embeddings.patch_embeddings.projection.weight").shape);
+        }
+    }
+
     // A detection token's row of the encoder self-attention, over the patch keys: what the Detections view shows.
     void detection_token_attention_over_the_grid() {
         const std::string root = fixture("yolos/mid/");
@@ -183,6 +197,38 @@ private slots:
         const nlohmann::json lj = layout_json(L);
         QCOMPARE(lj["detection"].get<int>(), 5);
         QCOMPARE(lj["tokens"].get<int>(), 51);
+    }
+
+    // sinks.csv's non_patch_share: the attention on CLS *and* the detection tokens after the patches, summed
+    // here straight from PyTorch's maps (tests/fixtures/yolos/*/expected_resized/encoder_layerNN.npy).
+    void sinks_count_every_non_patch_token() {
+        const std::string root = fixture("yolos/nomid/");
+        auto model = load_model(root + "hf");
+        const RunResult r = Session(*model).run(read_npy(root + "input_resized.npy"));
+        const TokenLayout& L = r.layout;
+        const int T = L.n_tokens(), G = L.grid_h * L.grid_w; // 1 + 45 + 5
+        for (int il = 0; il < 3; ++il) {
+            char file[48];
+            std::snprintf(file, sizeof file, "expected_resized/encoder_layer%02d.npy", il);
+            const Tensor want = read_npy(root + file); // [heads, T, T]
+            const AttentionMap ref{Site::Encoder, il, int(want.size(0)), T, T, want.data};
+            const auto sinks = analysis::attention_sinks(ref, L);
+            QCOMPARE(int(sinks.size()), int(want.size(0)));
+            for (int h = 0; h < int(want.size(0)); ++h) {
+                double cls = 0, det = 0;
+                for (int q = 0; q < T; ++q) {
+                    const float* row = want.ptr() + (int64_t(h) * T + q) * T;
+                    cls += row[0];
+                    for (int k = 1 + G; k < T; ++k) det += row[k];
+                }
+                cls /= T, det /= T;
+                QVERIFY(det > 1e-3); // the detection tokens do draw attention: leaving them out would show
+                QVERIFY2(std::abs(sinks[size_t(h)].non_patch_share - (cls + det)) <= 1e-6,
+                         qPrintable(QString("layer %1 head %2: %3 vs %4").arg(il).arg(h).arg(sinks[size_t(h)].non_patch_share).arg(cls + det)));
+            }
+        }
+        const std::string csv = analysis::sinks_csv(analysis::attention_sinks(r.attention.front(), L), L);
+        QVERIFY(csv.rfind("layer,head,top_key,top_key_kind,top_key_row,top_key_col,top_key_share,non_patch_share\n", 0) == 0);
     }
 
     // HF YolosImageProcessor get_size_with_aspect_ratio (mod_size 16), worked by hand.

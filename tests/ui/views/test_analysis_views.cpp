@@ -1,19 +1,13 @@
 // GUI tests (QT_QPA_PLATFORM=offscreen): Rollout and DINO-mask views against the NumPy references of tests/fixtures/analysis (PyTorch's maps,
 // no C++ involved) and against core on live runs; empty states, remembered controls, covered docks,
 // exports, and models without such data (DETR).
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/distance.h"
-#include "core/analysis/embeddings.h"
 #include "core/analysis/masks.h"
 #include "core/analysis/rollout.h"
-#include "core/image/decode.h"
 #include "core/io/npy.h"
-#include "core/io/weights.h"
-#include "core/session.h"
-#include "tests/support/slow_model.h"
 #include "ui/export.h"
-#include "ui/main_window.h"
 #include "ui/settings.h"
 #include "ui/views/distance_view.h"
 #include "ui/views/filters_view.h"
@@ -23,22 +17,15 @@
 #include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
-#include <QDirIterator>
 #include <QDockWidget>
 #include <QFile>
-#include <QProgressBar>
-#include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
-#include <QStandardPaths>
 #include <QSvgRenderer>
-#include <QTemporaryDir>
 #include <QtTest>
-#include <qcustomplot.h>
 #include <nlohmann/json.hpp>
 #include <filesystem>
-#include <fstream>
 
 using namespace attnscope;
 using namespace attnscope::ui;
@@ -47,14 +34,10 @@ using attnscope::testing::slice;
 namespace an = attnscope::analysis;
 namespace fs = std::filesystem;
 
-class TestAnalysisViews : public testing::AnalysisGuiTest {
+class TestAnalysisViews : public testing::ViewTest {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestAnalysisViews")); }
-    void init() { newWindow(); }
-    void cleanup() { w_.reset(); }
-
     void viewsRegisteredWithEmptyStates() {
         for (const char* id : {"rollout", "masks", "posembed", "filters", "distance"}) {
             QVERIFY2(w_->view(id) != nullptr, id); // also the --view names of --screenshot

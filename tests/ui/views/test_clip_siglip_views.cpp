@@ -2,7 +2,7 @@
 // "pool", one query: the learned probe), the selection bar lists that site beside the encoder, the overlay
 // shows the probe's row over the patch grid (core's query_attention of the recorded map), the views that
 // need a CLS token say so, and the Tokens view shows the last block's norms. CLIP opens on its CLS row.
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/heads.h"
 #include "core/analysis/tokens.h"
@@ -10,20 +10,18 @@
 #include "ui/views/tokens_view.h"
 
 #include <QComboBox>
+#include <QSpinBox>
+#include <QToolButton>
 #include <QtTest>
 
 using namespace attnscope;
 using namespace attnscope::ui;
 namespace an = attnscope::analysis;
 
-class TestClipSiglipViews : public testing::AnalysisGuiTest {
+class TestClipSiglipViews : public testing::ViewTest {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestClipSiglipViews")); }
-    void init() { newWindow(); }
-    void cleanup() { w_.reset(); }
-
     void siglipOpensOnThePoolingProbe() {
         openFixture("siglip/hf_vision");
         const RunResult* r = doc()->result();
@@ -63,6 +61,10 @@ private slots:
         const auto enc = an::query_attention(*doc()->map(Site::Encoder, s.layer), r->layout, doc()->selection().query, {1});
         QCOMPARE(testing::diff(w_->view("overlay")->shownValues(), Tensor(grid.shape, enc.grid), "overlay, encoder"), 0.0);
         QCOMPARE(doc()->tokenName(0), QString("token 0 (row 0, col 0)"));
+        // no CLS token: the bar's CLS button is off and says why
+        auto* cls = find<QToolButton>("queryClsButton");
+        QVERIFY(!cls->isEnabled());
+        QVERIFY2(cls->toolTip().contains("no CLS token"), qPrintable(cls->toolTip()));
     }
 
     void siglipViewsThatNeedClsSaySo() {
@@ -86,6 +88,14 @@ private slots:
         QCOMPARE(doc()->selection().query, 0);
         QCOMPARE(doc()->tokenName(0), QString("CLS"));
         QCOMPARE(find<QComboBox>("siteCombo")->count(), 1);
+        // the CLS button picks query 0, the CLS row
+        auto* cls = find<QToolButton>("queryClsButton");
+        QVERIFY(cls->isEnabled());
+        QVERIFY(!cls->toolTip().contains("no CLS token"));
+        find<QSpinBox>("querySpin")->setValue(5);
+        QCOMPARE(doc()->selection().query, 5);
+        cls->click();
+        QCOMPARE(doc()->selection().query, 0);
         QVERIFY(show("rollout"));
         QVERIFY(!view<RolloutView>("rollout")->shownValues().empty());
     }

@@ -1,59 +1,29 @@
 // GUI tests (QT_QPA_PLATFORM=offscreen): The mean-distance view: this image, "Add images…" over a folder (equal to core's DistanceAccumulator
 // over the same files, the model never loaded again), and Cancel.
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/distance.h"
-#include "core/analysis/embeddings.h"
-#include "core/analysis/masks.h"
-#include "core/analysis/rollout.h"
 #include "core/image/decode.h"
-#include "core/io/npy.h"
-#include "core/io/weights.h"
 #include "core/session.h"
 #include "tests/support/slow_model.h"
 #include "ui/export.h"
-#include "ui/main_window.h"
-#include "ui/settings.h"
 #include "ui/views/distance_view.h"
-#include "ui/views/filters_view.h"
-#include "ui/views/masks_view.h"
-#include "ui/views/position_view.h"
-#include "ui/views/rollout_view.h"
-#include <QCheckBox>
-#include <QClipboard>
 #include <QComboBox>
-#include <QDirIterator>
-#include <QDockWidget>
 #include <QFile>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
-#include <QSlider>
-#include <QSpinBox>
-#include <QStandardPaths>
-#include <QSvgRenderer>
-#include <QTemporaryDir>
 #include <QtTest>
 #include <qcustomplot.h>
-#include <nlohmann/json.hpp>
-#include <filesystem>
-#include <fstream>
 
 using namespace attnscope;
 using namespace attnscope::ui;
-using attnscope::testing::diff;
-using attnscope::testing::slice;
 namespace an = attnscope::analysis;
-namespace fs = std::filesystem;
 
-class TestDistanceView : public testing::AnalysisGuiTest {
+class TestDistanceView : public testing::ViewTest {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestDistanceView")); }
-    void init() { newWindow(); }
-    void cleanup() { w_.reset(); }
-
     void distanceForTheImage() {
         openFixture();
         QVERIFY(show("distance"));

@@ -2,7 +2,7 @@
 // result (RunResult::token_norms checked against PyTorch in test_tokens): the selected layer's patch
 // norms, following the layer selection; its empty state and DETR's message; a clicked token's attention
 // out of it and into it (read straight from the recorded map here).
-#include "tests/support/analysis_gui_test.h"
+#include "tests/support/view_test.h"
 
 #include "core/analysis/tokens.h"
 #include "ui/views/tokens_view.h"
@@ -14,14 +14,10 @@ using namespace attnscope;
 using namespace attnscope::ui;
 namespace an = attnscope::analysis;
 
-class TestTokensView : public testing::AnalysisGuiTest {
+class TestTokensView : public testing::ViewTest {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(setUpTestCase("AttnScopeTest", "AttnScopeTestTokensView")); }
-    void init() { newWindow(); }
-    void cleanup() { w_.reset(); }
-
     void registeredWithEmptyState() {
         QVERIFY(w_->view("tokens") != nullptr);
         QVERIFY(show("tokens"));
