@@ -294,6 +294,17 @@ std::vector<ExplainView::Request> ExplainView::requests() const {
         const int q = doc_->detr()->queryFor(Site::DecoderCross);
         std::vector<Request> out{{methodOf(method_), -1, q}};
         if (c == Compare::Method) out.push_back({methodOf(method2_), -1, q});
+        if (c == Compare::Class) { // the same detection's class typed, else its second class (no-object excluded)
+            int t2 = target2Class_;
+            const int C1 = r->logits.dim() == 2 ? int(r->logits.size(1)) : 0;
+            if (t2 < 0 && C1 > 2 && q >= 0 && q < int(r->logits.size(0))) {
+                const float* row = r->logits.ptr() + size_t(q) * size_t(C1);
+                const int top = int(std::max_element(row, row + C1 - 1) - row);
+                for (int k = 0; k < C1 - 1; ++k)
+                    if (k != top && (t2 < 0 || row[k] > row[t2])) t2 = k;
+            }
+            out.push_back({methodOf(method_), t2, q});
+        }
         return out;
     }
     if (r->predictions.empty()) return {};

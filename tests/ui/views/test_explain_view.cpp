@@ -266,6 +266,18 @@ private slots:
         pick("explainMethod2", "attention");
         QCOMPARE(canvas()->panels().size(), size_t(2));
         QVERIFY(!canvas()->panels()[1].values.empty());
+        // two classes of one detection: its best and its second class
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Class));
+        QVERIFY(idle("explain"));
+        QCOMPARE(canvas()->panels().size(), size_t(2));
+        QVERIFY(!canvas()->panels()[1].values.empty());
+        QVERIFY2(canvas()->panels()[1].title.contains(QString("query %1").arg(other)), qPrintable(canvas()->panels()[1].title));
+        QVERIFY(canvas()->panels()[0].values != canvas()->panels()[1].values);
+        const auto labelOf = [](const QString& title) { return title.section(" · ", 1, 1).section(',', 0, 0); };
+        QVERIFY2(labelOf(canvas()->panels()[0].title) != labelOf(canvas()->panels()[1].title),
+                 qPrintable(canvas()->panels()[0].title + " | " + canvas()->panels()[1].title));
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Method));
+        QVERIFY(idle("explain"));
         const QString base = tmp_.filePath("explain-detr");
         QCOMPARE(exportView(ev()->canvas(), ev()->caption(), base + ".png"), QString());
         QVERIFY(QFileInfo(base + ".png").size() > 1000);
