@@ -13,7 +13,7 @@ attnscope_build
 if grep -q '^ATTNSCOPE_BACKENDS_ONEDNN:INTERNAL=ON' build/CMakeCache.txt 2>/dev/null && [ $# -eq 0 ]; then
   echo "attnscope: fidelity tests with ATTNSCOPE_BACKEND=openblas"
   (cd build && ATTNSCOPE_BACKEND=openblas ctest --output-on-failure --timeout 900 \
-     -R '^test_(vit|detr|real_deit|kernels|kernels_conv|analysis_reference|cli|explain_gradients|interventions|importance|clip_siglip|yolos)$')
+     -R '^test_(vit|detr|real_deit|kernels|kernels_conv|analysis_reference|cli|explain_gradients|explain_detr|interventions|importance|clip_siglip|yolos)$')
 fi
 if [ "${ATTNSCOPE_SANITIZE_STAGE:-0}" = 1 ]; then
   echo "attnscope: test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"

@@ -5,6 +5,7 @@
 #include "core/analysis/heads.h"
 #include "core/analysis/render.h"
 #include "core/error.h"
+#include "core/explain/detr_grad.h"
 #include "core/explain/explain.h"
 #include "core/explain/vit_grad.h"
 #include "core/image/decode.h"
@@ -139,15 +140,24 @@ int cmd_explain(const Args& a) {
               {"input", input.shape},
               {"model", model->info().source},
               {"elapsed_ms", ms}};
-    if (uses_discard) j["discard_ratio"] = opt.discard_ratio;
-    if (e.detection >= 0) j["detection"] = e.detection;
+    if (uses_discard && model->info().task != Task::Detect) j["discard_ratio"] = opt.discard_ratio;
+    std::string what = "class " + std::to_string(e.target_index);
+    if (e.detection >= 0) { // DETR: the query, its box (input fractions and original-image pixels); prob: softmax over its row
+        const auto& b = e.box;
+        const double W = geometry.orig_w, H = geometry.orig_h;
+        j["detection"] = e.detection;
+        j["box"] = {{"cxcywh", {b[0], b[1], b[2], b[3]}},
+                    {"xyxy", {(b[0] - b[2] / 2) * W, (b[1] - b[3] / 2) * H, (b[0] + b[2] / 2) * W, (b[1] + b[3] / 2) * H}}};
+        what += ", query " + std::to_string(e.detection);
+    }
     write_file_atomic((fs::path(out) / "explain.json").string(), j.dump(2) + "\n");
-    const std::string title = std::string(explain::method_name(method)) + ": " + e.target_label + " (class " +
-                              std::to_string(e.target_index) + ", p = " + fmt("%.3f", e.prob) + ")";
+    const std::string title = std::string(explain::method_name(method)) + ": " + e.target_label + " (" + what +
+                              ", p = " + fmt("%.3f", e.prob) + ")";
     an::write_png((fs::path(out) / "relevance_overlay.png").string(),
-                  an::overlay_png(image, an::map_to_original(e.relevance, geometry, an::Upsample::Bilinear), title));
-    std::printf("%s: %s (class %d) logit %.4f p %.4f\nwrote %s\n", explain::method_name(method), e.target_label.c_str(),
-                e.target_index, e.logit, e.prob, out.c_str());
+                  an::overlay_png(image, an::map_to_original(e.relevance, geometry, an::Upsample::Bilinear), title, 0.6,
+                                  "relevance"));
+    std::printf("%s: %s (%s) logit %.4f p %.4f\nwrote %s\n", explain::method_name(method), e.target_label.c_str(),
+                what.c_str(), e.logit, e.prob, out.c_str());
     return 0;
 }
 
@@ -199,6 +209,8 @@ int cmd_bench_explain(const Args& a) {
               {"ratio_cpu", exp_cpu[m] / fwd_cpu[m]}, {"peak_rss_mb", peak_rss_kb() / 1024.0}};
     if (const VitConfig* c = vit_config(*model); c && c->head != VitHead::None)
         j["tape_mb"] = explain::vit_gradients(*c, *vit_weights(*model), input, -1).tape_bytes / 1048576.0;
+    if (const auto* detr = dynamic_cast<const DetrModel*>(model.get()))
+        j["tape_mb"] = explain::detr_gradients(*detr, input, {}).tape_bytes / 1048576.0;
     std::puts(j.dump().c_str());
     return 0;
 }

@@ -229,7 +229,8 @@ std::string masks_png(const Tensor& masks, const std::string& title, int cell_px
     return encode(compose(body, title, cv::Mat()));
 }
 
-std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double opacity) {
+std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double opacity,
+                        const std::string& bar_label) {
     if (map.dim() != 2 || map.size(0) != image.height || map.size(1) != image.width)
         throw Error(ErrorKind::Argument, "", "overlay", "map " + shape_str(map.shape) + " does not match the image " + std::to_string(image.width) + "×" + std::to_string(image.height));
     const Range r = finite_range(map.ptr(), map.data.size(), {});
@@ -253,7 +254,7 @@ std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::st
         const double s = longer < 480 ? 480.0 / longer : 960.0 / longer;
         cv::resize(body, body, {}, s, s, s > 1 ? cv::INTER_CUBIC : cv::INTER_AREA);
     }
-    return encode(compose(body, title, colour_bar(body.rows, r, "attention")));
+    return encode(compose(body, title, colour_bar(body.rows, r, bar_label)));
 }
 
 std::string pos_similarity_png(const Tensor& sim, int grid_h, int grid_w) {

@@ -36,7 +36,9 @@ std::string masks_png(const Tensor& masks, const std::string& title, int cell_px
 
 // `map` [orig_h, orig_w] (NaN = not covered) over the image as the GUI's overlay draws it by default: low
 // values transparent (alpha = opacity × the value's place in the range); colour bar on the right.
-std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double opacity = 0.6);
+// bar_label names the colour bar ("relevance" for explanations).
+std::string overlay_png(const ImageRGB8& image, const Tensor& map, const std::string& title, double opacity = 0.6,
+                        const std::string& bar_label = "attention");
 
 // ViT Fig. 7 centre: similarity_tiles(sim) with axes "Input patch row" / "Input patch column",
 // colour bar "Cosine similarity" −1…1.

@@ -1,6 +1,7 @@
 #include "core/explain/explain.h"
 
 #include "core/analysis/heads.h"
+#include "core/explain/detr_methods.h"
 #include "core/explain/gradient_methods.h"
 #include "core/explain/vit_grad.h"
 #include "core/analysis/rollout.h"
@@ -68,17 +69,92 @@ bool is_gradient_method(Method m) { return m == Method::Chefer2 || m == Method::
                 std::string("method '") + method_name(m) + "' explains ViT-family classifiers only");
 }
 
+
+// DETR: the query and class of `target` (defaults: the most confident detection, its arg-max class) in a
+// pass's logits [Q, n_labels + 1] and boxes, with the class's logit, softmax probability and label.
+void fill_detection(const Tensor& logits, const Tensor& boxes, const Model& model, const Target& target, Explanation& out) {
+    const int Q = static_cast<int>(logits.size(0)), C1 = static_cast<int>(logits.size(1));
+    if (target.detection >= Q)
+        throw Error(ErrorKind::Argument, "--detection", std::to_string(target.detection),
+                    "query index outside the model's " + std::to_string(Q) + " object queries");
+    if (target.class_index >= C1)
+        throw Error(ErrorKind::Argument, "--target", std::to_string(target.class_index),
+                    "class index outside the model's " + std::to_string(C1 - 1) + " classes and no-object (" +
+                        std::to_string(C1 - 1) + ")");
+    const int q = target.detection >= 0 ? target.detection : detr_top_query(logits);
+    const int k = target.class_index >= 0 ? target.class_index : detr_top_class(logits, q);
+    const float* row = logits.ptr() + static_cast<int64_t>(q) * C1;
+    const float mx = *std::max_element(row, row + C1);
+    double sum = 0.0;
+    for (int c = 0; c < C1; ++c) sum += std::exp(static_cast<double>(row[c]) - mx);
+    out.detection = q;
+    out.target_index = k;
+    const std::vector<std::string>& labels = model.info().labels;
+    out.target_label = k == C1 - 1 ? "no object"
+                       : static_cast<size_t>(k) < labels.size() && !labels[static_cast<size_t>(k)].empty()
+                           ? labels[static_cast<size_t>(k)]
+                           : "class " + std::to_string(k);
+    out.logit = row[k];
+    out.prob = static_cast<float>(std::exp(static_cast<double>(row[k]) - mx) / sum);
+    std::copy_n(boxes.ptr() + static_cast<int64_t>(q) * 4, 4, out.box.begin());
+}
+
+std::vector<Explanation> explain_detr(const DetrModel& model, const Tensor& input, const std::vector<Method>& methods,
+                                      const Target& target, const CancelFlag* cancel) {
+    for (const Method m : methods)
+        if (m == Method::GradRollout)
+            throw Error(ErrorKind::Unsupported, model.info().source, "",
+                        "method 'grad-rollout' has no definition for DETR's encoder-decoder (neither vit-explain nor "
+                        "Chefer et al.'s DETR code define one); use chefer2, gradcam, rollout or attention");
+    RunResult run;
+    Explanation base_run;
+    if (std::any_of(methods.begin(), methods.end(), [](Method m) { return !is_gradient_method(m); })) {
+        run = Session(model).run(input, RecordPolicy::All, cancel);
+        fill_detection(run.logits, run.boxes, model, target, base_run);
+        base_run.layout = run.layout;
+    }
+    DetrGradients g;
+    Explanation base_grad;
+    if (std::any_of(methods.begin(), methods.end(), is_gradient_method)) {
+        DetrTarget t{target.detection, target.class_index, -1};
+        g = detr_gradients(model, input, t, cancel);
+        fill_detection(g.logits, g.boxes, model, Target{g.class_index, g.query}, base_grad);
+        base_grad.layout = g.layout;
+    }
+    std::vector<Explanation> out;
+    for (const Method m : methods) {
+        Explanation e = is_gradient_method(m) ? base_grad : base_run;
+        e.method = m;
+        switch (m) {
+        case Method::Chefer2: e.relevance = detr_chefer2_map(g); break;
+        case Method::GradCam: e.relevance = detr_gradcam_map(g); break;
+        case Method::Rollout: e.relevance = detr_rollout_map(run.attention, run.layout, e.detection); break;
+        case Method::Attention: e.relevance = detr_attention_map(run.attention, run.layout, e.detection); break;
+        case Method::GradRollout: break; // refused above
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 } // namespace
 
 std::vector<Explanation> explain_methods(const Model& model, const Tensor& input, const std::vector<Method>& methods,
                                          const Target& target, const ExplainOptions& options, const CancelFlag* cancel) {
+    if (model.info().task == Task::Detect) {
+        const auto* detr = dynamic_cast<const DetrModel*>(&model);
+        if (!detr)
+            throw Error(ErrorKind::Unsupported, model.info().source, "",
+                        "explanations cover DETR's encoder-decoder detectors; this detector (" +
+                            std::string(family_name(model.info().family)) + ") is not supported");
+        return explain_detr(*detr, input, methods, target, cancel);
+    }
     std::vector<Explanation> out;
     // The baselines: one recorded forward pass.
     RunResult run;
     Explanation base_run;
     const auto baseline = std::find_if(methods.begin(), methods.end(), [](Method m) { return !is_gradient_method(m); });
     if (baseline != methods.end()) {
-        if (model.info().task == Task::Detect) vit_only(model, *baseline);
         run = Session(model).run(input, RecordPolicy::All, cancel);
         fill_target(run, model, target, base_run);
         base_run.layout = run.layout;

@@ -6,10 +6,14 @@
 //   grad-rollout  vit-explain's gradient rollout, each layer's gradient with its own layer, rows renormalised
 //   rollout       attention rollout (core/analysis/rollout.h), not class-specific — a baseline
 //   attention     last layer, CLS row, mean of heads — a baseline
+// DETR (core/explain/detr_methods.h): chefer2 with the encoder-decoder rules of Chefer 2021b, gradcam,
+// rollout and attention as in the authors' DETR code, over the selected query's row; grad-rollout has no
+// DETR definition and answers Error(Unsupported).
 #pragma once
 
 #include "core/models/model.h"
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -34,6 +38,7 @@ struct Explanation {
     int target_index = 0;     // the class explained
     std::string target_label; // its label ("class <index>" when the model has none)
     int detection = -1;       // DETR: the query explained
+    std::array<float, 4> box{}; // DETR: that query's box, (cx, cy, w, h) as fractions of the input
     float logit = 0.0f, prob = 0.0f; // the target's logit and softmax probability in this pass
     Tensor relevance;         // [grid_h, grid_w]: the method's raw values over the patch grid, not rescaled
     TokenLayout layout;

@@ -2,6 +2,7 @@
 #include "core/explain/vit_grad.h"
 
 #include "core/error.h"
+#include "core/explain/grad_ops.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
 
@@ -21,62 +22,6 @@ struct BlockTape {
     Buf ctx; // (T, D) attention output before the projection
     Buf x1;  // (T, D) residual after the attention branch
     Buf z;   // (T, M) fc1 output before GELU, or (T, 2M) before SwiGLU
-};
-
-// x (n, d) → gx += ∂/∂x of Σ gy ⊙ LN(x) (biased variance, affine weight w).
-void layer_norm_backward(const float* x, const float* gy, const float* w, float eps, int64_t n, int64_t d, float* gx) {
-    for (int64_t r = 0; r < n; ++r) {
-        const float* xr = x + r * d;
-        const float* gr = gy + r * d;
-        double mu = 0.0, var = 0.0;
-        for (int64_t i = 0; i < d; ++i) mu += xr[i];
-        mu /= static_cast<double>(d);
-        for (int64_t i = 0; i < d; ++i) var += (xr[i] - mu) * (xr[i] - mu);
-        var /= static_cast<double>(d);
-        const double rstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
-        double mg = 0.0, mgx = 0.0; // mean(g), mean(g ⊙ x̂) with g = gy ⊙ w
-        for (int64_t i = 0; i < d; ++i) {
-            const double g = static_cast<double>(gr[i]) * w[i];
-            mg += g;
-            mgx += g * (xr[i] - mu) * rstd;
-        }
-        mg /= static_cast<double>(d);
-        mgx /= static_cast<double>(d);
-        float* o = gx + r * d;
-        for (int64_t i = 0; i < d; ++i) {
-            const double g = static_cast<double>(gr[i]) * w[i];
-            const double xh = (xr[i] - mu) * rstd;
-            o[i] += static_cast<float>(rstd * (g - mg - xh * mgx));
-        }
-    }
-}
-
-// gx (n, in) = gy (n, out) · W (out, in): the input gradient of y = x·Wᵀ + b.
-void linear_backward(const float* gy, int64_t n, int64_t out, const float* w, int64_t in, float* gx) {
-    ops::gemm(n, in, out, 1.0f, gy, out, w, in, /*b_transposed=*/false, 0.0f, gx, in);
-}
-
-void transpose(const float* a, int64_t rows, int64_t cols, float* at) {
-    for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j) at[j * rows + i] = a[i * cols + j];
-}
-
-// Records the encoder maps straight into the tape (one buffer per layer).
-class TapeRecorder final : public AttentionRecorder {
-public:
-    explicit TapeRecorder(std::vector<AttentionMap>& maps) : maps_(maps) {}
-    float* acquire(Site site, int layer, int n_heads, int n_q, int n_k) override {
-        AttentionMap m;
-        m.site = site;
-        m.layer = layer;
-        m.n_heads = n_heads, m.n_q = n_q, m.n_k = n_k;
-        m.probs.resize(static_cast<size_t>(n_heads) * n_q * n_k);
-        maps_.push_back(std::move(m));
-        return maps_.back().probs.data();
-    }
-
-private:
-    std::vector<AttentionMap>& maps_;
 };
 
 // One block forward (as vit_block_forward, same kernels), keeping the tape.
@@ -123,7 +68,7 @@ void block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, int 
 void block_backward(const VitConfig& c, const VitBlock& b, int T, const BlockTape& tp, const AttentionMap& A,
                     float* g, float* dA, float* h1_out, float* dh1_out) {
     const int D = c.n_embd, M = c.n_mlp, H = c.n_heads, dh = D / H;
-    const int64_t TD = static_cast<int64_t>(T) * D, TT = static_cast<int64_t>(T) * T;
+    const int64_t TD = static_cast<int64_t>(T) * D;
     const int64_t Mz = c.swiglu ? 2LL * M : M;
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
     Buf ga(TD), dm(static_cast<size_t>(T) * M), dz(static_cast<size_t>(T) * Mz), dh_(TD);
@@ -161,31 +106,12 @@ void block_backward(const VitConfig& c, const VitBlock& b, int T, const BlockTap
 
     // attention branch: x1 = x0 + ls1 ⊙ proj(MHA(LN1(x0)))
     scaled(b.ls1);
-    Buf dctx(TD), dqkv(3 * TD), at(TT), ds(TT);
+    Buf dctx(TD), dqkv(3 * TD);
     linear_backward(ga.data(), T, D, b.proj_w.ptr(), D, dctx.data());
     const float* q = tp.qkv.data();
-    for (int hh = 0; hh < H; ++hh) {
-        const int64_t col = static_cast<int64_t>(hh) * dh;
-        const float* a = A.head(hh);
-        float* da = dA + hh * TT;
-        // ctx_h = A_h · V_h  →  dA_h = dctx_h · V_hᵀ,  dV_h = A_hᵀ · dctx_h
-        ops::gemm(T, T, dh, 1.0f, dctx.data() + col, D, q + 2 * D + col, 3LL * D, true, 0.0f, da, T);
-        transpose(a, T, T, at.data());
-        ops::gemm(T, dh, T, 1.0f, at.data(), T, dctx.data() + col, D, false, 0.0f, dqkv.data() + 2 * D + col, 3LL * D);
-        // softmax: dS = A ⊙ (dA − rowsum(A ⊙ dA))
-        for (int i = 0; i < T; ++i) {
-            const float* ar = a + static_cast<int64_t>(i) * T;
-            const float* dr = da + static_cast<int64_t>(i) * T;
-            double dot = 0.0;
-            for (int j = 0; j < T; ++j) dot += static_cast<double>(ar[j]) * dr[j];
-            float* sr = ds.data() + static_cast<int64_t>(i) * T;
-            for (int j = 0; j < T; ++j) sr[j] = static_cast<float>(ar[j] * (dr[j] - dot));
-        }
-        // S = scale · Q_h · K_hᵀ  →  dQ_h = scale · dS · K_h,  dK_h = scale · dSᵀ · Q_h
-        ops::gemm(T, dh, T, scale, ds.data(), T, q + D + col, 3LL * D, false, 0.0f, dqkv.data() + col, 3LL * D);
-        transpose(ds.data(), T, T, at.data());
-        ops::gemm(T, dh, T, scale, at.data(), T, q + col, 3LL * D, false, 0.0f, dqkv.data() + D + col, 3LL * D);
-    }
+    AttentionGrads out{dA, dqkv.data(), 3LL * D, dqkv.data() + D, 3LL * D, dqkv.data() + 2 * D, 3LL * D};
+    attention_backward(AttentionShape{H, dh, T, T}, A.probs.data(), q, 3LL * D, q + D, 3LL * D, q + 2 * D, 3LL * D, scale,
+                       dctx.data(), D, out);
     linear_backward(dqkv.data(), T, 3LL * D, b.qkv_w.ptr(), D, dh_.data());
     if (h1_out) {
         ops::layer_norm(tp.x0.data(), T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c.ln_eps, h1_out);
@@ -293,8 +219,7 @@ VitGradients vit_gradients(const VitConfig& c, const VitWeights& w, const Tensor
         check_cancel();
         const AttentionMap& A = out.attention[static_cast<size_t>(il)];
         AttentionMap& dA = out.grad[static_cast<size_t>(il)];
-        dA.site = A.site, dA.layer = A.layer, dA.n_heads = A.n_heads, dA.n_q = A.n_q, dA.n_k = A.n_k;
-        dA.probs.resize(A.probs.size());
+        dA = grad_like(A);
         const bool last = il == c.n_layers - 1;
         block_backward(c, w.blocks[static_cast<size_t>(il)], T, tape[static_cast<size_t>(il)], A, g.data(),
                        dA.probs.data(), last ? out.last_ln1.ptr() : nullptr, last ? out.last_ln1_grad.ptr() : nullptr);

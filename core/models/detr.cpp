@@ -92,7 +92,7 @@ void check_config(const WeightSource& src, const nlohmann::json* cfg, const std:
 
 // facebookresearch/detr models/position_encoding.py PositionEmbeddingSine (normalize=True, scale 2π;
 // HF DetrSinePositionEmbedding): sine position embedding of the (h, w) mask → (h·w, d), y features first then x.
-std::vector<float> sine_position(const std::vector<float>& mask, int h, int w, int d) {
+std::vector<float> sine_position_impl(const std::vector<float>& mask, int h, int w, int d) {
     const int n_feats = d / 2;
     const float eps = 1e-6f, scale = 2.0f * std::numbers::pi_v<float>;
     std::vector<float> y_embed(static_cast<size_t>(h) * w), x_embed(static_cast<size_t>(h) * w); // (h, w)
@@ -300,17 +300,9 @@ DetrModel::DetrModel(DetrConfig config, DetrWeights weights, ModelInfo info, Pre
 
 // ---------------------------------------------------------------------------------------------- forward
 
-namespace {
-
-struct AttnBuffers {
-    std::vector<float> q, k, v, att, o; // (n, d) each; k/v sized for the keys
-    std::vector<float> scratch;         // probabilities when the recorder declines
-};
-
-// out (n_q, d) = out_proj(MHA(q_in·Wq, k_in·Wk, v_in·Wv)); probabilities recorded at (site, il).
-void attention(const DetrAttention& a, const float* q_in, int n_q, const float* k_in, const float* v_in, int n_k,
-               int d, int n_heads, const float* key_bias, AttentionRecorder& rec, Site site, int il, AttnBuffers& b,
-               float* out) {
+void detr_attention(const DetrAttention& a, const float* q_in, int n_q, const float* k_in, const float* v_in, int n_k,
+                    int d, int n_heads, const float* key_bias, AttentionRecorder& rec, Site site, int il,
+                    DetrAttnBuffers& b, float* out) {
     b.q.resize(static_cast<size_t>(n_q) * d);
     b.k.resize(static_cast<size_t>(n_k) * d);
     b.v.resize(static_cast<size_t>(n_k) * d);
@@ -324,6 +316,12 @@ void attention(const DetrAttention& a, const float* q_in, int n_q, const float* 
                          key_bias, b.att.data(), d, rec, site, il, b.scratch);
     ops::linear(b.att.data(), n_q, d, a.wo.ptr(), a.bo.ptr(), d, out); // (n_q, d)
 }
+
+std::vector<float> detr_sine_position(const std::vector<float>& mask, int h, int w, int d) {
+    return sine_position_impl(mask, h, w, d);
+}
+
+namespace {
 
 // x (n, d) = LN(x + FFN(x)), FFN = fc2(ReLU(fc1(x))).
 void ffn_block(float* x, int n, int d, int n_ffn, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
@@ -343,13 +341,7 @@ void add(const float* a, const float* b, int64_t n, float* y) {
 
 } // namespace
 
-void DetrModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
-                        const CancelFlag* cancel) const {
-    forward_masked(input, nullptr, recorder, result, cancel);
-}
-
-void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, AttentionRecorder& recorder,
-                               RunResult& result, const CancelFlag* cancel) const {
+DetrEncoderInput DetrModel::encoder_input(const Tensor& input, const Tensor* pixel_mask, const CancelFlag* cancel) const {
     const auto t0 = std::chrono::steady_clock::now();
     if (input.dim() != 3 || input.size(0) != 3)
         throw Error(ErrorKind::Argument, info_.source, "input", "expected a [3, H, W] image, got " + shape_str(input.shape));
@@ -357,19 +349,18 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     if (pixel_mask && (pixel_mask->dim() != 2 || pixel_mask->size(0) != H || pixel_mask->size(1) != W))
         throw Error(ErrorKind::Argument, info_.source, "pixel_mask",
                     "expected [" + std::to_string(H) + ", " + std::to_string(W) + "], got " + shape_str(pixel_mask->shape));
-    const int d = config_.d_model, n_heads = config_.n_heads, Q = config_.n_queries;
-    const float eps = config_.ln_eps;
-
+    const int d = config_.d_model;
+    DetrEncoderInput in;
     // backbone
     const Tensor feat = w_.backbone.forward(input); // (C, h, w)
     check_cancel(cancel);
-    const auto t1 = std::chrono::steady_clock::now();
+    in.backbone_ms = ms_since(t0);
     const int C = static_cast<int>(feat.size(0)), h = static_cast<int>(feat.size(1)), w = static_cast<int>(feat.size(2));
     const int S = h * w;
+    in.h = h, in.w = w;
 
     // mask: nearest-downsampled pixel mask (h, w), 1 = real; padded keys get −inf
     std::vector<float> mask(static_cast<size_t>(S), 1.0f); // (h, w)
-    std::vector<float> key_bias;                           // (S) or empty
     if (pixel_mask) {
         const float sy = static_cast<float>(H) / h, sx = static_cast<float>(W) / w;
         for (int r = 0; r < h; ++r)
@@ -379,21 +370,38 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
                 mask[r * w + c] = pixel_mask->data[static_cast<size_t>(iy) * W + ix] != 0.0f ? 1.0f : 0.0f;
             }
         if (std::find(mask.begin(), mask.end(), 0.0f) != mask.end()) {
-            key_bias.resize(static_cast<size_t>(S));
-            for (int i = 0; i < S; ++i) key_bias[i] = mask[i] != 0.0f ? 0.0f : -std::numeric_limits<float>::infinity();
+            in.key_bias.resize(static_cast<size_t>(S));
+            for (int i = 0; i < S; ++i) in.key_bias[i] = mask[i] != 0.0f ? 0.0f : -std::numeric_limits<float>::infinity();
         }
     }
-    const float* kb = key_bias.empty() ? nullptr : key_bias.data();
-    const std::vector<float> pos = sine_position(mask, h, w, d); // (S, d)
+    in.pos = sine_position_impl(mask, h, w, d); // (S, d)
 
     // input projection: x (S, d) = featᵀ · Wᵀ + b
     std::vector<float> xt(static_cast<size_t>(d) * S); // (d, S)
     ops::gemm(d, S, C, 1.0f, w_.proj_w.ptr(), C, feat.ptr(), S, /*b_transposed=*/false, 0.0f, xt.data(), S);
-    std::vector<float> x(static_cast<size_t>(S) * d); // (S, d)
+    in.x.resize(static_cast<size_t>(S) * d); // (S, d)
     for (int i = 0; i < S; ++i)
-        for (int j = 0; j < d; ++j) x[static_cast<size_t>(i) * d + j] = xt[static_cast<size_t>(j) * S + i] + w_.proj_b.data[j];
+        for (int j = 0; j < d; ++j) in.x[static_cast<size_t>(i) * d + j] = xt[static_cast<size_t>(j) * S + i] + w_.proj_b.data[j];
+    return in;
+}
 
-    AttnBuffers ab;
+void DetrModel::forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
+                        const CancelFlag* cancel) const {
+    forward_masked(input, nullptr, recorder, result, cancel);
+}
+
+void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, AttentionRecorder& recorder,
+                               RunResult& result, const CancelFlag* cancel) const {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int d = config_.d_model, n_heads = config_.n_heads, Q = config_.n_queries;
+    const float eps = config_.ln_eps;
+    DetrEncoderInput in = encoder_input(input, pixel_mask, cancel);
+    const int h = in.h, w = in.w, S = h * w;
+    const float* kb = in.key_bias.empty() ? nullptr : in.key_bias.data();
+    const std::vector<float>& pos = in.pos;
+    std::vector<float>& x = in.x; // (S, d)
+
+    DetrAttnBuffers ab;
     std::vector<float> qk(static_cast<size_t>(S) * d);  // (S, d) x + pos
     std::vector<float> a(static_cast<size_t>(S) * d);   // (S, d) attention output
     std::vector<float> hid, tmp;                        // FFN buffers
@@ -403,7 +411,7 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     for (int il = 0; il < config_.n_enc; ++il) {
         const DetrEncoderLayer& L = w_.enc[il];
         add(x.data(), pos.data(), static_cast<int64_t>(S) * d, qk.data());
-        attention(L.attn, qk.data(), S, qk.data(), x.data(), S, d, n_heads, kb, recorder, Site::Encoder, il, ab, a.data());
+        detr_attention(L.attn, qk.data(), S, qk.data(), x.data(), S, d, n_heads, kb, recorder, Site::Encoder, il, ab, a.data());
         ops::add_inplace(x.data(), a.data(), static_cast<int64_t>(S) * d);
         ops::layer_norm(x.data(), S, d, L.ln1_w.ptr(), L.ln1_b.ptr(), eps, x.data());
         ffn_block(x.data(), S, d, config_.n_ffn_enc, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln2_w, L.ln2_b, eps, hid, tmp);
@@ -423,13 +431,13 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
         const DetrDecoderLayer& L = w_.dec[il];
         // self-attention
         add(t.data(), qpos, static_cast<int64_t>(Q) * d, tq.data());
-        attention(L.self_attn, tq.data(), Q, tq.data(), t.data(), Q, d, n_heads, nullptr, recorder, Site::DecoderSelf, il,
+        detr_attention(L.self_attn, tq.data(), Q, tq.data(), t.data(), Q, d, n_heads, nullptr, recorder, Site::DecoderSelf, il,
                   ab, ta.data());
         ops::add_inplace(t.data(), ta.data(), static_cast<int64_t>(Q) * d);
         ops::layer_norm(t.data(), Q, d, L.ln1_w.ptr(), L.ln1_b.ptr(), eps, t.data());
         // cross-attention
         add(t.data(), qpos, static_cast<int64_t>(Q) * d, tq.data());
-        attention(L.cross_attn, tq.data(), Q, mem_pos.data(), mem.data(), S, d, n_heads, kb, recorder, Site::DecoderCross,
+        detr_attention(L.cross_attn, tq.data(), Q, mem_pos.data(), mem.data(), S, d, n_heads, kb, recorder, Site::DecoderCross,
                   il, ab, ta.data());
         ops::add_inplace(t.data(), ta.data(), static_cast<int64_t>(Q) * d);
         ops::layer_norm(t.data(), Q, d, L.ln2_w.ptr(), L.ln2_b.ptr(), eps, t.data());
@@ -453,8 +461,8 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     for (float& v : result.boxes.data) v = 1.0f / (1.0f + std::exp(-v));
 
     result.layout = TokenLayout{0, 0, 0, h, w, w_.backbone.stride};
-    result.timings_ms["backbone"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    result.timings_ms["transformer"] = ms_since(t1);
+    result.timings_ms["backbone"] = in.backbone_ms;
+    result.timings_ms["transformer"] = ms_since(t0) - in.backbone_ms;
 }
 
 // ---------------------------------------------------------------------------------------------- labels (facebook/detr-resnet-50 config.json id2label)

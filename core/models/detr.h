@@ -65,12 +65,41 @@ struct DetrWeights {
     Tensor box_w[3], box_b[3];              // bbox_predictor.layers.{0,1,2}.* (d,d),(d,d),(4,d) | bbox_embed.layers.*
 };
 
+// The transformer's input for one image: the backbone and input projection, the (nearest-downsampled)
+// padding mask and the sine position embedding — what DetrModel::forward_masked feeds its encoder.
+struct DetrEncoderInput {
+    int h = 0, w = 0;            // the feature grid (S = h·w cells)
+    std::vector<float> x;        // (S, d) projected backbone features, row = cell
+    std::vector<float> pos;      // (S, d) sine position embedding
+    std::vector<float> key_bias; // (S): −inf on padded cells, 0 elsewhere; empty when nothing is padded
+    double backbone_ms = 0.0;
+};
+
+// Work buffers of detr_attention: its projections stay in them after the call.
+struct DetrAttnBuffers {
+    std::vector<float> q, k, v, att; // (n_q, d), (n_k, d), (n_k, d), (n_q, d): q/k/v projections, context
+    std::vector<float> scratch;      // probabilities when the recorder declines
+};
+
+// out (n_q, d) = out_proj(MHA(q_in·Wq, k_in·Wk, v_in·Wv)), DETR's attention (scale 1/√head_dim, key_bias
+// may be null); the probabilities go to recorder at (site, il). The model's forward and the explanation
+// engine's taped forward (core/explain/detr_grad) both run it.
+void detr_attention(const DetrAttention& a, const float* q_in, int n_q, const float* k_in, const float* v_in, int n_k,
+                    int d, int n_heads, const float* key_bias, AttentionRecorder& rec, Site site, int il,
+                    DetrAttnBuffers& b, float* out);
+
+// DETR's sine position embedding of an (h, w) mask (1 = real cell) → (h·w, d), y features first then x.
+std::vector<float> detr_sine_position(const std::vector<float>& mask, int h, int w, int d);
+
 class DetrModel final : public Model {
 public:
     DetrModel(DetrConfig config, DetrWeights weights, ModelInfo info, PreprocessSpec spec);
     const ModelInfo& info() const override { return info_; }
     const PreprocessSpec& preprocess() const override { return spec_; }
     const DetrConfig& config() const { return config_; }
+    const DetrWeights& weights() const { return w_; }
+    // The backbone, input projection, mask and position embedding (the encoder's input). pixel_mask as below.
+    DetrEncoderInput encoder_input(const Tensor& input, const Tensor* pixel_mask, const CancelFlag* cancel = nullptr) const;
     // Single unpadded image: the pixel mask is all ones.
     void forward(const Tensor& input, AttentionRecorder& recorder, RunResult& result,
                  const CancelFlag* cancel = nullptr) const override;

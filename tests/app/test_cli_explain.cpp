@@ -21,12 +21,6 @@ namespace {
 using Out = CliOut;
 Out cli(const QStringList& args) { return run_cli(args); }
 QString fx(const std::string& rel) { return QString::fromStdString(fixture(rel)); }
-double rel_diff(const Tensor& a, const Tensor& b, const std::string& label) {
-    if (a.shape != b.shape) return 1e9;
-    double m = 0;
-    for (float v : b.data) m = std::max(m, static_cast<double>(std::abs(v)));
-    return max_abs_diff(a, b, label) / m;
-}
 bool is_png(const fs::path& p) {
     std::ifstream f(p, std::ios::binary);
     char sig[8] = {};
@@ -48,7 +42,7 @@ private slots:
         const fs::path d = out.toStdString(), ref = fixture("explain/hf_vit");
         const Tensor rel = read_npy((d / "relevance.npy").string());
         QCOMPARE(rel.shape, (Shape{4, 4}));
-        QVERIFY(rel_diff(rel, read_npy((ref / "chefer2_t7.npy").string()), "relevance.npy vs chefer2_t7") <= 1e-4);
+        QVERIFY(rel_max_diff(rel, read_npy((ref / "chefer2_t7.npy").string()), "relevance.npy vs chefer2_t7") <= 1e-4);
         QCOMPARE(max_abs_diff(read_npy((d / "input.npy").string()), read_npy(fixture("vit/hf_vit/input.npy")), "input.npy"), 0.0);
         const auto j = nlohmann::json::parse(std::ifstream(d / "explain.json"));
         const auto ex = nlohmann::json::parse(std::ifstream(ref / "explain.json"));
@@ -70,7 +64,7 @@ private slots:
         const auto j = nlohmann::json::parse(std::ifstream(d / "explain.json"));
         QCOMPARE(j["target"]["index"].get<int>(), 2); // top-1 of the reference
         QCOMPARE(j["discard_ratio"].get<double>(), 0.9);
-        QVERIFY(rel_diff(read_npy((d / "relevance.npy").string()), read_npy((ref / "grad_rollout_d90_t2.npy").string()),
+        QVERIFY(rel_max_diff(read_npy((d / "relevance.npy").string()), read_npy((ref / "grad_rollout_d90_t2.npy").string()),
                          "relevance.npy vs grad_rollout_d90_t2") <= 1e-4);
     }
 
@@ -118,6 +112,79 @@ private slots:
         QVERIFY(r.code != 0);
         QVERIFY2(r.err.contains("no classifier head"), qPrintable(r.err));
         QVERIFY(!fs::exists((out + "/relevance.npy").toStdString()));
+    }
+
+    // DETR: a chosen query and class on the fixture, against the reference (make_detr_explain_fixtures.py).
+    void detr_detection_and_class() {
+        const fs::path ref = fixture("explain/detr_r50tiny");
+        const auto ex = nlohmann::json::parse(std::ifstream(ref / "explain.json"));
+        const auto& t = ex["targets"][1]; // the top query's second class
+        const QString out = tmp.path() + "/detr";
+        const Out r = cli({"explain", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--method",
+                           "chefer2", "--detection", QString::number(t["query"].get<int>()), "--target",
+                           QString::number(t["class"].get<int>()), "--out", out});
+        QVERIFY2(r.code != 0 && r.err.contains("--detection"), qPrintable(r.err)); // one or the other, not both
+        const Out r2 = cli({"explain", "--model", fx("detr/r50tiny/hf"), "--input-npy", fx("detr/r50tiny/input.npy"), "--method",
+                            "chefer2", "--detection", QString::number(t["query"].get<int>()), "--out", out});
+        QVERIFY2(r2.code == 0, qPrintable(r2.err));
+        const fs::path d = out.toStdString();
+        const auto j = nlohmann::json::parse(std::ifstream(d / "explain.json"));
+        const auto& top = ex["targets"][0]; // --detection alone: that query's arg-max class (the top query here)
+        QCOMPARE(j["detection"].get<int>(), top["query"].get<int>());
+        QCOMPARE(j["target"]["index"].get<int>(), top["class"].get<int>());
+        QVERIFY(std::abs(j["prob"].get<double>() - top["prob"].get<double>()) <= 1e-5);
+        for (int i = 0; i < 4; ++i)
+            QVERIFY(std::abs(j["box"]["cxcywh"][size_t(i)].get<double>() - top["box"][size_t(i)].get<double>()) <= 1e-5);
+        QVERIFY(!j.contains("discard_ratio"));
+        QVERIFY(rel_max_diff(read_npy((d / "relevance.npy").string()), read_npy((ref / "chefer2_top.npy").string()),
+                             "relevance.npy vs chefer2_top") <= 1e-4);
+        QVERIFY(is_png(d / "relevance_overlay.png"));
+    }
+
+    // demo-detr on a scene: the default is the most confident detection; --detection picks another.
+    void detr_demo_detection() {
+        const fs::path demo = fs::path(ATTNSCOPE_RESOURCES) / "models" / "demo-detr";
+        const fs::path scene = fs::path(ATTNSCOPE_RESOURCES) / "images" / "scene-seed7-000.png";
+        if (!fs::exists(demo / "model.safetensors") || !fs::exists(scene)) QSKIP("resources/models/demo-detr or its scene is not there");
+        const QString a = tmp.path() + "/demo-a", b = tmp.path() + "/demo-b";
+        const Out r = cli({"explain", "--model", QString::fromStdString(demo.string()), "--image", QString::fromStdString(scene.string()),
+                           "--method", "chefer2", "--out", a});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto ja = nlohmann::json::parse(std::ifstream(fs::path(a.toStdString()) / "explain.json"));
+        // the most confident detection, as `run` post-processes it (result.json's detections, every query)
+        const QString run_out = tmp.path() + "/demo-run";
+        const Out rr = cli({"run", "--model", QString::fromStdString(demo.string()), "--image", QString::fromStdString(scene.string()),
+                            "--threshold", "0", "--out", run_out});
+        QVERIFY2(rr.code == 0, qPrintable(rr.err));
+        const auto res = nlohmann::json::parse(std::ifstream(fs::path(run_out.toStdString()) / "result.json"));
+        int best = -1, second = -1;
+        double best_s = -1, second_s = -1;
+        for (const auto& det : res["detections"]) {
+            const double s = det["score"].get<double>();
+            if (s > best_s) second = best, second_s = best_s, best = det["query"].get<int>(), best_s = s;
+            else if (s > second_s) second = det["query"].get<int>(), second_s = s;
+        }
+        QVERIFY(best >= 0 && second >= 0);
+        QCOMPARE(ja["detection"].get<int>(), best);
+        QVERIFY(std::abs(ja["prob"].get<double>() - best_s) <= 1e-5);
+        QVERIFY(!ja["target"]["label"].get<std::string>().empty());
+        QCOMPARE(read_npy((fs::path(a.toStdString()) / "relevance.npy").string()).shape, (Shape{8, 8}));
+        const Out r2 = cli({"explain", "--model", QString::fromStdString(demo.string()), "--image", QString::fromStdString(scene.string()),
+                            "--method", "chefer2", "--detection", QString::number(second), "--out", b});
+        QVERIFY2(r2.code == 0, qPrintable(r2.err));
+        const auto jb = nlohmann::json::parse(std::ifstream(fs::path(b.toStdString()) / "explain.json"));
+        QCOMPARE(jb["detection"].get<int>(), second);
+        QVERIFY(max_abs_diff(read_npy((fs::path(a.toStdString()) / "relevance.npy").string()),
+                             read_npy((fs::path(b.toStdString()) / "relevance.npy").string()), "two detections") > 1e-4);
+        // what DETR cannot be asked: a query out of range, grad-rollout
+        const Out bad = cli({"explain", "--model", QString::fromStdString(demo.string()), "--image", QString::fromStdString(scene.string()),
+                             "--method", "chefer2", "--detection", "16", "--out", tmp.path() + "/demo-bad"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("--detection"), qPrintable(bad.err));
+        const Out gr = cli({"explain", "--model", QString::fromStdString(demo.string()), "--image", QString::fromStdString(scene.string()),
+                            "--method", "grad-rollout", "--out", tmp.path() + "/demo-gr"});
+        QVERIFY(gr.code != 0);
+        QVERIFY2(gr.err.contains("grad-rollout") && gr.err.contains("DETR"), qPrintable(gr.err));
     }
 
     void bench_explain() {

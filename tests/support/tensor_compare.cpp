@@ -1,5 +1,6 @@
 #include "tests/support/tensor_compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -22,6 +23,26 @@ double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& label) 
         return INFINITY;
     }
     return max_abs_diff(a.ptr(), b.ptr(), a.numel(), label);
+}
+
+double rel_max_diff(const float* a, const float* b, int64_t n, const std::string& label) {
+    double d = 0.0, m = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double e = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+        if (!(e <= d)) d = e; // NaN propagates as the max
+        m = std::max(m, std::fabs(static_cast<double>(b[i])));
+    }
+    const double r = m > 0.0 ? d / m : d;
+    std::printf("  %-48s maxdiff %.3e  max|ref| %.3e  relative %.3e\n", label.c_str(), d, m, r);
+    return r;
+}
+
+double rel_max_diff(const Tensor& a, const Tensor& b, const std::string& label) {
+    if (a.shape != b.shape) {
+        std::printf("  %-48s SHAPE MISMATCH %s vs %s\n", label.c_str(), shape_str(a.shape).c_str(), shape_str(b.shape).c_str());
+        return INFINITY;
+    }
+    return rel_max_diff(a.ptr(), b.ptr(), a.numel(), label);
 }
 
 std::string fixture(const std::string& rel) { return std::string(ATTNSCOPE_FIXTURES) + "/" + rel; }

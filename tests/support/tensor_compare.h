@@ -11,6 +11,9 @@ namespace attnscope::testing {
 // Max absolute difference; prints "label: maxdiff = … over N values" (llm.c style).
 double max_abs_diff(const float* a, const float* b, int64_t n, const std::string& label);
 double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& label);
+// max |a − b| / max |b| (the absolute difference when b is all zeros), printed with both; shapes must match.
+double rel_max_diff(const float* a, const float* b, int64_t n, const std::string& label);
+double rel_max_diff(const Tensor& a, const Tensor& b, const std::string& label);
 
 std::string fixture(const std::string& rel);      // tests/fixtures/<rel>
 std::string shared_path(const std::string& rel);  // ../shared/<rel> ("" when ../shared is absent)

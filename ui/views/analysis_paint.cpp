@@ -1,7 +1,9 @@
 #include "ui/views/analysis_paint.h"
 
 #include <QObject>
+#include <QImage>
 #include <QPainter>
+#include <QPainterPath>
 #include <QPalette>
 
 #include <algorithm>
@@ -80,5 +82,26 @@ QVector<QLineF> maskOutline(const float* mask, int w, int h, const QRectF& rect)
 }
 
 QColor seriesColour(int i) { return QColor(QRgb(analysis::head_colour(i))); }
+
+void paintMapOverPhoto(QPainter& p, const QRectF& image, const QRectF& grid, const QImage& map, int gw, int gh,
+                       bool smooth, bool lines) {
+    QPainterPath outside, inside;
+    outside.addRect(image);
+    inside.addRect(grid);
+    p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110)); // what the model never saw
+    p.setRenderHint(QPainter::SmoothPixmapTransform, smooth);
+    p.drawImage(grid, map);
+    if (!lines) return;
+    p.setPen(QPen(QColor(255, 255, 255, 90), 0));
+    for (int c = 1; c < gw; ++c) p.drawLine(QPointF(grid.x() + c * grid.width() / gw, grid.top()), QPointF(grid.x() + c * grid.width() / gw, grid.bottom()));
+    for (int r = 1; r < gh; ++r) p.drawLine(QPointF(grid.left(), grid.y() + r * grid.height() / gh), QPointF(grid.right(), grid.y() + r * grid.height() / gh));
+}
+
+bool gridCellAt(const QRectF& grid, int gw, int gh, QPointF pos, int& row, int& col) {
+    if (gw <= 0 || gh <= 0 || grid.isEmpty() || !grid.contains(pos)) return false;
+    col = std::min(int((pos.x() - grid.x()) / grid.width() * gw), gw - 1);
+    row = std::min(int((pos.y() - grid.y()) / grid.height() * gh), gh - 1);
+    return true;
+}
 
 } // namespace attnscope::ui

@@ -4,7 +4,6 @@
 
 #include <QMouseEvent>
 #include <QPainter>
-#include <QPainterPath>
 
 #include <cmath>
 
@@ -132,17 +131,7 @@ void ExplainCanvas::paintEvent(QPaintEvent*) {
                        panel.message.isEmpty() ? tr("No map") : panel.message);
             continue;
         }
-        QPainterPath outside, inside;
-        outside.addRect(img);
-        inside.addRect(g);
-        p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110)); // what the model never saw
-        p.setRenderHint(QPainter::SmoothPixmapTransform, doc_->display().smooth);
-        p.drawImage(g, images_[size_t(i)]);
-        if (doc_->display().grid) {
-            p.setPen(QPen(QColor(255, 255, 255, 90), 0));
-            for (int c = 1; c < panel.gw; ++c) p.drawLine(QPointF(g.x() + c * g.width() / panel.gw, g.top()), QPointF(g.x() + c * g.width() / panel.gw, g.bottom()));
-            for (int r = 1; r < panel.gh; ++r) p.drawLine(QPointF(g.left(), g.y() + r * g.height() / panel.gh), QPointF(g.right(), g.y() + r * g.height() / panel.gh));
-        }
+        paintMapOverPhoto(p, img, g, images_[size_t(i)], panel.gw, panel.gh, doc_->display().smooth, doc_->display().grid);
         paintColourBar(p, barRect(i), doc_->display().colormap, ranges_[size_t(i)].first, ranges_[size_t(i)].second,
                        panel.barLabel, text);
     }
@@ -167,10 +156,8 @@ void ExplainCanvas::updateReadout() {
     QString text;
     for (int i = 0; i < int(panels_.size()) && hoverPos_.x() >= 0; ++i) {
         const Panel& panel = panels_[size_t(i)];
-        const QRectF g = gridRect(i);
-        if (g.isEmpty() || !g.contains(hoverPos_)) continue;
-        const int c = std::min(int((hoverPos_.x() - g.x()) / g.width() * panel.gw), panel.gw - 1);
-        const int r = std::min(int((hoverPos_.y() - g.y()) / g.height() * panel.gh), panel.gh - 1);
+        int r = 0, c = 0;
+        if (!gridCellAt(gridRect(i), panel.gw, panel.gh, hoverPos_, r, c)) continue;
         const float v = panel.values[size_t(r * panel.gw + c)], hi = ranges_[size_t(i)].second;
         text = tr("%1 · patch row %2, col %3 · relevance %4 · %5% of this map's max")
                    .arg(panel.barLabel).arg(r).arg(c).arg(double(v), 0, 'g', 4)

@@ -32,18 +32,22 @@ struct MethodText {
 const MethodText kMethods[] = {
     {ex::Method::Chefer2, "Chefer 2021", "Chefer 2021 — gradient × attention, all blocks",
      "Chefer, Gur, Wolf 2021 (ICCV): R ← R + mean over heads of (∂y/∂A ⊙ A)⁺ · R through every block; the CLS row "
-     "over the patches. Class-specific."},
+     "over the patches. Class-specific. DETR: the encoder-decoder rules of Chefer 2021b, the detection's row over the "
+     "feature grid."},
     {ex::Method::GradCam, "Grad-CAM", "Grad-CAM — last block",
      "Grad-CAM on the last block's pre-attention LayerNorm output (pytorch-grad-cam's ViT recipe): channel weights = "
-     "mean gradient, map = ReLU(Σ w·A). Class-specific."},
+     "mean gradient, map = ReLU(Σ w·A). Class-specific. DETR: as Chefer et al.'s DETR code, the last decoder layer's "
+     "cross-attention weighted per head by its mean gradient."},
     {ex::Method::GradRollout, "Gradient rollout", "Gradient rollout",
      "vit-explain's gradient rollout (its two bugs fixed): each layer's attention weighted by its own gradient, "
-     "negatives dropped, rolled out with the rollout view's discard ratio. Class-specific."},
+     "negatives dropped, rolled out with the rollout view's discard ratio. Class-specific. Not defined for DETR."},
     {ex::Method::Rollout, "Attention rollout", "Attention rollout — not class-specific",
      "Abnar & Zuidema 2020: the CLS row of (½A + ½I) multiplied through the layers, with the rollout view's discard "
-     "ratio. The same map for every class: a baseline."},
+     "ratio. The same map for every class: a baseline. DETR: encoder and decoder rollouts joined through the last "
+     "cross-attention (Chefer et al.'s baseline), no discard."},
     {ex::Method::Attention, "Last-layer attention", "Last-layer attention — not class-specific",
-     "The last block's CLS row, mean of the heads. The same map for every class: a baseline."},
+     "The last block's CLS row, mean of the heads. The same map for every class: a baseline. DETR: the detection's "
+     "row of the last decoder layer's cross-attention."},
 };
 
 const MethodText& textOf(ex::Method m) {
@@ -290,6 +294,17 @@ std::vector<ExplainView::Request> ExplainView::requests() const {
         const int q = doc_->detr()->queryFor(Site::DecoderCross);
         std::vector<Request> out{{methodOf(method_), -1, q}};
         if (c == Compare::Method) out.push_back({methodOf(method2_), -1, q});
+        if (c == Compare::Class) { // the same detection's class typed, else its second class (no-object excluded)
+            int t2 = target2Class_;
+            const int C1 = r->logits.dim() == 2 ? int(r->logits.size(1)) : 0;
+            if (t2 < 0 && C1 > 2 && q >= 0 && q < int(r->logits.size(0))) {
+                const float* row = r->logits.ptr() + size_t(q) * size_t(C1);
+                const int top = int(std::max_element(row, row + C1 - 1) - row);
+                for (int k = 0; k < C1 - 1; ++k)
+                    if (k != top && (t2 < 0 || row[k] > row[t2])) t2 = k;
+            }
+            out.push_back({methodOf(method_), t2, q});
+        }
         return out;
     }
     if (r->predictions.empty()) return {};
@@ -315,6 +330,10 @@ ExplainCanvas::Panel ExplainView::panelFor(const Request& q) const {
     const QString what = q.detection >= 0 ? tr("detection (query %1)").arg(q.detection) : QString("%1 (%2)").arg(className(q.target)).arg(q.target);
     p.title = QString("%1 · %2").arg(methodTitle(q.method), what);
     const auto it = cache_.find(q);
+    if (q.detection >= 0 && it != cache_.end() && it->second.error.isEmpty()) // DETR: the class explained, and its probability
+        p.title = QString("%1 · %2, %3 · p %4")
+                      .arg(methodTitle(q.method), QString::fromStdString(it->second.e.target_label), what)
+                      .arg(double(it->second.e.prob), 0, 'f', 3);
     if (it == cache_.end()) {
         p.message = tr("Computing…");
         return p;
@@ -386,8 +405,8 @@ void ExplainView::refresh() {
                                         .arg(QObject::tr(textOf(q.method).title), QString::fromStdString(e.detail()))
                                   : QString::fromStdString(e.what());
                 if (q.detection >= 0 && e.kind() == ErrorKind::Unsupported)
-                    entry.error = QObject::tr("Explaining a DETR detection needs the engine's detector support, which this "
-                                              "build does not have yet (%1).").arg(QString::fromStdString(e.detail()));
+                    entry.error = QObject::tr("%1 cannot explain this detection: %2.")
+                                      .arg(QObject::tr(textOf(q.method).title), QString::fromStdString(e.detail()));
             }
             done.emplace_back(q, std::move(entry));
         }

@@ -10,7 +10,6 @@
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
-#include <QPainterPath>
 #include <QSlider>
 #include <QVBoxLayout>
 
@@ -106,17 +105,7 @@ void RolloutCanvas::paintEvent(QPaintEvent*) {
     p.drawImage(img, doc_->qimage());
     const QRectF g = gridRect();
     if (!mapImage_.isNull() && !g.isEmpty()) {
-        QPainterPath outside, inside;
-        outside.addRect(img);
-        inside.addRect(g);
-        p.fillPath(outside.subtracted(inside), QColor(0, 0, 0, 110)); // what the model never saw
-        p.setRenderHint(QPainter::SmoothPixmapTransform, doc_->display().smooth);
-        p.drawImage(g, mapImage_);
-        if (doc_->display().grid) {
-            p.setPen(QPen(QColor(255, 255, 255, 90), 0));
-            for (int c = 1; c < gw_; ++c) p.drawLine(QPointF(g.x() + c * g.width() / gw_, g.top()), QPointF(g.x() + c * g.width() / gw_, g.bottom()));
-            for (int r = 1; r < gh_; ++r) p.drawLine(QPointF(g.left(), g.y() + r * g.height() / gh_), QPointF(g.right(), g.y() + r * g.height() / gh_));
-        }
+        paintMapOverPhoto(p, img, g, mapImage_, gw_, gh_, doc_->display().smooth, doc_->display().grid);
         paintColourBar(p, rolloutBar(img, width()),
                        doc_->display().colormap, lo_, hi_, tr("rollout (CLS row)"), text);
     }
@@ -137,9 +126,8 @@ void RolloutCanvas::mouseMoveEvent(QMouseEvent* e) {
 void RolloutCanvas::updateReadout() {
     const QRectF g = gridRect();
     QString text;
-    if (hoverPos_.x() >= 0 && g.contains(hoverPos_) && gw_ > 0 && values_.size() == size_t(gw_) * gh_) {
-        const int c = std::min(int((hoverPos_.x() - g.x()) / g.width() * gw_), gw_ - 1);
-        const int r = std::min(int((hoverPos_.y() - g.y()) / g.height() * gh_), gh_ - 1);
+    int r = 0, c = 0;
+    if (hoverPos_.x() >= 0 && values_.size() == size_t(gw_) * gh_ && gridCellAt(g, gw_, gh_, hoverPos_, r, c)) {
         double total = 0;
         for (float v : values_) total += v;
         const float v = values_[size_t(r * gw_ + c)];

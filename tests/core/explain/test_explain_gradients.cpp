@@ -24,25 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// max |a − b| / max |b|, printed.
-double rel_diff(const float* a, const float* b, int64_t n, const std::string& label) {
-    double d = 0.0, m = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        d = std::max(d, std::abs(static_cast<double>(a[i]) - b[i]));
-        m = std::max(m, std::abs(static_cast<double>(b[i])));
-    }
-    const double r = m > 0.0 ? d / m : d;
-    std::printf("  %-40s maxdiff %.3e  max|ref| %.3e  relative %.3e\n", label.c_str(), d, m, r);
-    return r;
-}
-double rel_diff(const Tensor& a, const Tensor& b, const std::string& label) {
-    if (a.shape != b.shape) {
-        std::printf("  %s: shape %s vs %s\n", label.c_str(), shape_str(a.shape).c_str(), shape_str(b.shape).c_str());
-        return 1e9;
-    }
-    return rel_diff(a.ptr(), b.ptr(), a.numel(), label);
-}
-
 struct Case {
     fs::path model_dir, input, expected;
 };
@@ -91,7 +72,7 @@ class TestExplainGradients : public QObject {
             std::string file = m.file;
             if (m.m == Method::GradRollout) file = dn(("grad_rollout_d" + std::to_string(std::lround(m.discard * 100))).c_str(), t);
             else file = dn(m.file, t);
-            QVERIFY2(rel_diff(e.relevance, read_npy((dir / file).string()), file) <= 1e-4, file.c_str());
+            QVERIFY2(rel_max_diff(e.relevance, read_npy((dir / file).string()), file) <= 1e-4, file.c_str());
         }
     }
 
@@ -122,7 +103,7 @@ private slots:
                 char file[48];
                 std::snprintf(file, sizeof file, "grad_t%d_layer%02d.npy", t, dA.layer);
                 const Tensor ref = read_npy((k.expected / file).string());
-                QVERIFY2(rel_diff(Tensor({dA.n_heads, dA.n_q, dA.n_k}, dA.probs), ref, file) <= 1e-4, file);
+                QVERIFY2(rel_max_diff(Tensor({dA.n_heads, dA.n_q, dA.n_k}, dA.probs), ref, file) <= 1e-4, file);
             }
             check_maps(*model, input, k.expected, t, ex, static_cast<int>(ti));
         }
@@ -155,11 +136,11 @@ private slots:
                 std::snprintf(file, sizeof file, "grad_t%d_layer%02d_cls.npy", t, l);
                 Tensor cls({dA.n_heads, dA.n_k});
                 for (int h = 0; h < dA.n_heads; ++h) std::copy_n(dA.head(h), dA.n_k, cls.ptr() + static_cast<int64_t>(h) * dA.n_k);
-                QVERIFY2(rel_diff(cls, read_npy((fx / file).string()), file) <= 1e-4, file);
+                QVERIFY2(rel_max_diff(cls, read_npy((fx / file).string()), file) <= 1e-4, file);
                 Tensor got({n});
                 for (int64_t i = 0; i < n; ++i) got.data[static_cast<size_t>(i)] = dA.probs[static_cast<size_t>(idx.data[static_cast<size_t>(l * n + i)])];
                 const std::string sl = "layer " + std::to_string(l) + " sampled entries";
-                QVERIFY2(rel_diff(got.ptr(), samples.ptr() + l * n, n, sl) <= 1e-4, sl.c_str());
+                QVERIFY2(rel_max_diff(got.ptr(), samples.ptr() + l * n, n, sl) <= 1e-4, sl.c_str());
                 double mx = 0.0, sa = 0.0;
                 for (float v : dA.probs) mx = std::max(mx, static_cast<double>(std::abs(v))), sa += std::abs(v);
                 QVERIFY(std::abs(mx - stats.data[static_cast<size_t>(l * 3)]) <= 1e-4 * stats.data[static_cast<size_t>(l * 3)]);

@@ -1,12 +1,15 @@
 // GUI tests (offscreen) of the Explain view: registration, shortcut and empty states; the map against core's
 // analyses (not through explain()); choosing a class from the list or by typing; the cache; side by side
-// (two methods, two classes); hover; exports; models it cannot explain (DETR until the engine can, DINO).
+// (two methods, two classes); hover; exports; models it cannot explain (headless DINOv2; grad-rollout for DETR);
+// DETR's selected detection explained (demo-detr).
 // The gradient methods are checked for class-specificity once the engine is in (skipped, saying so, before).
 #include "tests/support/analysis_gui_test.h"
 
 #include "core/analysis/heads.h"
 #include "core/analysis/rollout.h"
+#include "core/explain/explain.h"
 #include "core/io/npy.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/settings.h"
 #include "ui/views/explain_view.h"
@@ -20,12 +23,18 @@
 
 using namespace attnscope;
 using namespace attnscope::ui;
+namespace ex = attnscope::explain;
 namespace an = attnscope::analysis;
 
 class TestExplainView : public testing::AnalysisGuiTest {
     Q_OBJECT
 
     ExplainView* ev() const { return view<ExplainView>("explain"); }
+    static ex::Target detection(int query) {
+        ex::Target t;
+        t.detection = query;
+        return t;
+    }
     ExplainCanvas* canvas() const { return find<ExplainCanvas>("explainCanvas"); }
     void pick(const char* combo, const char* method) {
         auto* box = find<QComboBox>(combo);
@@ -203,11 +212,77 @@ private slots:
         QVERIFY2(canvas()->message().contains("no classifier head"), qPrintable(canvas()->message()));
         QVERIFY(openAndRun("detr/r50tiny/hf", png_));
         QVERIFY(show("explain"));
-        pick("explainMethod", "rollout");
+        pick("explainMethod", "grad-rollout"); // no DETR definition: the panel says so
         QCOMPARE(canvas()->panels().size(), size_t(1));
         const ExplainCanvas::Panel p = canvas()->panels()[0];
         QVERIFY2(p.title.contains("detection (query"), qPrintable(p.title));
-        if (p.values.empty()) QVERIFY2(p.message.contains("DETR") || p.message.contains("not available"), qPrintable(p.message));
+        QVERIFY(p.values.empty());
+        QVERIFY2(p.message.contains("DETR"), qPrintable(p.message));
+    }
+
+    // DETR (demo-detr on a scene): the detections are the list; the selected one is explained over the image;
+    // picking another detection explains that one; side by side with a second method; exports.
+    void detrExplainsTheSelectedDetection() {
+        const QString demo = QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr";
+        const QString scene = QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png";
+        if (!QFileInfo::exists(demo + "/model.safetensors") || !QFileInfo::exists(scene))
+            QSKIP("resources/models/demo-detr or its scene is not there");
+        w_->openPath(demo);
+        w_->openPath(scene);
+        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
+        QVERIFY(show("explain"));
+        pick("explainMethod", "chefer2");
+        const RunResult* r = doc()->result();
+        const auto& dets = doc()->detr()->detections();
+        QVERIFY2(dets.size() >= 2, "the scene should give at least two detections above the threshold");
+        auto* list = find<QListWidget>("explainPredictions");
+        QCOMPARE(list->count(), int(dets.size()));
+        // the opening selection: the most confident detection, current in the list
+        const auto best = std::max_element(dets.begin(), dets.end(), [](const Detection& a, const Detection& b) { return a.score < b.score; });
+        QCOMPARE(doc()->detr()->queryFor(Site::DecoderCross), best->query);
+        QVERIFY(list->currentItem() && list->currentItem()->text().contains(QString("query %1").arg(best->query)));
+        ExplainCanvas::Panel p = canvas()->panels().at(0);
+        QVERIFY2(!p.values.empty(), qPrintable(p.message));
+        QCOMPARE(ev()->shownShape(), (std::vector<int64_t>{r->layout.grid_h, r->layout.grid_w}));
+        QVERIFY2(p.title.contains(QString::fromStdString(best->label)) && p.title.contains(QString("query %1").arg(best->query)),
+                 qPrintable(p.title));
+        // the view shows core's explanation of that detection (core's is checked against PyTorch in test_explain_detr)
+        const ex::Explanation want = ex::explain(*doc()->model(), doc()->input(), ex::Method::Chefer2, detection(best->query));
+        QVERIFY(testing::diff(ev()->shownValues(), want.relevance, "explain DETR chefer2") <= 1e-6);
+        QVERIFY(!canvas()->gridRect(0).isEmpty());
+        // another detection from the list: the Detections view's selection follows, and the map is of that query
+        const int row = list->currentRow() == 0 ? 1 : 0;
+        const int other = list->item(row)->data(Qt::UserRole + 1).toInt();
+        QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualItemRect(list->item(row)).center());
+        QVERIFY(idle("explain"));
+        QCOMPARE(doc()->detr()->queryFor(Site::DecoderCross), other);
+        p = canvas()->panels().at(0);
+        QVERIFY2(p.title.contains(QString("query %1").arg(other)), qPrintable(p.title));
+        const ex::Explanation want2 = ex::explain(*doc()->model(), doc()->input(), ex::Method::Chefer2, detection(other));
+        QVERIFY(testing::diff(ev()->shownValues(), want2.relevance, "explain DETR chefer2, other detection") <= 1e-6);
+        QVERIFY(want.relevance.data != want2.relevance.data);
+        // side by side with the raw cross-attention; export picture and data
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Method));
+        pick("explainMethod2", "attention");
+        QCOMPARE(canvas()->panels().size(), size_t(2));
+        QVERIFY(!canvas()->panels()[1].values.empty());
+        // two classes of one detection: its best and its second class
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Class));
+        QVERIFY(idle("explain"));
+        QCOMPARE(canvas()->panels().size(), size_t(2));
+        QVERIFY(!canvas()->panels()[1].values.empty());
+        QVERIFY2(canvas()->panels()[1].title.contains(QString("query %1").arg(other)), qPrintable(canvas()->panels()[1].title));
+        QVERIFY(canvas()->panels()[0].values != canvas()->panels()[1].values);
+        const auto labelOf = [](const QString& title) { return title.section(" · ", 1, 1).section(',', 0, 0); };
+        QVERIFY2(labelOf(canvas()->panels()[0].title) != labelOf(canvas()->panels()[1].title),
+                 qPrintable(canvas()->panels()[0].title + " | " + canvas()->panels()[1].title));
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Method));
+        QVERIFY(idle("explain"));
+        const QString base = tmp_.filePath("explain-detr");
+        QCOMPARE(exportView(ev()->canvas(), ev()->caption(), base + ".png"), QString());
+        QVERIFY(QFileInfo(base + ".png").size() > 1000);
+        QCOMPARE(exportNpy(ev()->shownValues(), ev()->shownShape(), base + ".npy"), QString());
+        QCOMPARE(read_npy((base + ".npy").toStdString()).shape, (Shape{2, r->layout.grid_h, r->layout.grid_w}));
     }
 };
 
