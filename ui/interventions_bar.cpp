@@ -113,7 +113,8 @@ void InterventionsBar::refresh() {
     }
     QString text = parts.isEmpty() ? tr("no head switched off") : tr("switched off: %1").arg(parts.join(" · "));
     if (!iv.masked_patches.empty())
-        text += tr(" · %1 patches masked (set to 0 in the normalised input)").arg(iv.masked_patches.size());
+        text += (iv.masked_patches.size() == 1 ? tr(" · 1 patch masked (set to 0 in the normalised input)")
+                                               : tr(" · %1 patches masked (set to 0 in the normalised input)").arg(iv.masked_patches.size()));
     label_->setText(text + "  ");
     {
         const QSignalBlocker block(mode_);

@@ -87,9 +87,9 @@ void ImportanceState::update() {
         const QString target = t.query >= 0 ? tr("the best detection (query %1, %2 %3; core's rule — not the selected one)")
                                                   .arg(t.query).arg(QString::fromStdString(t.label)).arg(t.prob, 0, 'f', 2)
                                             : tr("the top-1 class '%1' (p = %2)").arg(QString::fromStdString(t.label)).arg(t.prob, 0, 'f', 3);
-        status_ = tr("%1 of %2 when each %3 head alone is %4-ablated%5 · most important: L%6 H%7 (%8)")
+        status_ = tr("%1 of %2 when each %3 head alone is %4-ablated%5 (clean − ablated: > 0 the head helped) · most important: L%6 H%7 (%8)")
                       .arg(metricName(), target, site, mode,
-                           base.masked_patches.empty() ? QString() : tr(" (%1 patches masked in the baseline)").arg(base.masked_patches.size()))
+                           base.masked_patches.empty() ? QString() : tr(" (%1 masked patch(es) in the baseline)").arg(base.masked_patches.size()))
                       .arg(best.empty() ? 0 : best[0].first).arg(best.empty() ? 0 : best[0].second)
                       .arg(best.empty() ? 0.0 : value(best[0].first, best[0].second), 0, 'g', 3);
         return emit changed();

@@ -148,8 +148,8 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
 
 QString OverlayCanvas::statusLine() const {
     if (brush_.active())
-        return tr("Mask brush: drag over patches to mask them (set to 0 in the normalised input), start on a masked one to "
-                  "erase · %1 masked · Esc leaves").arg(brush_.shownMasked().size());
+        return tr("Mask brush: drag to mask patches (set to 0 in the normalised input) · from a masked one: erase · "
+                  "%1 masked · Esc: done").arg(brush_.shownMasked().size());
     if (!readout_.isEmpty()) return readout_;
     if (!doc_->result()) return doc_->waitingText(); // "Running…", "Cancelled", the error, what to open
     if (doc_->selection().site == Site::Pool) // one query: the learned probe whose attention pools the tokens

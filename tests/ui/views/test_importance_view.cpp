@@ -27,13 +27,13 @@ class TestImportanceView : public testing::AnalysisGuiTest {
 
     HeadGridView* model() const { return view<HeadGridView>("model"); }
     // Core's table for the test image, from its own preprocessing of the file (no GUI involved).
-    analysis::HeadImportance reference(AblationMode mode) {
+    analysis::HeadImportance reference(AblationMode mode, Site site = Site::Encoder, const QString& image = {}) {
         Session s(*doc()->model());
         Tensor input;
-        s.run(decode_image_file(png_.toStdString()), RecordPolicy::None, nullptr, &input);
+        s.run(decode_image_file((image.isEmpty() ? png_ : image).toStdString()), RecordPolicy::None, nullptr, &input);
         Interventions base;
         base.mode = mode;
-        return analysis::head_importance(*doc()->model(), input, base, Site::Encoder);
+        return analysis::head_importance(*doc()->model(), input, base, site);
     }
     bool waitImportance() {
         return QTest::qWaitFor([this] { return !model()->busy() && model()->importance()->current(); }, 60000);
@@ -102,6 +102,32 @@ private slots:
         const std::vector<float> got = model()->shownValues();
         for (int i = 0; i < 9; ++i) QVERIFY(std::abs(got[size_t(i)] - want.delta_prob[size_t(i)]) < 1e-6);
         QVERIFY(model()->importance()->status().contains("mean"));
+    }
+
+    // DETR: the grid of the selected site; the target is core's best detection, and the status says so.
+    void detrDecoderCross() {
+        const QString image = QString::fromStdString(testing::fixture("image/src_64x48.png"));
+        QVERIFY(openAndRun("detr/r50tiny/hf", image));
+        QVERIFY(show("model"));
+        QCOMPARE(doc()->selection().site, Site::DecoderCross); // DETR opens on the best object's cross-attention
+        model()->importanceAction()->trigger();
+        QVERIFY(waitImportance());
+        const analysis::HeadImportance want = reference(AblationMode::Zero, Site::DecoderCross, image);
+        QCOMPARE(model()->importance()->current()->site, Site::DecoderCross);
+        QVERIFY(want.target.query >= 0);
+        const std::vector<float> got = model()->shownValues();
+        QCOMPARE(got.size(), want.delta_prob.size());
+        for (size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] - want.delta_prob[i]) < 1e-5);
+        const QString st = model()->importance()->status();
+        QVERIFY2(st.contains("best detection") && st.contains(QString("query %1").arg(want.target.query)), qPrintable(st));
+        // the encoder: another table
+        Selection s = doc()->selection();
+        s.site = Site::Encoder;
+        s.query = 0;
+        doc()->setSelection(s);
+        QVERIFY(waitImportance());
+        QCOMPARE(model()->importance()->current()->site, Site::Encoder);
+        QCOMPARE(model()->shownShape(), (std::vector<int64_t>{doc()->layerCount(Site::Encoder), doc()->headCount()}));
     }
 
     void exportsCsvAndFigure() {
