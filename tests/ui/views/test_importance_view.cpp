@@ -8,6 +8,7 @@
 #include "core/analysis/importance.h"
 #include "core/image/decode.h"
 #include "core/session.h"
+#include "tests/support/slow_model.h"
 #include "ui/export.h"
 #include "ui/views/head_grid_view.h"
 #include "ui/views/importance_mode.h"
@@ -15,6 +16,8 @@
 #include <QAction>
 #include <QComboBox>
 #include <QFile>
+#include <QProgressBar>
+#include <QToolButton>
 #include <QtTest>
 
 #include <cmath>
@@ -102,6 +105,27 @@ private slots:
         const std::vector<float> got = model()->shownValues();
         for (int i = 0; i < 9; ++i) QVERIFY(std::abs(got[size_t(i)] - want.delta_prob[size_t(i)]) < 1e-6);
         QVERIFY(model()->importance()->status().contains("mean"));
+    }
+
+    // Progress while it runs (one step per run), Cancel stops it: no table, the status says so, the bar goes.
+    void progressAndCancel() {
+        openFixture();
+        QVERIFY(show("model"));
+        doc()->setModel(std::make_shared<testing::SlowModel>(doc()->modelPtr(), 150), doc()->modelPath()); // 0.15 s a run
+        w_->runner()->rerun();
+        QVERIFY(waitRun());
+        model()->importanceAction()->trigger();
+        QVERIFY(model()->busy());
+        auto* bar = find<QProgressBar>("importanceProgress");
+        QTRY_VERIFY_WITH_TIMEOUT(bar->value() >= 1 && bar->isVisible(), 20000);
+        QCOMPARE(bar->maximum(), 1 + 9); // the baseline and one run per head
+        QVERIFY(model()->importance()->status().contains("Computing"));
+        QTest::mouseClick(find<QToolButton>("importanceCancel"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!model()->busy(), 5000);
+        QVERIFY(model()->importance()->current() == nullptr);
+        QVERIFY2(model()->importance()->status().contains("cancelled"), qPrintable(model()->importance()->status()));
+        QVERIFY(!bar->isVisible());
+        QVERIFY(!model()->grid()->showsImportance());
     }
 
     // DETR: the grid of the selected site; the target is core's best detection, and the status says so.
