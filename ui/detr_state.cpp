@@ -18,9 +18,19 @@ bool DetrState::active() const {
 void DetrState::update() {
     detections_.clear();
     all_.clear();
+    changes_.clear();
     if (!active()) return;
     all_ = doc_->result()->detections; // every query, post-processed once by Session::run
     detections_ = above_threshold(all_, threshold_);
+    updateChanges();
+}
+
+void DetrState::updateChanges() {
+    changes_.clear();
+    const RunResult* r = doc_->result();
+    const RunResult* clean = doc_->baseline();
+    if (!r || !clean || clean == r || r->interventions.empty() || clean->detections.size() != r->detections.size()) return;
+    changes_ = detectionChanges(clean->detections, r->detections, threshold_);
 }
 
 void DetrState::setThreshold(float t) {
@@ -28,7 +38,11 @@ void DetrState::setThreshold(float t) {
     if (t == threshold_) return;
     threshold_ = t;
     detections_.clear();
-    if (active()) detections_ = above_threshold(all_, threshold_);
+    changes_.clear();
+    if (active()) {
+        detections_ = above_threshold(all_, threshold_);
+        updateChanges();
+    }
     emit detectionsChanged();
 }
 

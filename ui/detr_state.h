@@ -11,6 +11,7 @@
 #pragma once
 
 #include "core/models/detr.h"
+#include "ui/detr_changes.h"
 #include "ui/document.h"
 
 #include <QObject>
@@ -32,6 +33,9 @@ public:
     const std::vector<Detection>& detections() const { return detections_; } // above the threshold
     const std::vector<Detection>& allQueries() const { return all_; }        // every query (index = query)
     int detectionOfQuery(int query) const; // index into detections(), -1 when below the threshold
+    // With interventions (issue 18): every query above the threshold before (the clean run,
+    // Document::baseline) or after, matched by query; empty without interventions or a baseline.
+    const std::vector<BoxChange>& changes() const { return changes_; }
     // Where detection `query`'s attention is: DETR decoder cross-attention row `query`; YOLOS encoder row
     // det_start + query. queryOfRow is the inverse for any site's row (-1: not a detection's row).
     Site detectionSite() const;
@@ -60,7 +64,9 @@ private:
 
     Document* doc_;
     float threshold_ = 0.7f; // DETR colab's default
+    void updateChanges();
     std::vector<Detection> detections_, all_;
+    std::vector<BoxChange> changes_;
     int encoderQuery_ = 0, decoderQuery_ = 0;
 };
 

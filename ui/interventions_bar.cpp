@@ -63,6 +63,23 @@ void InterventionsBar::setHeadAblated(Document* doc, const HeadRef& head, bool o
     doc->setInterventions(iv);
 }
 
+void InterventionsBar::addHeadActions(QMenu* menu, Document* doc, const HeadRef& head) {
+    const bool off = doc->interventions().is_ablated(head);
+    const QString site = head.site == Site::Encoder ? QString() : siteTitle(head.site) + " ";
+    QAction* toggle = menu->addAction(off ? tr("Restore %1layer %2 head %3").arg(site).arg(head.layer).arg(head.head)
+                                          : tr("Switch off %1layer %2 head %3 (ablate)").arg(site).arg(head.layer).arg(head.head));
+    toggle->setObjectName("actionToggleHead");
+    QAction* all = menu->addAction(tr("Restore every head"));
+    all->setObjectName("actionRestoreAllHeads");
+    all->setEnabled(!doc->interventions().ablated.empty());
+    QObject::connect(toggle, &QAction::triggered, doc, [doc, head, off] { setHeadAblated(doc, head, !off); });
+    QObject::connect(all, &QAction::triggered, doc, [doc] {
+        Interventions iv = doc->interventions();
+        iv.ablated.clear();
+        doc->setInterventions(iv);
+    });
+}
+
 void InterventionsBar::changed() {
     if (!undoing_) history_.push_back(last_);
     last_ = doc_->interventions();
@@ -96,7 +113,8 @@ void InterventionsBar::refresh() {
     }
     QString text = parts.isEmpty() ? tr("no head switched off") : tr("switched off: %1").arg(parts.join(" · "));
     if (!iv.masked_patches.empty())
-        text += tr(" · %1 patches masked (set to 0 in the normalised input)").arg(iv.masked_patches.size());
+        text += (iv.masked_patches.size() == 1 ? tr(" · 1 patch masked (set to 0 in the normalised input)")
+                                               : tr(" · %1 patches masked (set to 0 in the normalised input)").arg(iv.masked_patches.size()));
     label_->setText(text + "  ");
     {
         const QSignalBlocker block(mode_);

@@ -33,6 +33,10 @@ public:
     // Switch one head of the document's model off (on = true) or back on: the helpers the views' context
     // menus call (Model view, overlay).
     static void setHeadAblated(Document* doc, const HeadRef& head, bool on);
+    // THE context-menu entries for one head, shared by the Model view and the overlay: "Switch off layer L
+    // head H (ablate)" / "Restore layer L head H" (object name actionToggleHead) and "Restore every head"
+    // (actionRestoreAllHeads); they act through setHeadAblated / the document.
+    static void addHeadActions(QMenu* menu, Document* doc, const HeadRef& head);
 
 private:
     void changed();

@@ -317,7 +317,12 @@ void DetectionsCanvas::paintEvent(QPaintEvent*) {
         p.drawEllipse(c.center(), 4, 4);
         p.restore();
     }
-    paintDetections(p, detr_->detections(), toWidget, q, L.image);
+    if (!detr_->changes().empty()) { // interventions: before → after, both ways, and the key
+        paintDetectionChanges(p, detr_->changes(), toWidget, L.image);
+        paintChangesLegend(p, L.image.topLeft() + QPointF(6, 6));
+    } else {
+        paintDetections(p, detr_->detections(), toWidget, q, L.image);
+    }
     if (detr_->detections().empty()) {
         const QString text = tr("No detection scores above %1: lower the threshold").arg(double(detr_->threshold()), 0, 'f', 2);
         QFont f = p.font();

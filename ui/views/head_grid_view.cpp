@@ -2,12 +2,22 @@
 
 #include "ui/interventions_bar.h"
 #include "ui/views/analysis_paint.h"
+#include "ui/views/importance_mode.h"
 
+#include <QAction>
+#include <QComboBox>
 #include <QContextMenuEvent>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QKeyEvent>
+#include <QLabel>
 #include <QMenu>
+#include <QMessageBox>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QProgressBar>
+#include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -20,6 +30,7 @@ constexpr int kLeft = 34, kTop = 22, kRight = 64, kBottom = 8, kGap = 3;
 HeadGridCanvas::HeadGridCanvas(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) {
     setObjectName("headGridCanvas");
     setFocusPolicy(Qt::StrongFocus);
+    setMouseTracking(true);
     setMinimumSize(240, 200);
     setToolTip(tr("Each cell: one layer (row) and head (column), query as selected, scaled to its own range. "
                   "Click to select · right-click to switch a head off or on · ←/→ head · ↑/↓ layer"));
@@ -106,8 +117,14 @@ void HeadGridCanvas::paintEvent(QPaintEvent*) {
         const QRectF r = cellRect(0, h);
         p.drawText(QRectF(r.left() - 6, 0, r.width() + 12, kTop - 2), Qt::AlignHCenter | Qt::AlignBottom, QString("H%1").arg(h));
     }
-    for (int l = 0; l < layers_; ++l)
-        for (int h = 0; h < heads_; ++h) p.drawImage(cellRect(l, h), thumbs_[size_t(l * heads_ + h)]);
+    const QRectF last = cellRect(layers_ - 1, heads_ - 1);
+    const QRectF bar(last.right() + 14, kTop, 14, std::max(30.0, last.bottom() - kTop));
+    if (showsImportance()) {
+        paintImportance(p, *importance_, [this](int l, int h) { return cellRect(l, h); }, bar, palette().color(QPalette::Text));
+    } else {
+        for (int l = 0; l < layers_; ++l)
+            for (int h = 0; h < heads_; ++h) p.drawImage(cellRect(l, h), thumbs_[size_t(l * heads_ + h)]);
+    }
     paintAblated(p);
     // Selection: the cell, or the whole row when heads are fused.
     QRectF selRect = cellRect(sel.layer, std::max(0, sel.heads.head));
@@ -115,23 +132,51 @@ void HeadGridCanvas::paintEvent(QPaintEvent*) {
     p.setPen(QPen(palette().color(QPalette::Highlight), 3));
     p.drawRect(selRect.adjusted(-2, -2, 2, 2));
     // Colour bar: each cell is scaled to its own range.
-    const QRectF last = cellRect(layers_ - 1, heads_ - 1);
-    const QRectF bar(last.right() + 14, kTop, 14, std::max(30.0, last.bottom() - kTop));
-    paintColourBar(p, bar, doc_->display().colormap, 0, 1, QString(), palette().color(QPalette::Text), 0);
+    if (!showsImportance()) paintColourBar(p, bar, doc_->display().colormap, 0, 1, QString(), palette().color(QPalette::Text), 0);
+}
+
+bool HeadGridCanvas::showsImportance() const {
+    const analysis::HeadImportance* imp = importance_ && importance_->enabled() ? importance_->current() : nullptr;
+    return imp && imp->n_layers == layers_ && imp->n_heads == heads_ && imp->site == basis_.site;
+}
+
+QPoint HeadGridCanvas::cellAt(QPointF pos) const {
+    for (int l = 0; l < layers_; ++l)
+        for (int h = 0; h < heads_; ++h)
+            if (cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(pos)) return {l, h};
+    return {-1, -1};
 }
 
 void HeadGridCanvas::mousePressEvent(QMouseEvent* e) {
     setFocus();
-    for (int l = 0; l < layers_; ++l)
-        for (int h = 0; h < heads_; ++h)
-            if (cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(e->position())) {
-                Selection s = doc_->selection();
-                s.layer = l;
-                s.heads = {h};
-                doc_->setSelection(s);
-                return;
-            }
+    const QPoint c = cellAt(e->position());
+    if (c.x() < 0 || e->button() != Qt::LeftButton) return;
+    Selection s = doc_->selection();
+    s.layer = c.x();
+    s.heads = {c.y()};
+    doc_->setSelection(s);
 }
+
+// The hover read-out: the cell's importance (both metrics) in importance mode, else its layer and head.
+void HeadGridCanvas::setHover(QPointF pos) {
+    hoverPos_ = pos;
+    const QPoint c = pos.x() >= 0 ? cellAt(pos) : QPoint(-1, -1);
+    QString text;
+    if (c.x() >= 0 && showsImportance()) {
+        const analysis::HeadImportance& imp = *importance_->current();
+        text = tr("L%1 H%2: Δ logit %3 · Δ probability %4").arg(c.x()).arg(c.y())
+                   .arg(imp.logit_at(c.x(), c.y()), 0, 'f', 4).arg(imp.prob_at(c.x(), c.y()), 0, 'f', 4);
+    } else if (c.x() >= 0) {
+        text = tr("L%1 H%2").arg(c.x()).arg(c.y());
+    }
+    if (text == hoverText_) return;
+    hoverText_ = text;
+    emit hovered(text);
+}
+
+void HeadGridCanvas::mouseMoveEvent(QMouseEvent* e) { setHover(e->position()); }
+
+void HeadGridCanvas::leaveEvent(QEvent*) { setHover({-1, -1}); }
 
 void HeadGridCanvas::paintAblated(QPainter& p) {
     const Interventions& iv = doc_->interventions();
@@ -149,29 +194,12 @@ void HeadGridCanvas::paintAblated(QPainter& p) {
 }
 
 void HeadGridCanvas::contextMenuEvent(QContextMenuEvent* e) {
-    if (!doc_->result()) return;
-    for (int l = 0; l < layers_; ++l)
-        for (int h = 0; h < heads_; ++h) {
-            if (!cellRect(l, h).adjusted(-1.5, -1.5, 1.5, 1.5).contains(e->pos())) continue;
-            const HeadRef head{basis_.site, l, h};
-            const bool off = doc_->interventions().is_ablated(head);
-            QMenu menu(this);
-            menu.setObjectName("headMenu");
-            QAction* toggle = menu.addAction(off ? tr("Restore layer %1 head %2").arg(l).arg(h)
-                                                 : tr("Switch off layer %1 head %2 (ablate)").arg(l).arg(h));
-            toggle->setObjectName("actionToggleHead");
-            QAction* all = menu.addAction(tr("Restore every head"));
-            all->setObjectName("actionRestoreAllHeads");
-            all->setEnabled(!doc_->interventions().ablated.empty());
-            connect(toggle, &QAction::triggered, this, [this, head, off] { InterventionsBar::setHeadAblated(doc_, head, !off); });
-            connect(all, &QAction::triggered, this, [this] {
-                Interventions iv = doc_->interventions();
-                iv.ablated.clear();
-                doc_->setInterventions(iv);
-            });
-            menu.exec(e->globalPos());
-            return;
-        }
+    const QPoint c = cellAt(e->pos());
+    if (!doc_->result() || c.x() < 0) return;
+    QMenu menu(this);
+    menu.setObjectName("headMenu");
+    InterventionsBar::addHeadActions(&menu, doc_, {basis_.site, c.x(), c.y()});
+    menu.exec(e->globalPos());
 }
 
 void HeadGridCanvas::keyPressEvent(QKeyEvent* e) {
@@ -182,14 +210,104 @@ HeadGridView::HeadGridView(Document* doc, QWidget* parent) : View(doc, parent) {
     setObjectName("modelView");
     auto* lay = new QVBoxLayout(this);
     lay->setContentsMargins(0, 0, 0, 0);
+    lay->setSpacing(0);
+    auto* bar = new QToolBar(this);
+    bar->setObjectName("modelViewBar");
+    bar->setIconSize(QSize(16, 16));
+    importanceMode_ = bar->addAction(tr("Head importance"));
+    importanceMode_->setObjectName("actionImportanceMode");
+    importanceMode_->setCheckable(true);
+    importanceMode_->setShortcut(QKeySequence(tr("Ctrl+Shift+I")));
+    importanceMode_->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    importanceMode_->setToolTip(tr("Colour each head by how much the prediction depends on it alone: the top-1 class's logit / "
+                                   "probability minus its value with that one head ablated (the interventions bar's zero / mean "
+                                   "mode; one run per head, computed in the background) (Ctrl+Shift+I)"));
+    metric_ = new QComboBox(bar);
+    metric_->setObjectName("importanceMetric");
+    metric_->addItem(tr("Δ probability"), true);
+    metric_->addItem(tr("Δ logit"), false);
+    metric_->setToolTip(tr("What the colour shows: the drop of the target's softmax probability or of its logit"));
+    bar->addWidget(metric_);
+    progress_ = new QProgressBar(bar);
+    progress_->setObjectName("importanceProgress");
+    progress_->setMaximumWidth(140);
+    progress_->setTextVisible(true);
+    cancel_ = new QToolButton(bar);
+    cancel_->setObjectName("importanceCancel");
+    cancel_->setText(tr("Cancel"));
+    cancel_->setToolTip(tr("Stop computing the head importance"));
+    progressAct_ = bar->addWidget(progress_);
+    cancelAct_ = bar->addWidget(cancel_);
+    exportCsv_ = bar->addAction(tr("Export CSV…"));
+    exportCsv_->setObjectName("actionExportImportanceCsv");
+    exportCsv_->setToolTip(tr("Save the importance table as CSV: layer,head,delta_logit,delta_prob (as the CLI's head_importance.csv)"));
+    lay->addWidget(bar);
     canvas_ = new HeadGridCanvas(doc, this);
-    lay->addWidget(canvas_);
+    lay->addWidget(canvas_, 1);
+    status_ = new QLabel(this);
+    status_->setObjectName("importanceStatus");
+    status_->setWordWrap(true);
+    status_->setContentsMargins(6, 2, 6, 2);
+    lay->addWidget(status_);
+    importance_ = new ImportanceState(doc, this);
+    canvas_->setImportance(importance_);
+
+    connect(importanceMode_, &QAction::toggled, this, [this](bool on) {
+        importance_->setSite(canvas_->site());
+        importance_->setEnabled(on);
+    });
+    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { importance_->setShowsProb(metric_->currentData().toBool()); });
+    connect(cancel_, &QToolButton::clicked, importance_, &ImportanceState::cancel);
+    connect(exportCsv_, &QAction::triggered, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export head importance"), "head_importance.csv", tr("CSV (*.csv)"));
+        if (path.isEmpty()) return;
+        if (const QString err = exportImportanceCsv(path); !err.isEmpty()) QMessageBox::warning(this, tr("Export failed"), err);
+    });
+    connect(importance_, &ImportanceState::changed, this, &HeadGridView::syncImportance);
+    connect(importance_, &ImportanceState::busyChanged, this, &HeadGridView::syncImportance);
+    connect(importance_, &ImportanceState::progress, this, [this](int done, int total) {
+        progress_->setRange(0, total);
+        progress_->setValue(done);
+    });
+    connect(doc_, &Document::selectionChanged, this, [this] { importance_->setSite(doc_->selection().site); });
+    connect(canvas_, &HeadGridCanvas::hovered, this, [this](const QString& t) { status_->setText(t.isEmpty() ? importance_->status() : t); });
+    syncImportance();
 }
 
-std::vector<float> HeadGridView::shownValues() const { // [layers, heads, n_k]
+void HeadGridView::syncImportance() {
+    const bool on = importance_->enabled();
+    metric_->setEnabled(on);
+    progressAct_->setVisible(on && importance_->busy());
+    cancelAct_->setVisible(on && importance_->busy());
+    if (!importance_->busy()) progress_->reset();
+    exportCsv_->setEnabled(on && importance_->current());
+    status_->setVisible(on);
+    status_->setText(importance_->status());
+    canvas_->update();
+}
+
+bool HeadGridView::busy() const { return importance_->enabled() && importance_->busy(); }
+
+QString HeadGridView::caption() const {
+    if (!canvas_->showsImportance()) return View::caption();
+    return tr("%1 · head importance: %2").arg(sourceCaption(), importance_->status());
+}
+
+QString HeadGridView::exportImportanceCsv(const QString& path) const {
+    const QString csv = importance_->csv();
+    if (csv.isEmpty()) return tr("No head importance to export: switch the importance mode on and wait for it");
+    return exportBytes(csv.toUtf8(), path);
+}
+
+std::vector<float> HeadGridView::shownValues() const { // [layers, heads, n_k]; importance: [layers, heads]
     std::vector<float> out;
+    const bool imp = canvas_->showsImportance();
     for (int l = 0; l < canvas_->layers(); ++l)
         for (int h = 0; h < canvas_->heads(); ++h) {
+            if (imp) {
+                out.push_back(float(importance_->value(l, h)));
+                continue;
+            }
             const auto& r = canvas_->cell(l, h).row;
             out.insert(out.end(), r.begin(), r.end());
         }
@@ -197,6 +315,7 @@ std::vector<float> HeadGridView::shownValues() const { // [layers, heads, n_k]
 }
 
 std::vector<int64_t> HeadGridView::shownShape() const {
+    if (canvas_->showsImportance()) return {canvas_->layers(), canvas_->heads()};
     const int64_t nk = canvas_->layers() ? int64_t(canvas_->cell(0, 0).row.size()) : 0;
     return {canvas_->layers(), canvas_->heads(), nk};
 }

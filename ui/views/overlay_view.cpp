@@ -1,13 +1,18 @@
 #include "ui/views/overlay_view.h"
 
 #include "ui/detr_state.h"
+#include "ui/interventions_bar.h"
 #include "ui/views/analysis_paint.h"
 #include "ui/views/map_paint.h"
 
+#include <QAction>
+#include <QContextMenuEvent>
 #include <QKeyEvent>
+#include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
+#include <QToolBar>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -106,6 +111,7 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
             for (int r = 1; r < shown_.grid_h; ++r) p.drawLine(QPointF(g.left(), g.y() + r * ch), QPointF(g.right(), g.y() + r * ch));
         }
         p.restore();
+        brush_.paint(p, g); // masked patches: hatched and dimmed
         if (doc_->detr()->isDetectionRow(doc_->selection()) && doc_->detr()->active()) // the detections; the query's box stands out
             paintDetections(p, doc_->detr()->detections(), originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), img),
                             doc_->detr()->queryOfRow(doc_->selection().site, doc_->selection().query), img);
@@ -131,11 +137,19 @@ void OverlayCanvas::paintEvent(QPaintEvent*) {
         p.drawText(QRectF(0, img.bottom() + 2, width(), kReadoutArea), Qt::AlignCenter,
                    tr("This map's keys are not image patches: see the attention matrix."));
     }
+    if (mapImage_.isNull() && !g.isEmpty()) brush_.paint(p, g);
+    if (brush_.active() && !exporting_ && !g.isEmpty()) { // the brush's frame: the grid that can be masked
+        p.setPen(QPen(QColor(255, 170, 0), 2, Qt::DashLine));
+        p.drawRect(g.intersected(img));
+    }
     p.setPen(palette().color(QPalette::Text));
     p.drawText(QRectF(8, height() - kReadoutArea, width() - 16, kReadoutArea), Qt::AlignVCenter | Qt::AlignLeft, statusLine());
 }
 
 QString OverlayCanvas::statusLine() const {
+    if (brush_.active())
+        return tr("Mask brush: drag to mask patches (set to 0 in the normalised input) · from a masked one: erase · "
+                  "%1 masked · Esc: done").arg(brush_.shownMasked().size());
     if (!readout_.isEmpty()) return readout_;
     if (!doc_->result()) return doc_->waitingText(); // "Running…", "Cancelled", the error, what to open
     if (doc_->selection().site == Site::Pool) // one query: the learned probe whose attention pools the tokens
@@ -201,6 +215,10 @@ void OverlayCanvas::paintEmptyState(QPainter& p) {
 }
 
 void OverlayCanvas::mouseMoveEvent(QMouseEvent* e) {
+    if (brush_.dragging()) {
+        if (brush_.move(brush_.cellAt(e->position(), gridRect()))) update();
+        return;
+    }
     hoverPos_ = e->position();
     if (updateReadout()) update();
 }
@@ -226,6 +244,10 @@ bool OverlayCanvas::updateReadout() {
 
 void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     setFocus();
+    if (brush_.active()) {
+        if (e->button() == Qt::LeftButton && brush_.press(brush_.cellAt(e->position(), gridRect()))) update();
+        return;
+    }
     const QPoint cell = patchAt(e->position());
     const RunResult* r = doc_->result();
     const AttentionMap* m = doc_->currentMap();
@@ -245,6 +267,49 @@ void OverlayCanvas::mousePressEvent(QMouseEvent* e) {
     doc_->setSelection(s);
 }
 
+void OverlayCanvas::mouseReleaseEvent(QMouseEvent* e) {
+    if (e->button() == Qt::LeftButton && brush_.dragging()) {
+        brush_.release(); // one change of the interventions: one undo step, one rerun
+        update();
+    }
+}
+
+void OverlayCanvas::setBrushActive(bool on) {
+    if (on == brush_.active()) return;
+    brush_.setActive(on);
+    setCursor(on ? Qt::CrossCursor : Qt::ArrowCursor);
+    update();
+    emit brushActiveChanged(on);
+}
+
+bool OverlayCanvas::event(QEvent* e) {
+    if (e->type() == QEvent::ShortcutOverride && brush_.active() && static_cast<QKeyEvent*>(e)->key() == Qt::Key_Escape) {
+        e->accept(); // ours, not the window's Cancel
+        return true;
+    }
+    return QWidget::event(e);
+}
+
+void OverlayCanvas::contextMenuEvent(QContextMenuEvent* e) {
+    const Selection& s = doc_->selection();
+    const AttentionMap* m = doc_->currentMap();
+    if (!doc_->result() || !m || s.site == Site::Pool) return;
+    QMenu menu(this);
+    menu.setObjectName("overlayHeadMenu");
+    if (!s.heads.fused()) InterventionsBar::addHeadActions(&menu, doc_, {s.site, s.layer, s.heads.head}); // the head shown
+    QMenu* list = menu.addMenu(tr("Heads of layer %1").arg(s.layer));
+    list->setObjectName("overlayHeadList");
+    for (int h = 0; h < m->n_heads; ++h) { // checked: switched off
+        const HeadRef head{s.site, s.layer, h};
+        QAction* a = list->addAction(tr("Head %1 switched off").arg(h));
+        a->setObjectName(QString("actionOverlayHead%1").arg(h));
+        a->setCheckable(true);
+        a->setChecked(doc_->interventions().is_ablated(head));
+        connect(a, &QAction::toggled, this, [this, head](bool off) { InterventionsBar::setHeadAblated(doc_, head, off); });
+    }
+    menu.exec(e->globalPos());
+}
+
 void OverlayCanvas::leaveEvent(QEvent*) {
     hoverPos_ = {-1, -1};
     hover_ = {-1, -1};
@@ -253,6 +318,10 @@ void OverlayCanvas::leaveEvent(QEvent*) {
 }
 
 void OverlayCanvas::keyPressEvent(QKeyEvent* e) {
+    if (e->key() == Qt::Key_Escape && brush_.active()) {
+        brush_.cancelStroke();
+        return setBrushActive(false);
+    }
     if (!navigateSelection(doc_, e->key())) QWidget::keyPressEvent(e);
 }
 
@@ -260,8 +329,26 @@ OverlayView::OverlayView(Document* doc, QWidget* parent) : View(doc, parent) {
     setObjectName("overlayView");
     auto* lay = new QVBoxLayout(this);
     lay->setContentsMargins(0, 0, 0, 0);
+    lay->setSpacing(0);
+    auto* bar = new QToolBar(this);
+    bar->setObjectName("overlayBar");
+    brushAction_ = bar->addAction(tr("Mask brush"));
+    brushAction_->setObjectName("actionMaskBrush");
+    brushAction_->setCheckable(true);
+    brushAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    brushAction_->setToolTip(tr("Mask brush (Ctrl+B): drag over the image to mask patches — masked patches are set to 0 in the "
+                                "normalised input (the dataset-mean colour; the tokens stay), drawn hatched. Start a drag on a "
+                                "masked patch to erase. Each stroke reruns the model; Ctrl+Z undoes it; Esc leaves the mode."));
+    lay->addWidget(bar);
     canvas_ = new OverlayCanvas(doc, this);
-    lay->addWidget(canvas_);
+    lay->addWidget(canvas_, 1);
+    connect(brushAction_, &QAction::toggled, canvas_, &OverlayCanvas::setBrushActive);
+    connect(canvas_, &OverlayCanvas::brushActiveChanged, brushAction_, &QAction::setChecked);
+    connect(doc, &Document::interventionsChanged, canvas_, qOverload<>(&QWidget::update));
+    auto enable = [this] { brushAction_->setEnabled(!canvas_->brush().grid().isEmpty()); };
+    connect(doc, &Document::resultChanged, this, enable);
+    connect(doc, &Document::modelChanged, this, enable);
+    enable();
 }
 
 std::vector<float> OverlayView::shownValues() const { return canvas_->shown().grid; }

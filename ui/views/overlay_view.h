@@ -5,11 +5,14 @@
 
 #include "ui/export.h"
 #include "ui/views/map_paint.h"
+#include "ui/views/mask_brush.h"
 #include "ui/views/view.h"
 
 #include <QImage>
 #include <QPointF>
 #include <QRectF>
+
+class QAction;
 
 namespace attnscope::ui {
 
@@ -25,16 +28,25 @@ public:
     QRect figureRect() const override;        // the image and its colour bar (exports)
     void setExporting(bool on) override { exporting_ = on; }
     QString statusLine() const;              // the line under the image: hover read-out, query, or why no map
+    // Mask brush mode (issue 18): a drag paints / erases patches to mask (set to 0 in the normalised input);
+    // Esc leaves it. The view's toolbar toggles it.
+    MaskBrush& brush() { return brush_; }
+    void setBrushActive(bool on);
 
 signals:
     void hovered(const QString& text);
+    void brushActiveChanged(bool on);
 
 protected:
     void paintEvent(QPaintEvent*) override;
     void mouseMoveEvent(QMouseEvent* e) override;
     void mousePressEvent(QMouseEvent* e) override;
+    void mouseReleaseEvent(QMouseEvent* e) override;
     void leaveEvent(QEvent*) override;
     void keyPressEvent(QKeyEvent* e) override;
+    bool event(QEvent* e) override; // Esc leaves the brush mode before the window's Cancel sees it
+    // Right-click: switch the shown head off / on, or any head of the shown layer (issue 18).
+    void contextMenuEvent(QContextMenuEvent* e) override;
 
 private:
     void refresh();
@@ -52,6 +64,7 @@ private:
     QString readout_;
     ScaledImageCache photo_;
     bool exporting_ = false;
+    MaskBrush brush_{doc_};
     QRectF barRect(const QRectF& img) const; // the colour bar beside the image
 };
 
@@ -65,9 +78,11 @@ public:
     std::vector<float> shownValues() const override;
     std::vector<int64_t> shownShape() const override;
     OverlayCanvas* overlay() const { return canvas_; }
+    QAction* brushAction() const { return brushAction_; }
 
 private:
     OverlayCanvas* canvas_;
+    QAction* brushAction_;
 };
 
 } // namespace attnscope::ui

@@ -54,6 +54,7 @@ void PredictionsCanvas::rebuild() {
                                  .arg(int(std::lround(b[1]))).arg(int(std::lround(b[2]))).arg(int(std::lround(b[3]))),
                              double(d.score), QString::number(double(d.score), 'f', 2)});
         }
+        addBoxChanges(*r);
         if (rows_.empty()) summary_ = tr("No detection above the threshold (the Detections view's slider sets it).");
     } else if (!r->predictions.empty()) { // a classifier: core's post-processing, computed once per result
         const int k = std::min<int>(PredictionsView::kTopK, int(r->predictions.size()));
@@ -107,6 +108,39 @@ void PredictionsCanvas::addBefore(const RunResult& r) {
     }
     heading_ = tr("After %1: top %2 classes, before → after").arg(QString::fromStdString(describe_interventions(r.interventions)))
                    .arg(rows_.size());
+}
+
+// DETR with interventions: every query above the threshold in the clean or the intervened run (DetrState's
+// changes, matched by query), its score after and before — "0.41 (was 0.97, −0.56)", vanished and
+// appeared ones said so — the vanished ones last.
+void PredictionsCanvas::addBoxChanges(const RunResult& r) {
+    const std::vector<BoxChange>& changes = doc_->detr()->changes();
+    if (changes.empty()) return;
+    rows_.clear();
+    std::vector<BoxChange> order = changes;
+    std::stable_sort(order.begin(), order.end(), [](const BoxChange& a, const BoxChange& b) {
+        const bool va = a.kind == BoxChange::Vanished, vb = b.kind == BoxChange::Vanished;
+        return va != vb ? vb : (va ? a.before.score > b.before.score : a.after.score > b.after.score);
+    });
+    int counts[4] = {0, 0, 0, 0};
+    for (const BoxChange& c : order) {
+        ++counts[c.kind];
+        const Detection& d = c.kind == BoxChange::Vanished ? c.before : c.after;
+        const auto& b = d.box_xyxy;
+        const double delta = double(c.after.score) - double(c.before.score);
+        const QString sign = std::abs(delta) < 0.005 ? "±" : delta > 0 ? "+" : "−";
+        Row row{d.label_id, c.query,
+                tr("%1  (%2, %3)–(%4, %5) · %6").arg(QString::fromStdString(d.label)).arg(int(std::lround(b[0]))).arg(int(std::lround(b[1])))
+                    .arg(int(std::lround(b[2]))).arg(int(std::lround(b[3]))).arg(boxChangeName(c.kind)),
+                double(c.after.score), {}, double(c.before.score)};
+        row.valueText = tr("%1 (was %2, %3%4)").arg(double(c.after.score), 0, 'f', 2).arg(double(c.before.score), 0, 'f', 2)
+                            .arg(sign).arg(std::abs(delta), 0, 'f', 2);
+        rows_.push_back(row);
+    }
+    heading_ = tr("After %1: detections before → after").arg(QString::fromStdString(describe_interventions(r.interventions)));
+    summary_ = tr("%1 kept · %2 moved · %3 vanished · %4 appeared (score ≥ %5 in either run; matched by object query)")
+                   .arg(counts[BoxChange::Kept]).arg(counts[BoxChange::Moved]).arg(counts[BoxChange::Vanished])
+                   .arg(counts[BoxChange::Appeared]).arg(double(doc_->detr()->threshold()), 0, 'f', 2);
 }
 
 double PredictionsCanvas::rowHeight() const { return std::max(22.0, fontMetrics().height() * 1.7); }

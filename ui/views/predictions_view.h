@@ -44,6 +44,7 @@ protected:
 private:
     void rebuild();
     void addBefore(const RunResult& r); // interventions: the clean run's values beside these
+    void addBoxChanges(const RunResult& r); // DETR with interventions: scores before → after per query
     double rowHeight() const;
     double top() const;
 
