@@ -9,11 +9,16 @@ attnscope_install_deps
 attnscope_build
 (cd build && ctest --output-on-failure --timeout 900 "$@")
 # The default GEMM backend is oneDNN when the build has it; the fidelity tests run once more on OpenBLAS
-# (ATTNSCOPE_BACKEND forces it; docs/performance.md) so that every selectable backend is checked.
+# (ATTNSCOPE_BACKEND forces it; docs/performance.md) so that every selectable backend is checked. The same
+# rerun loads every weight as a copy (ATTNSCOPE_MAP_WEIGHTS=0) instead of serving float32 safetensors
+# tensors from the file's mapping, so both weight paths are checked too.
+fidelity='^test_(vit|detr|real_deit|kernels|kernels_conv|analysis_reference|cli|explain_gradients|explain_detr|interventions|importance|clip_siglip|yolos)$'
 if grep -q '^ATTNSCOPE_BACKENDS_ONEDNN:INTERNAL=ON' build/CMakeCache.txt 2>/dev/null && [ $# -eq 0 ]; then
-  echo "attnscope: fidelity tests with ATTNSCOPE_BACKEND=openblas"
-  (cd build && ATTNSCOPE_BACKEND=openblas ctest --output-on-failure --timeout 900 \
-     -R '^test_(vit|detr|real_deit|kernels|kernels_conv|analysis_reference|cli|explain_gradients|explain_detr|interventions|importance|clip_siglip|yolos)$')
+  echo "attnscope: fidelity tests with ATTNSCOPE_BACKEND=openblas ATTNSCOPE_MAP_WEIGHTS=0"
+  (cd build && ATTNSCOPE_BACKEND=openblas ATTNSCOPE_MAP_WEIGHTS=0 ctest --output-on-failure --timeout 900 -R "$fidelity")
+elif [ $# -eq 0 ]; then
+  echo "attnscope: fidelity tests with ATTNSCOPE_MAP_WEIGHTS=0"
+  (cd build && ATTNSCOPE_MAP_WEIGHTS=0 ctest --output-on-failure --timeout 900 -R "$fidelity")
 fi
 if [ "${ATTNSCOPE_SANITIZE_STAGE:-0}" = 1 ]; then
   echo "attnscope: test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"

@@ -5,12 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -43,74 +39,27 @@ bool parse_dtype(const std::string& s, DType& out) {
 
 } // namespace
 
-MappedFile::MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(ErrorKind::Io, path, "", std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(ErrorKind::Io, path, "", "not a regular file");
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            ::close(fd);
-            throw Error(ErrorKind::Io, path, "", std::string("cannot map: ") + std::strerror(errno));
-        }
-        data_ = static_cast<const uint8_t*>(p);
-        mapped_ = true;
-    }
-    ::close(fd);
-}
-
-MappedFile::MappedFile(const uint8_t* data, size_t size) : data_(size ? data : nullptr), size_(data ? size : 0) {}
-
-void MappedFile::release(const uint8_t* p, size_t n) const {
-    if (!mapped_ || !data_ || n == 0 || p < data_ || p >= data_ + size_) return;
-    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-    const uintptr_t end = std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_ + size_));
-    const uintptr_t hi = (end + page - 1) & ~(page - 1);
-    // Pages shared with a neighbouring tensor are dropped too: harmless, they fault back in when read.
-    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-}
-
-void MappedFile::prefault(const uint8_t* p, size_t n) const {
-#ifdef MADV_POPULATE_READ
-    if (!mapped_ || !data_ || n == 0 || p < data_ || p >= data_ + size_) return;
-    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-    const uintptr_t end = std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_ + size_));
-    ::madvise(reinterpret_cast<void*>(lo), end - lo, MADV_POPULATE_READ); // best effort (Linux ≥ 5.14)
-#endif
-}
-
-MappedFile::~MappedFile() {
-    if (data_ && mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
-}
-
-SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path), file_(path) { parse(); }
+SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path), file_(std::make_shared<MappedFile>(path, /*share=*/true)) { parse(); }
 
 SafeTensorsFile::SafeTensorsFile(const std::string& name, const uint8_t* data, size_t size)
-    : path_(name), file_(data, size) {
+    : path_(name), file_(std::make_shared<MappedFile>(data, size)) {
     parse();
 }
 
 void SafeTensorsFile::parse() {
     const std::string name = base(path_);
-    if (file_.size() < 8) throw Error(ErrorKind::Format, name, "", "file is shorter than the 8-byte header length");
+    if (file_->size() < 8) throw Error(ErrorKind::Format, name, "", "file is shorter than the 8-byte header length");
     uint64_t n = 0;
-    std::memcpy(&n, file_.data(), 8); // little-endian host assumed (x86-64, aarch64)
+    std::memcpy(&n, file_->data(), 8); // little-endian host assumed (x86-64, aarch64)
     if (n > kMaxHeader) throw Error(ErrorKind::Format, name, "header", "header length " + std::to_string(n) + " exceeds 100 MB");
-    if (n > file_.size() - 8)
+    if (n > file_->size() - 8)
         throw Error(ErrorKind::Format, name, "header",
-                    "header length " + std::to_string(n) + " runs past end of file (" + std::to_string(file_.size()) + " bytes)");
+                    "header length " + std::to_string(n) + " runs past end of file (" + std::to_string(file_->size()) + " bytes)");
     data_start_ = 8 + n;
 
     json header;
     try {
-        header = json::parse(file_.data() + 8, file_.data() + 8 + n);
+        header = json::parse(file_->data() + 8, file_->data() + 8 + n);
     } catch (const json::exception& e) {
         throw Error(ErrorKind::Format, name, "header", std::string("invalid JSON: ") + e.what());
     }
@@ -158,7 +107,7 @@ void SafeTensorsFile::parse() {
             throw Error(ErrorKind::Format, name, field,
                         "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " +
                             shape_str(e.info.shape) + " of " + dt + " needs " + std::to_string(expect));
-        if (e.end > file_.size() - data_start_)
+        if (e.end > file_->size() - data_start_)
             throw Error(ErrorKind::Format, name, field, "data_offsets run past end of file");
         auto [pos, inserted] = entries_.emplace(key, std::move(e));
         if (!inserted) throw Error(ErrorKind::Format, name, field, "duplicate tensor name");
@@ -175,10 +124,10 @@ void SafeTensorsFile::parse() {
             throw Error(ErrorKind::Format, name, "tensor '" + e->info.name + "'", "gap in the data before this tensor");
         cursor = e->end;
     }
-    if (data_start_ + cursor != file_.size())
+    if (data_start_ + cursor != file_->size())
         throw Error(ErrorKind::Format, name, "",
                     "data section covers " + std::to_string(cursor) + " bytes but the file holds " +
-                        std::to_string(file_.size() - data_start_) + " (truncated or trailing bytes)");
+                        std::to_string(file_->size() - data_start_) + " (truncated or trailing bytes)");
 }
 
 std::vector<std::string> SafeTensorsFile::names() const {
@@ -198,14 +147,27 @@ TensorInfo SafeTensorsFile::info(const std::string& name) const { return entry(n
 
 Tensor SafeTensorsFile::load(const std::string& name) const {
     const Entry& e = entry(name);
-    require_memory(sat_mul(static_cast<uint64_t>(shape_numel(e.info.shape)), 4), base(path_), "tensor '" + name + "'",
+    const uint8_t* src = file_->data() + data_start_ + e.begin;
+    const int64_t numel = shape_numel(e.info.shape);
+    // float32 (little-endian, as the format stores it) on a float-aligned offset, from a mapping protected
+    // against the file changing (MappedFile::shareable): served straight from the mapping, no copy.
+    if (e.info.dtype == DType::F32 && std::endian::native == std::endian::little && numel > 0 && file_->shareable() &&
+        reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+        file_->prefault(src, e.end - e.begin);
+        return Tensor(e.info.shape, FloatData::borrow(reinterpret_cast<const float*>(src), static_cast<size_t>(numel), file_));
+    }
+    require_memory(sat_mul(static_cast<uint64_t>(numel), 4), base(path_), "tensor '" + name + "'",
                    "loading " + shape_str(e.info.shape) + " as float32");
     Tensor t(e.info.shape);
-    const uint8_t* src = file_.data() + data_start_ + e.begin;
-    file_.prefault(src, e.end - e.begin);
+    file_->prefault(src, e.end - e.begin);
     convert_to_f32(e.info.dtype, src, t.numel(), t.ptr());
-    file_.release(src, e.end - e.begin);
+    file_->release(src, e.end - e.begin);
     return t;
+}
+
+void SafeTensorsFile::release(const std::string& name) const {
+    const Entry& e = entry(name);
+    file_->release(file_->data() + data_start_ + e.begin, e.end - e.begin);
 }
 
 // ---- sharded ----
@@ -254,5 +216,6 @@ const SafeTensorsFile& ShardedSafeTensors::shard_of(const std::string& name) con
 
 TensorInfo ShardedSafeTensors::info(const std::string& name) const { return shard_of(name).info(name); }
 Tensor ShardedSafeTensors::load(const std::string& name) const { return shard_of(name).load(name); }
+void ShardedSafeTensors::release(const std::string& name) const { shard_of(name).release(name); }
 
 } // namespace attnscope

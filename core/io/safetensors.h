@@ -2,35 +2,12 @@
 // (sorted contiguous offsets, sizes = numel·dtype size, whole file covered, no duplicates).
 #pragma once
 
+#include "core/io/mapped_file.h"
 #include "core/io/weights.h"
 
 #include <map>
 
 namespace attnscope {
-
-class MappedFile {
-public:
-    explicit MappedFile(const std::string& path); // throws Error(Io)
-    MappedFile(const uint8_t* data, size_t size);  // borrows caller-owned bytes (never unmapped)
-    ~MappedFile();
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-    const uint8_t* data() const { return data_; }
-    size_t size() const { return size_; }
-    // Drops the mapped pages covering [p, p + n) from this process (MADV_DONTNEED; they stay in the
-    // page cache and fault back in if read again, so this never changes what is read). Loaders call it
-    // once a tensor is converted, so the checkpoint's pages and their float32 copy are never all
-    // resident at once (peak RSS ≈ the weights once, not twice). No-op for borrowed bytes.
-    void release(const uint8_t* p, size_t n) const;
-    // Maps [p, p + n) in one call (MADV_POPULATE_READ) before it is read: one batch instead of a page
-    // fault every few pages. No-op where the kernel lacks it and for borrowed bytes.
-    void prefault(const uint8_t* p, size_t n) const;
-
-private:
-    const uint8_t* data_ = nullptr;
-    size_t size_ = 0;
-    bool mapped_ = false;
-};
 
 class SafeTensorsFile final : public WeightSource {
 public:
@@ -42,7 +19,8 @@ public:
     std::vector<std::string> names() const override;
     bool has(const std::string& name) const override { return entries_.count(name) != 0; }
     TensorInfo info(const std::string& name) const override;
-    Tensor load(const std::string& name) const override;
+    Tensor load(const std::string& name) const override; // float32: may borrow the mapping (FloatData)
+    void release(const std::string& name) const override;
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
 private:
@@ -54,7 +32,7 @@ private:
     void parse();
 
     std::string path_;
-    MappedFile file_;
+    std::shared_ptr<const MappedFile> file_; // shared with the tensors that borrow it
     uint64_t data_start_ = 0;
     std::map<std::string, Entry> entries_;
     std::map<std::string, std::string> metadata_;
@@ -69,6 +47,7 @@ public:
     bool has(const std::string& name) const override { return owner_.count(name) != 0; }
     TensorInfo info(const std::string& name) const override;
     Tensor load(const std::string& name) const override;
+    void release(const std::string& name) const override;
 
 private:
     const SafeTensorsFile& shard_of(const std::string& name) const;

@@ -213,10 +213,14 @@ VitBlock load_block(const WeightSource& w, const Spec& s, int il) {
         int part = 0;
         for (const char* p : {"q_proj", "k_proj", "v_proj"}) {
             const std::string base = std::string("self_attn.") + p;
-            const Tensor wt = mat(w, n.blk(il, base + ".weight", ""), D, D);
-            const Tensor bs = vec(w, n.blk(il, base + ".bias", ""), D);
-            std::copy(wt.data.begin(), wt.data.end(), b.qkv_w.data.begin() + static_cast<int64_t>(part) * D * D);
-            std::copy(bs.data.begin(), bs.data.end(), b.qkv_b.data.begin() + static_cast<int64_t>(part) * D);
+            const std::string wk = n.blk(il, base + ".weight", ""), bk = n.blk(il, base + ".bias", "");
+            {
+                const Tensor wt = mat(w, wk, D, D);
+                const Tensor bs = vec(w, bk, D);
+                std::copy(wt.data.begin(), wt.data.end(), b.qkv_w.data.begin() + static_cast<int64_t>(part) * D * D);
+                std::copy(bs.data.begin(), bs.data.end(), b.qkv_b.data.begin() + static_cast<int64_t>(part) * D);
+            }
+            w.release(wk), w.release(bk); // stacked into qkv: the file's pages of them are not needed
             ++part;
         }
     }

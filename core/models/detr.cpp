@@ -69,10 +69,13 @@ Tensor rows(const Tensor& t, int64_t r0, int64_t r1) { // rows [r0, r1) of a 1-D
 DetrAttention load_attention(const WeightSource& src, const DetrNames& n, const std::string& base, int64_t d) {
     DetrAttention a;
     if (n.original) {
-        const Tensor w = load_checked(src, base + "in_proj_weight", {3 * d, d}); // (3d, d)
-        const Tensor b = load_checked(src, base + "in_proj_bias", {3 * d});      // (3d)
-        a.wq = rows(w, 0, d), a.wk = rows(w, d, 2 * d), a.wv = rows(w, 2 * d, 3 * d);
-        a.bq = rows(b, 0, d), a.bk = rows(b, d, 2 * d), a.bv = rows(b, 2 * d, 3 * d);
+        {
+            const Tensor w = load_checked(src, base + "in_proj_weight", {3 * d, d}); // (3d, d)
+            const Tensor b = load_checked(src, base + "in_proj_bias", {3 * d});      // (3d)
+            a.wq = rows(w, 0, d), a.wk = rows(w, d, 2 * d), a.wv = rows(w, 2 * d, 3 * d);
+            a.bq = rows(b, 0, d), a.bk = rows(b, d, 2 * d), a.bv = rows(b, 2 * d, 3 * d);
+        }
+        src.release(base + "in_proj_weight"), src.release(base + "in_proj_bias"); // split into copies above
     } else {
         load_linear(src, base + "q_proj.", d, d, a.wq, a.bq);
         load_linear(src, base + "k_proj.", d, d, a.wk, a.bk);

@@ -31,13 +31,14 @@ ConvBN load_conv_bn(const WeightSource& src, const std::string& conv, const std:
     ConvBN cb;
     const int c_out = static_cast<int>(ti.shape[0]), k = static_cast<int>(ti.shape[2]);
     cb.shape = {c_in, c_out, k, k, stride, dilation * (k / 2), dilation};
-    Tensor w = src.load(conv);                                                   // (c_out, c_in, k, k)
+    const Tensor w = src.load(conv);                                             // (c_out, c_in, k, k)
     const Tensor gamma = load_checked(src, bn + "weight", {c_out});              // (c_out)
     const Tensor beta = load_checked(src, bn + "bias", {c_out});                 // (c_out)
     const Tensor mean = load_checked(src, bn + "running_mean", {c_out});         // (c_out)
     const Tensor var = load_checked(src, bn + "running_var", {c_out});           // (c_out)
     const int64_t per_out = w.numel() / c_out;
-    cb.w = std::move(w.data);
+    cb.w = w.data.vector(); // the one copy: scaled in place below
+    src.release(conv);
     cb.b.resize(static_cast<size_t>(c_out));
     for (int o = 0; o < c_out; ++o) {
         const float scale = gamma.data[o] * (1.0f / std::sqrt(var.data[o] + 1e-5f));

@@ -293,10 +293,14 @@ VitBlock load_block(const WeightSource& w, const VitConfig& c, int il) {
         int part = 0;
         for (const char* qkv : {"query", "key", "value"}) {
             const std::string base = std::string("attention.attention.") + qkv;
-            Tensor wt = mat(w, n.blk(il, base + ".weight", base + ".weight", ""), D, D);
-            Tensor bs = vec(w, n.blk(il, base + ".bias", base + ".bias", ""), D);
-            std::copy(wt.data.begin(), wt.data.end(), b.qkv_w.data.begin() + static_cast<int64_t>(part) * D * D);
-            std::copy(bs.data.begin(), bs.data.end(), b.qkv_b.data.begin() + static_cast<int64_t>(part) * D);
+            const std::string wk = n.blk(il, base + ".weight", base + ".weight", ""), bk = n.blk(il, base + ".bias", base + ".bias", "");
+            {
+                const Tensor wt = mat(w, wk, D, D);
+                const Tensor bs = vec(w, bk, D);
+                std::copy(wt.data.begin(), wt.data.end(), b.qkv_w.data.begin() + static_cast<int64_t>(part) * D * D);
+                std::copy(bs.data.begin(), bs.data.end(), b.qkv_b.data.begin() + static_cast<int64_t>(part) * D);
+            }
+            w.release(wk), w.release(bk); // stacked into qkv: the file's pages of them are not needed
             ++part;
         }
     }
