@@ -23,6 +23,8 @@ struct RunController::Outcome {
     QString imagePath;                  // the file it was decoded from (empty for pixels)
     std::shared_ptr<RunResult> result;
     std::shared_ptr<RunResult> baseline; // the clean run beside an intervened one (no baseline yet)
+    std::shared_ptr<Session> session;    // the session the run used (with the model it refers to)
+    std::shared_ptr<const Model> sessionModel;
     Tensor input;
     QString error;
     bool cancelled = false;
@@ -95,9 +97,11 @@ void RunController::start(Job job) {
     const Interventions iv = job.modelPath.isEmpty() ? doc_->interventions() : Interventions{};
     const bool needBaseline = !iv.empty() && (!doc_->baseline() || !job.imagePath.isEmpty() || job.image);
     QPointer<RunController> self(this);
+    // The kept session, when this job runs the model it was made for (a job loading a model makes a new one).
+    std::shared_ptr<Session> session = job.modelPath.isEmpty() && model && model == sessionModel_ ? session_ : nullptr;
     const QString modelPath = job.modelPath.isEmpty() ? doc_->modelPath() : job.modelPath; // for error messages
     thread_ = QThread::create([self, job = std::move(job), model, current = std::move(current), flag, modelPath, iv,
-                               needBaseline]() mutable {
+                               needBaseline, session]() mutable {
         auto out = std::make_shared<Outcome>();
         out->requestedModel = job.modelPath;
         try {
@@ -115,10 +119,12 @@ void RunController::start(Job job) {
             out->imageName = job.imageName;
             const ImageRGB8* img = out->image ? &*out->image : (current ? &*current : nullptr);
             if (model && img && !flag->load()) {
-                Session session(*model);
-                if (needBaseline) out->baseline = std::make_shared<RunResult>(session.run(*img, RecordPolicy::All, flag.get()));
-                if (!iv.empty()) session.set_interventions(iv); // validated: a head the model lacks is an error
-                out->result = std::make_shared<RunResult>(session.run(*img, RecordPolicy::All, flag.get(), &out->input));
+                if (!session) session = std::make_shared<Session>(*model);
+                out->session = session, out->sessionModel = model;
+                session->clear_interventions();
+                if (needBaseline) out->baseline = std::make_shared<RunResult>(session->run(*img, RecordPolicy::All, flag.get()));
+                if (!iv.empty()) session->set_interventions(iv); // validated: a head the model lacks is an error
+                out->result = std::make_shared<RunResult>(session->run(*img, RecordPolicy::All, flag.get(), &out->input));
             }
             out->cancelled = flag->load() && !out->result;
         } catch (const Error& e) {
@@ -154,7 +160,21 @@ void RunController::deliver(const std::shared_ptr<Outcome>& out) {
             if (!out->imagePath.isEmpty()) emit imageLoaded(out->imagePath);
         }
         if (out->baseline) doc_->setBaseline(out->baseline);
-        if (out->result) doc_->setResult(out->result, std::move(out->input));
+        if (out->result) {
+            std::shared_ptr<const RunResult> replaced = doc_->resultPtr();
+            doc_->setResult(out->result, std::move(out->input));
+            // Its maps back to the session for the next run, when nothing else holds the replaced result (a
+            // view's worker still computing from it keeps it, and its maps, alive instead).
+            if (replaced && replaced.use_count() == 1 && replaced.get() != out->result.get() && out->session)
+                out->session->recycle(std::move(const_cast<RunResult&>(*replaced).attention));
+        }
+    }
+    if (out->session && out->sessionModel == doc_->modelPtr()) { // keep it for the next run of this model
+        session_ = out->session;
+        sessionModel_ = out->sessionModel;
+    } else if (doc_->modelPtr() != sessionModel_) { // another model: the old session (and its buffers) go
+        session_.reset();
+        sessionModel_.reset();
     }
     if (!out->error.isEmpty()) {
         // Reported now, even when a follow-up starts: a model that fails to load while an image waits

@@ -15,6 +15,10 @@
 
 class QThread;
 
+namespace attnscope {
+class Session;
+}
+
 namespace attnscope::ui {
 
 class RunController : public QObject {
@@ -55,6 +59,12 @@ private:
     std::shared_ptr<CancelFlag> cancel_;
     std::optional<Job> pending_;
     QString chainError_; // a failure earlier in a chain of superseded jobs, for the final run state
+    // One Session per model, kept across runs (as `bench` and run_batch do): its recorder's buffers are
+    // reused, and the maps of a result the document replaced (held by no one else) are handed back to it,
+    // so a rerun writes into memory already faulted in. Used by one job at a time (the worker), or here
+    // between jobs; sessionModel_ keeps the model it refers to alive.
+    std::shared_ptr<Session> session_;
+    std::shared_ptr<const Model> sessionModel_;
 };
 
 } // namespace attnscope::ui
