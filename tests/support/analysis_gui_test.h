@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/io/npy.h"
+#include "tests/support/analysis_reference.h"
 #include "tests/support/gui_test.h"
 #include "ui/main_window.h"
 #include "ui/views/view.h"
@@ -55,34 +56,17 @@ protected:
     void openFixture(const std::string& model = "vit/hf_vit") { QVERIFY(openAndRun(model, png_)); }
     // The fixture model, and as the result PyTorch's recorded maps of that model (no forward of ours).
     nlohmann::json openReference(const QString& name) {
-        const fs::path ref = fixture("analysis/" + name.toStdString());
-        const fs::path src = fixture("vit/" + name.toStdString());
-        const nlohmann::json meta = nlohmann::json::parse(std::ifstream(ref / "meta.json"));
-        this->w_->openPath(QString::fromStdString(src.string()));
+        AnalysisReference reference = read_analysis_reference(name.toStdString());
+        const nlohmann::json& meta = reference.meta;
+        this->w_->openPath(QString::fromStdString(fixture("vit/" + name.toStdString())));
         QElapsedTimer t;
         t.start();
         while ((doc()->model() == nullptr || w_->runner()->busy()) && t.elapsed() < 30000) QTest::qWait(5);
         auto r = std::make_shared<RunResult>();
-        r->layout.n_cls = meta["n_cls"];
-        r->layout.n_dist = meta["n_dist"];
-        r->layout.n_reg = meta["n_reg"];
-        r->layout.grid_h = meta["grid_h"];
-        r->layout.grid_w = meta["grid_w"];
-        r->layout.patch_size = meta["patch"];
+        r->layout = reference.layout;
         const nlohmann::json& g = meta["geometry"];
         r->geometry = {g["orig_w"], g["orig_h"], g["resized_w"], g["resized_h"], g["crop_x"], g["crop_y"], g["input_w"], g["input_h"]};
-        for (int il = 0; il < meta["layers"].get<int>(); ++il) {
-            char file[32];
-            std::snprintf(file, sizeof file, "attn_layer%02d.npy", il);
-            const Tensor a = read_npy((src / file).string());
-            AttentionMap m;
-            m.layer = il;
-            m.n_heads = int(a.size(0));
-            m.n_q = int(a.size(1));
-            m.n_k = int(a.size(2));
-            m.probs = a.data;
-            r->attention.push_back(std::move(m));
-        }
+        r->attention = std::move(reference.maps);
         ImageRGB8 img{r->geometry.orig_w, r->geometry.orig_h, std::vector<uint8_t>(size_t(r->geometry.orig_w) * r->geometry.orig_h * 3, 128)};
         doc()->setImage(std::move(img), "reference");
         doc()->setResult(r, Tensor());

@@ -9,6 +9,7 @@
 #include "core/io/npy.h"
 #include "core/io/weights.h"
 #include "core/models/loader.h"
+#include "tests/support/analysis_reference.h"
 #include "tests/support/tensor_compare.h"
 
 #include <QtTest>
@@ -63,27 +64,10 @@ private slots:
         const fs::path ref = fixture("analysis/" + name.toStdString());
         const fs::path src = fixture("vit/" + name.toStdString());
         QVERIFY2(fs::exists(ref / "meta.json"), "fixture missing: run tools/reference/make_analysis_fixtures.py");
-        const nlohmann::json meta = nlohmann::json::parse(std::ifstream(ref / "meta.json"));
-        TokenLayout l;
-        l.n_cls = meta["n_cls"];
-        l.n_dist = meta["n_dist"];
-        l.n_reg = meta["n_reg"];
-        l.grid_h = meta["grid_h"];
-        l.grid_w = meta["grid_w"];
-        l.patch_size = meta["patch"];
-        std::vector<AttentionMap> maps;
-        for (int il = 0; il < meta["layers"].get<int>(); ++il) {
-            char file[32];
-            std::snprintf(file, sizeof file, "attn_layer%02d.npy", il);
-            const Tensor a = read_npy((src / file).string());
-            AttentionMap m;
-            m.layer = il;
-            m.n_heads = static_cast<int>(a.size(0));
-            m.n_q = static_cast<int>(a.size(1));
-            m.n_k = static_cast<int>(a.size(2));
-            m.probs = a.data;
-            maps.push_back(std::move(m));
-        }
+        const AnalysisReference reference = read_analysis_reference(name.toStdString());
+        const nlohmann::json& meta = reference.meta;
+        const TokenLayout& l = reference.layout;
+        const std::vector<AttentionMap>& maps = reference.maps;
         std::printf("%s\n", name.toUtf8().constData());
 
         const Tensor rollout = read_npy((ref / "rollout.npy").string()); // [fusion, discard, gh, gw]
