@@ -108,6 +108,11 @@ private slots:
     }
 
     void out_of_range_heads_name_the_option() {
+        const auto heads = [](HeadRef h) { // one head off, the rest of Interventions as default
+            Interventions iv;
+            iv.ablated = {h};
+            return iv;
+        };
         auto vit = load_model(fixture("vit/hf_vit")); // 3 layers × 3 heads, no decoder
         Session session(*vit);
         auto expect = [&](const Interventions& iv, const char* needle) {
@@ -121,16 +126,16 @@ private slots:
                 QVERIFY2(what.find(needle) != std::string::npos, what.c_str());
             }
         };
-        expect({{{Site::Encoder, 3, 0}}}, "layers 0…2");
-        expect({{{Site::Encoder, 0, 3}}}, "heads 0…2");
-        expect({{{Site::Encoder, -1, 0}}}, "layer out of range");
-        expect({{{Site::DecoderCross, 0, 0}}}, "no decoder_cross");
+        expect(heads({Site::Encoder, 3, 0}), "layers 0…2");
+        expect(heads({Site::Encoder, 0, 3}), "heads 0…2");
+        expect(heads({Site::Encoder, -1, 0}), "layer out of range");
+        expect(heads({Site::DecoderCross, 0, 0}), "no decoder_cross");
         QVERIFY(session.interventions().empty()); // a refused set leaves the old one
         auto detr = load_model(fixture("detr/r50tiny/hf")); // 2 + 2 layers × 4 heads
         Session ds(*detr);
-        ds.set_interventions({{{Site::DecoderSelf, 1, 3}}});
+        ds.set_interventions(heads({Site::DecoderSelf, 1, 3}));
         try {
-            ds.set_interventions({{{Site::DecoderSelf, 2, 0}}});
+            ds.set_interventions(heads({Site::DecoderSelf, 2, 0}));
             QFAIL("no error");
         } catch (const Error& e) {
             QVERIFY(std::string(e.what()).find("--heads") != std::string::npos);

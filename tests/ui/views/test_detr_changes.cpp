@@ -24,7 +24,7 @@ Detection det(int q, int label, float score, float x0, float y0, float x1, float
     Detection d;
     d.query = q;
     d.label_id = label;
-    d.label = "c" + std::to_string(label);
+    d.label = std::string("c").append(std::to_string(label));
     d.score = score;
     d.box_xyxy = {x0, y0, x1, y1};
     return d;
