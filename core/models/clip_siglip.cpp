@@ -325,7 +325,7 @@ void ClipSiglipModel::pool(const float* xn, int T, AttentionRecorder& recorder, 
     ops::linear(ctx.data(), 1, D, p.out_w.ptr(), p.out_b.ptr(), D, o.data());
     ops::layer_norm(o.data(), 1, D, p.ln_w.ptr(), p.ln_b.ptr(), c.ln_eps, h.data());
     ops::linear(h.data(), 1, D, p.fc1_w.ptr(), p.fc1_b.ptr(), M, m.data());
-    vit_activation(c.act, m.data(), M);
+    ops::activate(c.act, m.data(), M);
     ops::linear(m.data(), 1, M, p.fc2_w.ptr(), p.fc2_b.ptr(), D, h.data());
     ops::add_inplace(o.data(), h.data(), D);
     result.features = Tensor({D}, std::move(o));

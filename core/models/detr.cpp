@@ -328,13 +328,10 @@ namespace {
 
 // x (n, d) = LN(x + FFN(x)), FFN = fc2(ReLU(fc1(x))).
 void ffn_block(float* x, int n, int d, int n_ffn, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
-               const Tensor& ln_w, const Tensor& ln_b, float eps, std::vector<float>& hid, std::vector<float>& tmp) {
+               const Tensor& ln_w, const Tensor& ln_b, float eps, std::vector<float>& hid) {
     hid.resize(static_cast<size_t>(n) * n_ffn); // (n, ffn)
-    tmp.resize(static_cast<size_t>(n) * d);     // (n, d)
-    ops::linear(x, n, d, w1.ptr(), b1.ptr(), n_ffn, hid.data());
-    ops::relu(hid.data(), static_cast<int64_t>(n) * n_ffn);
-    ops::linear(hid.data(), n, n_ffn, w2.ptr(), b2.ptr(), d, tmp.data());
-    ops::add_inplace(x, tmp.data(), static_cast<int64_t>(n) * d);
+    ops::linear(x, n, d, w1.ptr(), b1.ptr(), n_ffn, hid.data(), 0, {ops::Act::Relu});
+    ops::linear(hid.data(), n, n_ffn, w2.ptr(), b2.ptr(), d, x, 0, {ops::Act::None, nullptr, /*accumulate=*/true});
     ops::layer_norm(x, n, d, ln_w.ptr(), ln_b.ptr(), eps, x);
 }
 
@@ -407,7 +404,7 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     DetrAttnBuffers ab;
     std::vector<float> qk(static_cast<size_t>(S) * d);  // (S, d) x + pos
     std::vector<float> a(static_cast<size_t>(S) * d);   // (S, d) attention output
-    std::vector<float> hid, tmp;                        // FFN buffers
+    std::vector<float> hid;                             // FFN hidden buffer
 
     // encoder: q = k = x + pos, v = x; post-norm. Token norms: every feature cell after each layer.
     result.token_norms = Tensor({config_.n_enc, S});
@@ -417,7 +414,7 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
         detr_attention(L.attn, qk.data(), S, qk.data(), x.data(), S, d, n_heads, kb, recorder, Site::Encoder, il, ab, a.data());
         ops::add_inplace(x.data(), a.data(), static_cast<int64_t>(S) * d);
         ops::layer_norm(x.data(), S, d, L.ln1_w.ptr(), L.ln1_b.ptr(), eps, x.data());
-        ffn_block(x.data(), S, d, config_.n_ffn_enc, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln2_w, L.ln2_b, eps, hid, tmp);
+        ffn_block(x.data(), S, d, config_.n_ffn_enc, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln2_w, L.ln2_b, eps, hid);
         token_norms(x.data(), S, d, result.token_norms.ptr() + static_cast<int64_t>(il) * S);
         check_cancel(cancel);
     }
@@ -445,7 +442,7 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
         ops::add_inplace(t.data(), ta.data(), static_cast<int64_t>(Q) * d);
         ops::layer_norm(t.data(), Q, d, L.ln2_w.ptr(), L.ln2_b.ptr(), eps, t.data());
         // FFN
-        ffn_block(t.data(), Q, d, config_.n_ffn_dec, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln3_w, L.ln3_b, eps, hid, tmp);
+        ffn_block(t.data(), Q, d, config_.n_ffn_dec, L.fc1_w, L.fc1_b, L.fc2_w, L.fc2_b, L.ln3_w, L.ln3_b, eps, hid);
         check_cancel(cancel);
     }
     ops::layer_norm(t.data(), Q, d, w_.dec_ln_w.ptr(), w_.dec_ln_b.ptr(), eps, t.data());
@@ -455,10 +452,8 @@ void DetrModel::forward_masked(const Tensor& input, const Tensor* pixel_mask, At
     result.logits = Tensor({Q, n_cls});
     ops::linear(t.data(), Q, d, w_.cls_w.ptr(), w_.cls_b.ptr(), n_cls, result.logits.ptr());
     std::vector<float> h1(static_cast<size_t>(Q) * d), h2(static_cast<size_t>(Q) * d); // (Q, d)
-    ops::linear(t.data(), Q, d, w_.box_w[0].ptr(), w_.box_b[0].ptr(), d, h1.data());
-    ops::relu(h1.data(), static_cast<int64_t>(Q) * d);
-    ops::linear(h1.data(), Q, d, w_.box_w[1].ptr(), w_.box_b[1].ptr(), d, h2.data());
-    ops::relu(h2.data(), static_cast<int64_t>(Q) * d);
+    ops::linear(t.data(), Q, d, w_.box_w[0].ptr(), w_.box_b[0].ptr(), d, h1.data(), 0, {ops::Act::Relu});
+    ops::linear(h1.data(), Q, d, w_.box_w[1].ptr(), w_.box_b[1].ptr(), d, h2.data(), 0, {ops::Act::Relu});
     result.boxes = Tensor({Q, 4});
     ops::linear(h2.data(), Q, d, w_.box_w[2].ptr(), w_.box_b[2].ptr(), 4, result.boxes.ptr());
     for (float& v : result.boxes.data) v = 1.0f / (1.0f + std::exp(-v));

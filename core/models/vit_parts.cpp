@@ -94,7 +94,6 @@ VitBuffers vit_buffers(const VitConfig& c, int n_tok) {
     b.h.resize(TD);
     b.qkv.resize(3 * TD);
     b.ctx.resize(TD);
-    b.a.resize(TD);
     b.m.resize(static_cast<size_t>(n_tok) * (c.swiglu ? 2 * c.n_mlp : c.n_mlp));
     return b;
 }
@@ -139,20 +138,6 @@ void vit_embed(const VitConfig& c_, const VitWeights& w_, const Tensor& input, i
         std::copy(w_.reg.data.begin(), w_.reg.data.end(), x + static_cast<int64_t>(c_.n_cls + c_.n_dist) * D);
     if (c_.ln_pre)
         ops::layer_norm(x, n_prefix_tok + n_patch, D, w_.pre_w.ptr(), w_.pre_b.ptr(), c_.ln_eps, x);
-}
-
-void vit_activation(VitAct act, float* x, int64_t n) {
-    switch (act) {
-    case VitAct::GeluErf: ops::gelu_erf(x, n); return;
-    case VitAct::QuickGelu: // x·sigmoid(1.702·x)
-        for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-        return;
-    case VitAct::GeluTanh: { // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-        const float k = std::sqrt(2.0f / 3.14159265358979f);
-        for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-        return;
-    }
-    }
 }
 
 void vit_head(const VitConfig& c_, const VitWeights& w_, const float* xn, int n_tok, RunResult& result) {
@@ -202,7 +187,6 @@ void vit_head(const VitConfig& c_, const VitWeights& w_, const float* xn, int n_
 void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x, int T, VitBuffers& buf,
                        AttentionRecorder& recorder) {
     const int D = c_.n_embd, M = c_.n_mlp;
-    const int64_t TD = static_cast<int64_t>(T) * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D / c_.n_heads));
     const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
     // self-attention
@@ -210,9 +194,9 @@ void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x,
     ops::linear(buf.h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, buf.qkv.data());
     multi_head_attention(shape, buf.qkv.data(), 3LL * D, buf.qkv.data() + D, 3LL * D, buf.qkv.data() + 2 * D, 3LL * D, scale,
                          nullptr, buf.ctx.data(), D, recorder, Site::Encoder, il, buf.scratch);
-    ops::linear(buf.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, buf.a.data());
-    if (c_.layer_scale) ops::add_scaled_rows_inplace(x, buf.a.data(), b.ls1.ptr(), T, D);
-    else ops::add_inplace(x, buf.a.data(), TD);
+    // x += ls1 ⊙ proj(ctx): the residual (and layer scale) inside the product's epilogue
+    ops::linear(buf.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, x, 0,
+                {ops::Act::None, c_.layer_scale ? b.ls1.ptr() : nullptr, /*accumulate=*/true});
     // MLP
     ops::layer_norm(x, T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c_.ln_eps, buf.h.data());
     if (c_.swiglu) {
@@ -224,12 +208,10 @@ void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x,
             if (t > 0) std::copy(row, row + M, buf.m.data() + static_cast<int64_t>(t) * M); // compact to (T, M)
         }
     } else {
-        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data());
-        vit_activation(c_.act, buf.m.data(), static_cast<int64_t>(T) * M);
+        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data(), 0, {c_.act});
     }
-    ops::linear(buf.m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, buf.a.data());
-    if (c_.layer_scale) ops::add_scaled_rows_inplace(x, buf.a.data(), b.ls2.ptr(), T, D);
-    else ops::add_inplace(x, buf.a.data(), TD);
+    ops::linear(buf.m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, x, 0,
+                {ops::Act::None, c_.layer_scale ? b.ls2.ptr() : nullptr, /*accumulate=*/true});
 }
 
 } // namespace attnscope

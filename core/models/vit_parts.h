@@ -9,6 +9,7 @@
 
 #include "core/models/model.h"
 #include "core/models/vit.h"
+#include "core/tensor/ops.h"
 #include "core/tensor/recorder.h"
 #include "core/tensor/tensor.h"
 
@@ -23,8 +24,7 @@ enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
 
 // The MLP activation (HF config `hidden_act`): "gelu" (erf), "quick_gelu" x·σ(1.702x) (OpenAI CLIP),
 // "gelu_pytorch_tanh" / "gelu_new" 0.5x(1+tanh(√(2/π)(x+0.044715x³))) (SigLIP).
-enum class VitAct { GeluErf, QuickGelu, GeluTanh };
-void vit_activation(VitAct act, float* x, int64_t n);
+using VitAct = ops::Act; // GeluErf, QuickGelu or GeluTanh
 
 
 struct VitConfig {
@@ -76,7 +76,6 @@ struct VitBuffers {
     std::vector<float> h;       // (T, D) normed
     std::vector<float> qkv;     // (T, 3D)
     std::vector<float> ctx;     // (T, D) attention output, head h in columns [h·dh, (h+1)·dh)
-    std::vector<float> a;       // (T, D) projection / MLP output
     std::vector<float> m;       // (T, M) or (T, 2M) for SwiGLU
     std::vector<float> scratch; // probabilities of sites the recorder does not keep
 };

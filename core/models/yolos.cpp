@@ -167,10 +167,8 @@ int64_t count_params(const YolosWeights& y) {
 // DETR's 3-layer MLP head (ReLU between layers) on rows x (n, D) → y (n, out).
 void mlp3(const float* x, int n, int D, const Tensor* wt, const Tensor* b, int out, float* y) {
     std::vector<float> h1(static_cast<size_t>(n) * D), h2(h1.size());
-    ops::linear(x, n, D, wt[0].ptr(), b[0].ptr(), D, h1.data());
-    ops::relu(h1.data(), static_cast<int64_t>(h1.size()));
-    ops::linear(h1.data(), n, D, wt[1].ptr(), b[1].ptr(), D, h2.data());
-    ops::relu(h2.data(), static_cast<int64_t>(h2.size()));
+    ops::linear(x, n, D, wt[0].ptr(), b[0].ptr(), D, h1.data(), 0, {ops::Act::Relu});
+    ops::linear(h1.data(), n, D, wt[1].ptr(), b[1].ptr(), D, h2.data(), 0, {ops::Act::Relu});
     ops::linear(h2.data(), n, D, wt[2].ptr(), b[2].ptr(), out, y);
 }
 

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #ifdef ATTNSCOPE_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 #endif
 
@@ -13,7 +14,11 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <map>
+#include <unordered_map>
 #include <mutex>
+#include <tuple>
+#include <vector>
 
 namespace attnscope::ops {
 namespace {
@@ -130,6 +135,134 @@ void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
                 static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
                 static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+namespace {
+
+// Without oneDNN: the bias copied into y, one gemm accumulating onto it, then the epilogue as passes over
+// y (the same floating-point operations, in the same order, as the separate calls this replaced).
+void linear_passes(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
+                   int64_t ldy, const Epilogue& epi) {
+    thread_local std::vector<float> tmp;
+    float* dst = y;
+    int64_t ld = ldy;
+    if (epi.accumulate) {
+        tmp.resize(static_cast<size_t>(n * out));
+        dst = tmp.data();
+        ld = out;
+    }
+    if (b) {
+        for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, dst + r * ld);
+    }
+    gemm(n, out, in, 1.0f, x, in, w, in, /*b_transposed=*/true, b ? 1.0f : 0.0f, dst, ld);
+    for (int64_t r = 0; r < n; ++r) {
+        float* row = dst + r * ld;
+        activate(epi.act, row, out);
+        float* yr = y + r * ldy;
+        if (epi.accumulate && epi.col_scale) {
+            for (int64_t i = 0; i < out; ++i) yr[i] += epi.col_scale[i] * row[i];
+        } else if (epi.accumulate) {
+            for (int64_t i = 0; i < out; ++i) yr[i] += row[i];
+        } else if (epi.col_scale) {
+            for (int64_t i = 0; i < out; ++i) row[i] *= epi.col_scale[i];
+        }
+    }
+}
+
+#ifdef ATTNSCOPE_HAVE_DNNL
+// oneDNN's matmul primitive: weights read in place as the transposed view of the [out, in] matrix (no
+// copy, no packing into other memory), bias and epilogue as post-ops. Primitives are compiled once per
+// (shape, strides, epilogue, thread count) and kept: creating one JIT-compiles its kernels (≈ ms).
+using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int, bool, bool, int>;
+
+const dnnl::engine& dnnl_engine() {
+    static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    return eng;
+}
+
+dnnl::algorithm eltwise_of(Act act, float& alpha) {
+    alpha = 0.0f;
+    switch (act) {
+    case Act::Relu: return dnnl::algorithm::eltwise_relu;
+    case Act::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Act::GeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Act::QuickGelu: alpha = 1.702f; return dnnl::algorithm::eltwise_swish; // x·σ(α·x)
+    case Act::None: break;
+    }
+    return dnnl::algorithm::undef;
+}
+
+const dnnl::matmul& matmul_for(const MatmulKey& key) {
+    static std::mutex mutex;
+    static std::map<MatmulKey, dnnl::matmul> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    const auto [m, k, n, ldy, bias, act, scale, accumulate, threads] = key;
+    (void)threads;
+    using md = dnnl::memory::desc;
+    using dt = dnnl::memory::data_type;
+    const md src({m, k}, dt::f32, dnnl::memory::dims{k, 1});
+    const md weights({k, n}, dt::f32, dnnl::memory::dims{1, k}); // w [n, k] row-major = wᵀ [k, n] column-major
+    const md bias_md = bias ? md({1, n}, dt::f32, dnnl::memory::dims{n, 1}) : md();
+    const md dst({m, n}, dt::f32, dnnl::memory::dims{ldy, 1});
+    dnnl::post_ops po;
+    if (static_cast<Act>(act) != Act::None) {
+        float alpha = 0.0f;
+        const dnnl::algorithm alg = eltwise_of(static_cast<Act>(act), alpha);
+        po.append_eltwise(1.0f, alg, alpha, 0.0f);
+    }
+    if (scale) po.append_binary(dnnl::algorithm::binary_mul, md({1, n}, dt::f32, dnnl::memory::dims{n, 1}));
+    if (accumulate) po.append_sum(1.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, bias_md, dst), attr, dnnl_engine());
+    return cache.emplace(key, dnnl::matmul(pd)).first->second;
+}
+
+void linear_onednn(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
+                   int64_t ldy, const Epilogue& epi) {
+    sync_omp_threads();
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const MatmulKey key{n, in, out, ldy, b != nullptr, static_cast<int>(epi.act), epi.col_scale != nullptr,
+                        epi.accumulate, threads};
+    try {
+        const dnnl::matmul& mm = matmul_for(key);
+        using md = dnnl::memory::desc;
+        using dt = dnnl::memory::data_type;
+        const dnnl::engine& eng = dnnl_engine();
+        thread_local dnnl::stream stream(eng);
+        auto wrap = [&](md d, const float* p) { return dnnl::memory(d, eng, const_cast<float*>(p)); };
+        std::unordered_map<int, dnnl::memory> args{
+            {DNNL_ARG_SRC, wrap(md({n, in}, dt::f32, dnnl::memory::dims{in, 1}), x)},
+            {DNNL_ARG_WEIGHTS, wrap(md({in, out}, dt::f32, dnnl::memory::dims{1, in}), w)},
+            {DNNL_ARG_DST, wrap(md({n, out}, dt::f32, dnnl::memory::dims{ldy, 1}), y)}};
+        if (b) args.emplace(DNNL_ARG_BIAS, wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), b));
+        if (epi.col_scale) {
+            const int index = epi.act != Act::None ? 1 : 0; // the binary post-op's position in the chain
+            args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                         wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), epi.col_scale));
+        }
+        mm.execute(stream, args);
+        stream.wait();
+    } catch (const dnnl::error& e) {
+        throw Error(ErrorKind::Unsupported, "", "onednn", std::string("matmul failed: ") + e.what());
+    }
+}
+#endif
+
+} // namespace
+
+void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y, int64_t ldy,
+            const Epilogue& epi) {
+    if (ldy == 0) ldy = out;
+    if (n <= 0 || out <= 0) return;
+#ifdef ATTNSCOPE_HAVE_DNNL
+    if (gemm_backend() == Backend::OneDNN && in > 0) {
+        linear_onednn(x, n, in, w, b, out, y, ldy, epi);
+        return;
+    }
+#endif
+    linear_passes(x, n, in, w, b, out, y, ldy, epi);
 }
 
 } // namespace attnscope::ops

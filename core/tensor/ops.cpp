@@ -107,15 +107,6 @@ inline vf vgelu(vf x) {
 
 } // namespace
 
-void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
-            int64_t ldy) {
-    if (ldy == 0) ldy = out;
-    if (b) {
-        for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, y + r * ldy);
-    }
-    gemm(n, out, in, 1.0f, x, in, w, in, /*b_transposed=*/true, b ? 1.0f : 0.0f, y, ldy);
-}
-
 // LayerNorm: mean and variance accumulated in double (8-lane vectors), two passes as before.
 ATTNSCOPE_CLONES
 void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
@@ -160,6 +151,22 @@ void gelu_erf(float* x, int64_t n) {
         std::copy(x + i, x + n, tmp);
         vstore(tmp, vgelu(vload(tmp)));
         std::copy(tmp, tmp + (n - i), x + i);
+    }
+}
+
+void activate(Act act, float* x, int64_t n) {
+    switch (act) {
+    case Act::None: return;
+    case Act::Relu: relu(x, n); return;
+    case Act::GeluErf: gelu_erf(x, n); return;
+    case Act::QuickGelu: // x·sigmoid(1.702·x)
+        for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+        return;
+    case Act::GeluTanh: { // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+        const float k = std::sqrt(2.0f / 3.14159265358979f);
+        for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+        return;
+    }
     }
 }
 

@@ -33,10 +33,26 @@ void set_gemm_backend(Backend b); // throws Error(Argument) when !backend_availa
 std::string blas_core_name();
 std::string preferred_blas_coretype();
 
-// y[n, out] = x[n, in] · wᵀ (+ b), w is an nn.Linear weight [out, in]. b may be null.
-// ldy: row stride of y (defaults to out) so results can be written into a wider buffer.
+// Activations applied element-wise (in place): the models' MLP activations and ReLU.
+// GeluErf 0.5·x·(1+erf(x/√2)); QuickGelu x·σ(1.702·x) (OpenAI CLIP); GeluTanh 0.5·x·(1+tanh(√(2/π)(x+0.044715x³))).
+enum class Act { None, Relu, GeluErf, QuickGelu, GeluTanh };
+void activate(Act act, float* x, int64_t n);
+
+// What a linear layer does after its product, in this order: the activation, a per-output-column scale
+// (layer scale), then — accumulate — the sum with what y already holds (a residual connection).
+// With oneDNN all of it runs inside the product's kernel (post-ops: no extra pass over y).
+struct Epilogue {
+    Act act = Act::None;
+    const float* col_scale = nullptr; // [out], or null
+    bool accumulate = false;          // y += …, instead of y = …
+};
+
+// y[n, out] = epilogue(x[n, in] · wᵀ (+ b)), w is an nn.Linear weight [out, in]. b may be null.
+// ldy: row stride of y (defaults to out) so results can be written into a wider buffer. y must not
+// overlap x. With oneDNN: its matmul primitive (brgemm kernels; ≈ 1.3× dnnl_sgemm's speed on two
+// threads at ViT shapes, docs/performance.md), cached per shape and thread count.
 void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
-            int64_t ldy = 0);
+            int64_t ldy = 0, const Epilogue& epi = {});
 
 // C[m, n] = alpha · A[m, k] · op(B) + beta · C, with explicit leading dimensions.
 // b_transposed: B is stored [n, k] (use Bᵀ). Called inside an OpenMP parallel region (the batched
