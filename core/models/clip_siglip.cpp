@@ -204,8 +204,10 @@ VitBlock load_block(const WeightSource& w, const Spec& s, int il) {
     VitBlock b;
     b.ln1_w = vec(w, n.blk(il, "layer_norm1.weight", "ln_1.weight"), D);
     b.ln1_b = vec(w, n.blk(il, "layer_norm1.bias", "ln_1.bias"), D);
+    std::string qkv_key; // stays empty when q, k, v are stacked (owned)
     if (s.naming == Naming::OpenAI) {
-        b.qkv_w = mat(w, n.blk(il, "", "attn.in_proj_weight"), 3 * D, D);
+        qkv_key = n.blk(il, "", "attn.in_proj_weight");
+        b.qkv_w = mat(w, qkv_key, 3 * D, D);
         b.qkv_b = vec(w, n.blk(il, "", "attn.in_proj_bias"), 3 * D);
     } else {
         b.qkv_w = Tensor({3 * D, D});
@@ -224,14 +226,20 @@ VitBlock load_block(const WeightSource& w, const Spec& s, int il) {
             ++part;
         }
     }
-    b.proj_w = mat(w, n.blk(il, "self_attn.out_proj.weight", "attn.out_proj.weight"), D, D);
+    const std::string proj_key = n.blk(il, "self_attn.out_proj.weight", "attn.out_proj.weight");
+    const std::string fc1_key = n.blk(il, "mlp.fc1.weight", "mlp.c_fc.weight"), fc2_key = n.blk(il, "mlp.fc2.weight", "mlp.c_proj.weight");
+    b.proj_w = mat(w, proj_key, D, D);
     b.proj_b = vec(w, n.blk(il, "self_attn.out_proj.bias", "attn.out_proj.bias"), D);
     b.ln2_w = vec(w, n.blk(il, "layer_norm2.weight", "ln_2.weight"), D);
     b.ln2_b = vec(w, n.blk(il, "layer_norm2.bias", "ln_2.bias"), D);
-    b.fc1_w = mat(w, n.blk(il, "mlp.fc1.weight", "mlp.c_fc.weight"), M, D);
+    b.fc1_w = mat(w, fc1_key, M, D);
     b.fc1_b = vec(w, n.blk(il, "mlp.fc1.bias", "mlp.c_fc.bias"), M);
-    b.fc2_w = mat(w, n.blk(il, "mlp.fc2.weight", "mlp.c_proj.weight"), D, M);
+    b.fc2_w = mat(w, fc2_key, D, M);
     b.fc2_b = vec(w, n.blk(il, "mlp.fc2.bias", "mlp.c_proj.bias"), D);
+    if (!qkv_key.empty()) b.qkv_p = vit_pack_weight(b.qkv_w, w, qkv_key);
+    b.proj_p = vit_pack_weight(b.proj_w, w, proj_key);
+    b.fc1_p = vit_pack_weight(b.fc1_w, w, fc1_key);
+    b.fc2_p = vit_pack_weight(b.fc2_w, w, fc2_key);
     return b;
 }
 

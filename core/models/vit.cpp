@@ -284,8 +284,10 @@ VitBlock load_block(const WeightSource& w, const VitConfig& c, int il) {
     VitBlock b;
     b.ln1_w = vec(w, n.blk(il, "layernorm_before.weight", "norm1.weight", "norm1.weight"), D);
     b.ln1_b = vec(w, n.blk(il, "layernorm_before.bias", "norm1.bias", "norm1.bias"), D);
+    std::string qkv_key, fc1_key, fc2_key; // qkv_key stays empty when q, k, v are stacked (owned)
     if (c.naming == VitNaming::Timm) {
-        b.qkv_w = mat(w, n.blk(il, "", "", "attn.qkv.weight"), 3 * D, D);
+        qkv_key = n.blk(il, "", "", "attn.qkv.weight");
+        b.qkv_w = mat(w, qkv_key, 3 * D, D);
         b.qkv_b = vec(w, n.blk(il, "", "", "attn.qkv.bias"), 3 * D);
     } else {
         b.qkv_w = Tensor({3 * D, D});
@@ -304,25 +306,34 @@ VitBlock load_block(const WeightSource& w, const VitConfig& c, int il) {
             ++part;
         }
     }
-    b.proj_w = mat(w, n.blk(il, "attention.output.dense.weight", "attention.output.dense.weight", "attn.proj.weight"), D, D);
+    const std::string proj_key = n.blk(il, "attention.output.dense.weight", "attention.output.dense.weight", "attn.proj.weight");
+    b.proj_w = mat(w, proj_key, D, D);
     b.proj_b = vec(w, n.blk(il, "attention.output.dense.bias", "attention.output.dense.bias", "attn.proj.bias"), D);
     b.ln2_w = vec(w, n.blk(il, "layernorm_after.weight", "norm2.weight", "norm2.weight"), D);
     b.ln2_b = vec(w, n.blk(il, "layernorm_after.bias", "norm2.bias", "norm2.bias"), D);
     if (c.swiglu) {
-        b.fc1_w = mat(w, n.blk(il, "", "mlp.weights_in.weight", "mlp.w12.weight"), 2 * M, D);
+        fc1_key = n.blk(il, "", "mlp.weights_in.weight", "mlp.w12.weight");
+        fc2_key = n.blk(il, "", "mlp.weights_out.weight", "mlp.w3.weight");
+        b.fc1_w = mat(w, fc1_key, 2 * M, D);
         b.fc1_b = vec(w, n.blk(il, "", "mlp.weights_in.bias", "mlp.w12.bias"), 2 * M);
-        b.fc2_w = mat(w, n.blk(il, "", "mlp.weights_out.weight", "mlp.w3.weight"), D, M);
+        b.fc2_w = mat(w, fc2_key, D, M);
         b.fc2_b = vec(w, n.blk(il, "", "mlp.weights_out.bias", "mlp.w3.bias"), D);
     } else {
-        b.fc1_w = mat(w, n.blk(il, "intermediate.dense.weight", "mlp.fc1.weight", "mlp.fc1.weight"), M, D);
+        fc1_key = n.blk(il, "intermediate.dense.weight", "mlp.fc1.weight", "mlp.fc1.weight");
+        fc2_key = n.blk(il, "output.dense.weight", "mlp.fc2.weight", "mlp.fc2.weight");
+        b.fc1_w = mat(w, fc1_key, M, D);
         b.fc1_b = vec(w, n.blk(il, "intermediate.dense.bias", "mlp.fc1.bias", "mlp.fc1.bias"), M);
-        b.fc2_w = mat(w, n.blk(il, "output.dense.weight", "mlp.fc2.weight", "mlp.fc2.weight"), D, M);
+        b.fc2_w = mat(w, fc2_key, D, M);
         b.fc2_b = vec(w, n.blk(il, "output.dense.bias", "mlp.fc2.bias", "mlp.fc2.bias"), D);
     }
     if (c.layer_scale) {
         b.ls1 = vec(w, n.blk(il, "", "layer_scale1.lambda1", "ls1.gamma"), D);
         b.ls2 = vec(w, n.blk(il, "", "layer_scale2.lambda1", "ls2.gamma"), D);
     }
+    if (!qkv_key.empty()) b.qkv_p = vit_pack_weight(b.qkv_w, w, qkv_key);
+    b.proj_p = vit_pack_weight(b.proj_w, w, proj_key);
+    b.fc1_p = vit_pack_weight(b.fc1_w, w, fc1_key);
+    b.fc2_p = vit_pack_weight(b.fc2_w, w, fc2_key);
     return b;
 }
 

@@ -2,6 +2,7 @@
 #include "core/models/vit_parts.h"
 
 #include "core/error.h"
+#include "core/io/weights.h"
 #include "core/models/model_config.h"
 #include "core/tensor/attention.h"
 #include "core/tensor/ops.h"
@@ -86,6 +87,13 @@ void vit_check_config_sizes(const VitConfig& c, const nlohmann::json* cfg, const
     if (const int hidden = json_int(cfg, "hidden_size", c.n_embd, cfg_file, field_prefix); hidden != c.n_embd)
         throw Error(ErrorKind::Mismatch, cfg_file, field_prefix + "hidden_size",
                     "says " + std::to_string(hidden) + " but " + width_source + " has width " + std::to_string(c.n_embd));
+}
+
+std::shared_ptr<const ops::PackedWeight> vit_pack_weight(const Tensor& weight, const WeightSource& src, const std::string& key) {
+    if (!weight.data.borrowed() || weight.dim() != 2) return nullptr;
+    auto packed = ops::pack_linear_weight(weight.ptr(), weight.size(0), weight.size(1));
+    if (packed) src.release(key);
+    return packed;
 }
 
 VitBuffers vit_buffers(const VitConfig& c, int n_tok) {
@@ -191,16 +199,16 @@ void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x,
     const AttentionShape shape{c_.n_heads, D / c_.n_heads, T, T};
     // self-attention
     ops::layer_norm(x, T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c_.ln_eps, buf.h.data());
-    ops::linear(buf.h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, buf.qkv.data());
+    ops::linear(buf.h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, buf.qkv.data(), 0, {}, b.qkv_p.get());
     multi_head_attention(shape, buf.qkv.data(), 3LL * D, buf.qkv.data() + D, 3LL * D, buf.qkv.data() + 2 * D, 3LL * D, scale,
                          nullptr, buf.ctx.data(), D, recorder, Site::Encoder, il, buf.scratch);
     // x += ls1 ⊙ proj(ctx): the residual (and layer scale) inside the product's epilogue
     ops::linear(buf.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, x, 0,
-                {ops::Act::None, c_.layer_scale ? b.ls1.ptr() : nullptr, /*accumulate=*/true});
+                {ops::Act::None, c_.layer_scale ? b.ls1.ptr() : nullptr, /*accumulate=*/true}, b.proj_p.get());
     // MLP
     ops::layer_norm(x, T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c_.ln_eps, buf.h.data());
     if (c_.swiglu) {
-        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), 2LL * M, buf.m.data()); // [a | b]
+        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), 2LL * M, buf.m.data(), 0, {}, b.fc1_p.get()); // [a | b]
         for (int t = 0; t < T; ++t) {
             float* row = buf.m.data() + static_cast<int64_t>(t) * 2 * M;
             ops::silu(row, M);
@@ -208,10 +216,10 @@ void vit_block_forward(const VitConfig& c_, const VitBlock& b, int il, float* x,
             if (t > 0) std::copy(row, row + M, buf.m.data() + static_cast<int64_t>(t) * M); // compact to (T, M)
         }
     } else {
-        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data(), 0, {c_.act});
+        ops::linear(buf.h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), M, buf.m.data(), 0, {c_.act}, b.fc1_p.get());
     }
     ops::linear(buf.m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, x, 0,
-                {ops::Act::None, c_.layer_scale ? b.ls2.ptr() : nullptr, /*accumulate=*/true});
+                {ops::Act::None, c_.layer_scale ? b.ls2.ptr() : nullptr, /*accumulate=*/true}, b.fc2_p.get());
 }
 
 } // namespace attnscope

@@ -20,6 +20,8 @@
 
 namespace attnscope {
 
+class WeightSource;
+
 enum class VitHead { None, Cls, ClsDist, ClsMeanPatch, MeanPatch };
 
 // The MLP activation (HF config `hidden_act`): "gelu" (erf), "quick_gelu" x·σ(1.702x) (OpenAI CLIP),
@@ -56,7 +58,16 @@ struct VitBlock {
     Tensor fc1_w, fc1_b;   // [M, D] timm mlp.fc1 · HF intermediate.dense · DINOv2 mlp.fc1 (SwiGLU mlp.w12 [2M, D])
     Tensor fc2_w, fc2_b;   // [D, M] timm mlp.fc2 · HF output.dense · DINOv2 mlp.fc2 (SwiGLU mlp.w3)
     Tensor ls2;            // [D] timm ls2.gamma · HF layer_scale2.lambda1
+    // qkv_w, proj_w, fc1_w, fc2_w in the product kernels' layout (vit_pack_weight); null: read in place
+    std::shared_ptr<const ops::PackedWeight> qkv_p, proj_p, fc1_p, fc2_p;
 };
+
+// A block weight packed for the products (ops::pack_linear_weight), when it is borrowed — served from
+// the checkpoint's mapping —, and then its checkpoint pages dropped from memory (src.release(key)): the
+// packed copy takes their place, so peak RSS stays the weights once. Their pages fault back in from the
+// page cache if read again (the explanations' backward pass reads the [out, in] matrices). Owned weights
+// (converted or stacked by the loader) are not packed: that would hold them twice. Null: not packed.
+std::shared_ptr<const ops::PackedWeight> vit_pack_weight(const Tensor& weight, const WeightSource& src, const std::string& key);
 
 struct VitWeights {
     Tensor cls;            // [1, 1, D] cls_token · embeddings.cls_token (CLIP: [D] class_embedding)

@@ -170,15 +170,30 @@ void linear_passes(const float* x, int64_t n, int64_t in, const float* w, const 
 }
 
 #ifdef ATTNSCOPE_HAVE_DNNL
-// oneDNN's matmul primitive: weights read in place as the transposed view of the [out, in] matrix (no
-// copy, no packing into other memory), bias and epilogue as post-ops. Primitives are compiled once per
-// (shape, strides, epilogue, thread count) and kept: creating one JIT-compiles its kernels (≈ ms).
-using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int, bool, bool, int>;
+// oneDNN's matmul primitive: weights read in place as the transposed view of the [out, in] matrix, or
+// from a PackedWeight; bias and epilogue as post-ops. Primitives are compiled once per (shape, strides,
+// epilogue, thread count, packed or not) and kept: creating one JIT-compiles its kernels (≈ ms).
+using MatmulKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int, bool, bool, int, bool>;
+using md = dnnl::memory::desc;
+using dt = dnnl::memory::data_type;
+
+struct Matmul {
+    dnnl::matmul prim;
+    md weights;       // the layout the primitive reads its weights in
+    md scratchpad;    // its work memory, handed in by the caller (see matmul_for)
+};
 
 const dnnl::engine& dnnl_engine() {
     static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     return eng;
 }
+
+dnnl::stream& dnnl_stream() {
+    thread_local dnnl::stream stream(dnnl_engine());
+    return stream;
+}
+
+md plain_weights(int64_t in, int64_t out) { return md({in, out}, dt::f32, dnnl::memory::dims{1, in}); } // wᵀ [in, out]
 
 dnnl::algorithm eltwise_of(Act act, float& alpha) {
     alpha = 0.0f;
@@ -192,17 +207,15 @@ dnnl::algorithm eltwise_of(Act act, float& alpha) {
     return dnnl::algorithm::undef;
 }
 
-const dnnl::matmul& matmul_for(const MatmulKey& key) {
+const Matmul& matmul_for(const MatmulKey& key) {
     static std::mutex mutex;
-    static std::map<MatmulKey, dnnl::matmul> cache;
+    static std::map<MatmulKey, Matmul> cache;
     std::lock_guard<std::mutex> lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
-    const auto [m, k, n, ldy, bias, act, scale, accumulate, threads] = key;
+    const auto [m, k, n, ldy, bias, act, scale, accumulate, threads, packed] = key;
     (void)threads;
-    using md = dnnl::memory::desc;
-    using dt = dnnl::memory::data_type;
     const md src({m, k}, dt::f32, dnnl::memory::dims{k, 1});
-    const md weights({k, n}, dt::f32, dnnl::memory::dims{1, k}); // w [n, k] row-major = wᵀ [k, n] column-major
+    const md weights = packed ? md({k, n}, dt::f32, dnnl::memory::format_tag::any) : plain_weights(k, n);
     const md bias_md = bias ? md({1, n}, dt::f32, dnnl::memory::dims{n, 1}) : md();
     const md dst({m, n}, dt::f32, dnnl::memory::dims{ldy, 1});
     dnnl::post_ops po;
@@ -215,53 +228,116 @@ const dnnl::matmul& matmul_for(const MatmulKey& key) {
     if (accumulate) po.append_sum(1.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
+    // The caller's scratchpad, not the library's: Debian's oneDNN shares one library scratchpad between
+    // primitives (built without ONEDNN_ENABLE_CONCURRENT_EXEC), so products running at once on several
+    // threads (`eval`'s workers) would overwrite each other's work memory.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, bias_md, dst), attr, dnnl_engine());
-    return cache.emplace(key, dnnl::matmul(pd)).first->second;
+    return cache.emplace(key, Matmul{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc()}).first->second;
 }
 
-void linear_onednn(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
-                   int64_t ldy, const Epilogue& epi) {
-    sync_omp_threads();
+MatmulKey matmul_key(int64_t n, int64_t in, int64_t out, int64_t ldy, bool bias, const Epilogue& epi, bool packed) {
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    const MatmulKey key{n, in, out, ldy, b != nullptr, static_cast<int>(epi.act), epi.col_scale != nullptr,
-                        epi.accumulate, threads};
-    try {
-        const dnnl::matmul& mm = matmul_for(key);
-        using md = dnnl::memory::desc;
-        using dt = dnnl::memory::data_type;
-        const dnnl::engine& eng = dnnl_engine();
-        thread_local dnnl::stream stream(eng);
-        auto wrap = [&](md d, const float* p) { return dnnl::memory(d, eng, const_cast<float*>(p)); };
-        std::unordered_map<int, dnnl::memory> args{
-            {DNNL_ARG_SRC, wrap(md({n, in}, dt::f32, dnnl::memory::dims{in, 1}), x)},
-            {DNNL_ARG_WEIGHTS, wrap(md({in, out}, dt::f32, dnnl::memory::dims{1, in}), w)},
-            {DNNL_ARG_DST, wrap(md({n, out}, dt::f32, dnnl::memory::dims{ldy, 1}), y)}};
-        if (b) args.emplace(DNNL_ARG_BIAS, wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), b));
-        if (epi.col_scale) {
-            const int index = epi.act != Act::None ? 1 : 0; // the binary post-op's position in the chain
-            args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
-                         wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), epi.col_scale));
-        }
-        mm.execute(stream, args);
-        stream.wait();
-    } catch (const dnnl::error& e) {
-        throw Error(ErrorKind::Unsupported, "", "onednn", std::string("matmul failed: ") + e.what());
-    }
+    return {n, in, out, ldy, bias, static_cast<int>(epi.act), epi.col_scale != nullptr, epi.accumulate, threads, packed};
+}
+
+[[noreturn]] void rethrow(const dnnl::error& e, const char* what) {
+    throw Error(ErrorKind::Unsupported, "", "onednn", std::string(what) + " failed: " + e.what());
 }
 #endif
 
 } // namespace
 
+class PackedWeight {
+public:
+#ifdef ATTNSCOPE_HAVE_DNNL
+    md desc;
+#endif
+    std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
+};
+
+std::shared_ptr<const PackedWeight> pack_linear_weight(const float* w, int64_t out, int64_t in) {
+#ifdef ATTNSCOPE_HAVE_DNNL
+    if (gemm_backend() != Backend::OneDNN || out <= 0 || in <= 0) return nullptr;
+    sync_omp_threads();
+    try {
+        // The layout the kernels pick is the same for every number of rows here (measured: 1 to 3000
+        // rows, 1 or 2 threads); linear() checks it again for each shape and reads w when it differs.
+        const Matmul& mm = matmul_for(matmul_key(64, in, out, out, false, {}, true));
+        if (mm.weights == plain_weights(in, out)) return nullptr;
+        auto p = std::make_shared<PackedWeight>();
+        p->desc = mm.weights;
+        const size_t bytes = (p->desc.get_size() + 63) / 64 * 64;
+        p->data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+        if (!p->data) throw Error(ErrorKind::Unsupported, "", "memory", "out of memory packing a weight");
+        dnnl::memory from(plain_weights(in, out), dnnl_engine(), const_cast<float*>(w));
+        dnnl::memory to(p->desc, dnnl_engine(), p->data.get());
+        dnnl::reorder(from, to).execute(dnnl_stream(), from, to);
+        dnnl_stream().wait();
+        return p;
+    } catch (const dnnl::error& e) {
+        rethrow(e, "packing a weight");
+    }
+#else
+    (void)w, (void)out, (void)in;
+    return nullptr;
+#endif
+}
+
+namespace {
+#ifdef ATTNSCOPE_HAVE_DNNL
+void linear_onednn(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
+                   int64_t ldy, const Epilogue& epi, const PackedWeight* packed) {
+    sync_omp_threads();
+    try {
+        const Matmul* mm = nullptr;
+        const float* weights = w;
+        if (packed) {
+            mm = &matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, true));
+            if (mm->weights == packed->desc) weights = packed->data.get();
+            else mm = nullptr; // this shape's kernels want another layout: read w in place
+        }
+        if (!mm) mm = &matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, false));
+        const dnnl::engine& eng = dnnl_engine();
+        auto wrap = [&](const md& d, const float* p) { return dnnl::memory(d, eng, const_cast<float*>(p)); };
+        std::unordered_map<int, dnnl::memory> args{
+            {DNNL_ARG_SRC, wrap(md({n, in}, dt::f32, dnnl::memory::dims{in, 1}), x)},
+            {DNNL_ARG_WEIGHTS, wrap(mm->weights, weights)},
+            {DNNL_ARG_DST, wrap(md({n, out}, dt::f32, dnnl::memory::dims{ldy, 1}), y)}};
+        if (b) args.emplace(DNNL_ARG_BIAS, wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), b));
+        thread_local std::vector<float> scratch;
+        if (const size_t need = mm->scratchpad.get_size(); need > 0) {
+            scratch.resize((need + sizeof(float) - 1) / sizeof(float) + 16);
+            // 64-byte aligned start inside the buffer
+            float* base = scratch.data();
+            base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
+            args.emplace(DNNL_ARG_SCRATCHPAD, wrap(mm->scratchpad, base));
+        }
+        if (epi.col_scale) {
+            const int index = epi.act != Act::None ? 1 : 0; // the binary post-op's position in the chain
+            args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                         wrap(md({1, out}, dt::f32, dnnl::memory::dims{out, 1}), epi.col_scale));
+        }
+        mm->prim.execute(dnnl_stream(), args);
+        dnnl_stream().wait();
+    } catch (const dnnl::error& e) {
+        rethrow(e, "matmul");
+    }
+}
+#endif
+} // namespace
+
 void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y, int64_t ldy,
-            const Epilogue& epi) {
+            const Epilogue& epi, const PackedWeight* packed) {
     if (ldy == 0) ldy = out;
     if (n <= 0 || out <= 0) return;
 #ifdef ATTNSCOPE_HAVE_DNNL
     if (gemm_backend() == Backend::OneDNN && in > 0) {
-        linear_onednn(x, n, in, w, b, out, y, ldy, epi);
+        linear_onednn(x, n, in, w, b, out, y, ldy, epi, packed);
         return;
     }
 #endif
+    (void)packed;
     linear_passes(x, n, in, w, b, out, y, ldy, epi);
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace attnscope::ops {
@@ -47,12 +48,20 @@ struct Epilogue {
     bool accumulate = false;          // y += …, instead of y = …
 };
 
+// An nn.Linear weight [out, in] rearranged once into the blocked layout oneDNN's matmul kernels read
+// fastest (≈ 10% faster products at ViT-B's shapes than reading [out, in] in place: docs/performance.md).
+// The same floats, only moved: products with it give the same results as with w.
+class PackedWeight;
+// nullptr where there is nothing to gain: the backend is not oneDNN, or its kernels read w as it is.
+std::shared_ptr<const PackedWeight> pack_linear_weight(const float* w, int64_t out, int64_t in);
+
 // y[n, out] = epilogue(x[n, in] · wᵀ (+ b)), w is an nn.Linear weight [out, in]. b may be null.
 // ldy: row stride of y (defaults to out) so results can be written into a wider buffer. y must not
 // overlap x. With oneDNN: its matmul primitive (brgemm kernels; ≈ 1.3× dnnl_sgemm's speed on two
-// threads at ViT shapes, docs/performance.md), cached per shape and thread count.
+// threads at ViT shapes, docs/performance.md), cached per shape and thread count. packed: optional,
+// pack_linear_weight(w, out, in) — read instead of w when the backend's kernels take it.
 void linear(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,
-            int64_t ldy = 0, const Epilogue& epi = {});
+            int64_t ldy = 0, const Epilogue& epi = {}, const PackedWeight* packed = nullptr);
 
 // C[m, n] = alpha · A[m, k] · op(B) + beta · C, with explicit leading dimensions.
 // b_transposed: B is stored [n, k] (use Bᵀ). Called inside an OpenMP parallel region (the batched
