@@ -34,18 +34,18 @@ void block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, int 
     tp.qkv.resize(3 * TD);
     tp.ctx.resize(TD);
     ops::layer_norm(x, T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c.ln_eps, h.data());
-    ops::linear(h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, tp.qkv.data());
+    ops::linear(h.data(), T, D, b.qkv_w.ptr(), b.qkv_b.ptr(), 3LL * D, tp.qkv.data(), 0, {}, b.qkv_p.get());
     const AttentionShape shape{c.n_heads, D / c.n_heads, T, T};
     multi_head_attention(shape, tp.qkv.data(), 3LL * D, tp.qkv.data() + D, 3LL * D, tp.qkv.data() + 2 * D, 3LL * D,
                          scale, nullptr, tp.ctx.data(), D, rec, Site::Encoder, il, scratch);
-    ops::linear(tp.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, a.data());
+    ops::linear(tp.ctx.data(), T, D, b.proj_w.ptr(), b.proj_b.ptr(), D, a.data(), 0, {}, b.proj_p.get());
     if (c.layer_scale) ops::add_scaled_rows_inplace(x, a.data(), b.ls1.ptr(), T, D);
     else ops::add_inplace(x, a.data(), TD);
     tp.x1.assign(x, x + TD);
     ops::layer_norm(x, T, D, b.ln2_w.ptr(), b.ln2_b.ptr(), c.ln_eps, h.data());
     const int64_t Mz = c.swiglu ? 2LL * M : M;
     tp.z.resize(static_cast<size_t>(T) * Mz);
-    ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), Mz, tp.z.data());
+    ops::linear(h.data(), T, D, b.fc1_w.ptr(), b.fc1_b.ptr(), Mz, tp.z.data(), 0, {}, b.fc1_p.get());
     if (c.swiglu) {
         for (int t = 0; t < T; ++t) {
             const float* zr = tp.z.data() + t * Mz;
@@ -58,7 +58,7 @@ void block_forward(const VitConfig& c, const VitBlock& b, int il, float* x, int 
         std::copy(tp.z.begin(), tp.z.end(), m.begin());
         ops::gelu_erf(m.data(), static_cast<int64_t>(T) * M);
     }
-    ops::linear(m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, a.data());
+    ops::linear(m.data(), T, M, b.fc2_w.ptr(), b.fc2_b.ptr(), D, a.data(), 0, {}, b.fc2_p.get());
     if (c.layer_scale) ops::add_scaled_rows_inplace(x, a.data(), b.ls2.ptr(), T, D);
     else ops::add_inplace(x, a.data(), TD);
 }
@@ -72,6 +72,16 @@ void block_backward(const VitConfig& c, const VitBlock& b, int T, const BlockTap
     const int64_t Mz = c.swiglu ? 2LL * M : M;
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
     Buf ga(TD), dm(static_cast<size_t>(T) * M), dz(static_cast<size_t>(T) * Mz), dh_(TD);
+    // A weight as its [out, in] matrix: a packed one is unpacked into `wt` (one at a time) rather than read
+    // from the checkpoint's pages, which the loader dropped (vit_pack_weight): they would fault back in and
+    // stay resident beside the packed copy.
+    Buf wt;
+    auto plain = [&](const Tensor& w, const std::shared_ptr<const ops::PackedWeight>& packed) -> const float* {
+        if (!packed) return w.ptr();
+        wt.resize(static_cast<size_t>(w.numel()));
+        ops::unpack_linear_weight(*packed, wt.data());
+        return wt.data();
+    };
     auto scaled = [&](const Tensor& ls) {
         if (!c.layer_scale) {
             std::copy(g, g + TD, ga.begin());
@@ -81,7 +91,7 @@ void block_backward(const VitConfig& c, const VitBlock& b, int T, const BlockTap
     };
     // MLP branch: x_out = x1 + ls2 ⊙ fc2(act(fc1(LN2(x1))))
     scaled(b.ls2);
-    linear_backward(ga.data(), T, D, b.fc2_w.ptr(), M, dm.data());
+    linear_backward(ga.data(), T, D, plain(b.fc2_w, b.fc2_p), M, dm.data());
     if (c.swiglu) {
         for (int t = 0; t < T; ++t) {
             const float* zr = tp.z.data() + t * Mz;
@@ -101,18 +111,18 @@ void block_backward(const VitConfig& c, const VitBlock& b, int T, const BlockTap
             dz[static_cast<size_t>(i)] = static_cast<float>(dm[static_cast<size_t>(i)] * d);
         }
     }
-    linear_backward(dz.data(), T, Mz, b.fc1_w.ptr(), D, dh_.data());
+    linear_backward(dz.data(), T, Mz, plain(b.fc1_w, b.fc1_p), D, dh_.data());
     layer_norm_backward(tp.x1.data(), dh_.data(), b.ln2_w.ptr(), c.ln_eps, T, D, g); // g = ∂y/∂x1
 
     // attention branch: x1 = x0 + ls1 ⊙ proj(MHA(LN1(x0)))
     scaled(b.ls1);
     Buf dctx(TD), dqkv(3 * TD);
-    linear_backward(ga.data(), T, D, b.proj_w.ptr(), D, dctx.data());
+    linear_backward(ga.data(), T, D, plain(b.proj_w, b.proj_p), D, dctx.data());
     const float* q = tp.qkv.data();
     AttentionGrads out{dA, dqkv.data(), 3LL * D, dqkv.data() + D, 3LL * D, dqkv.data() + 2 * D, 3LL * D};
     attention_backward(AttentionShape{H, dh, T, T}, A.probs.data(), q, 3LL * D, q + D, 3LL * D, q + 2 * D, 3LL * D, scale,
                        dctx.data(), D, out);
-    linear_backward(dqkv.data(), T, 3LL * D, b.qkv_w.ptr(), D, dh_.data());
+    linear_backward(dqkv.data(), T, 3LL * D, plain(b.qkv_w, b.qkv_p), D, dh_.data());
     if (h1_out) {
         ops::layer_norm(tp.x0.data(), T, D, b.ln1_w.ptr(), b.ln1_b.ptr(), c.ln_eps, h1_out);
         std::copy(dh_.begin(), dh_.end(), dh1_out);

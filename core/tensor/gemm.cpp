@@ -284,6 +284,22 @@ std::shared_ptr<const PackedWeight> pack_linear_weight(const float* w, int64_t o
 #endif
 }
 
+void unpack_linear_weight(const PackedWeight& packed, float* w) {
+#ifdef ATTNSCOPE_HAVE_DNNL
+    try {
+        const dnnl::memory::dims& dims = packed.desc.dims(); // {in, out}
+        dnnl::memory from(packed.desc, dnnl_engine(), packed.data.get());
+        dnnl::memory to(plain_weights(dims[0], dims[1]), dnnl_engine(), w);
+        dnnl::reorder(from, to).execute(dnnl_stream(), from, to);
+        dnnl_stream().wait();
+    } catch (const dnnl::error& e) {
+        rethrow(e, "unpacking a weight");
+    }
+#else
+    (void)packed, (void)w; // never made without oneDNN
+#endif
+}
+
 namespace {
 #ifdef ATTNSCOPE_HAVE_DNNL
 void linear_onednn(const float* x, int64_t n, int64_t in, const float* w, const float* b, int64_t out, float* y,

@@ -54,6 +54,8 @@ struct Epilogue {
 class PackedWeight;
 // nullptr where there is nothing to gain: the backend is not oneDNN, or its kernels read w as it is.
 std::shared_ptr<const PackedWeight> pack_linear_weight(const float* w, int64_t out, int64_t in);
+// The packed floats back as the [out, in] matrix they came from (w: out·in floats), bit for bit.
+void unpack_linear_weight(const PackedWeight& packed, float* w);
 
 // y[n, out] = epilogue(x[n, in] · wᵀ (+ b)), w is an nn.Linear weight [out, in]. b may be null.
 // ldy: row stride of y (defaults to out) so results can be written into a wider buffer. y must not

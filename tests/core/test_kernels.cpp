@@ -115,6 +115,11 @@ private slots:
                 ops::set_gemm_backend(be);
                 const auto packed = ops::pack_linear_weight(w.data(), c.out, c.in);
                 if (be == ops::Backend::OpenBLAS) QVERIFY(!packed); // nothing to pack for OpenBLAS
+                if (packed) { // unpacked: the same matrix, bit for bit (the explanations' backward pass reads it)
+                    std::vector<float> back(w.size(), -1.0f);
+                    ops::unpack_linear_weight(*packed, back.data());
+                    QVERIFY(back == w);
+                }
                 for (ops::Act act : {ops::Act::None, ops::Act::Relu, ops::Act::GeluErf, ops::Act::QuickGelu, ops::Act::GeluTanh})
                     for (int variant = 0; variant < 4; ++variant) {
                         const bool use_bias = variant != 1, use_scale = variant >= 2, accumulate = variant == 3 || variant == 1;
