@@ -4,6 +4,9 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace attnscope::ops {
 
@@ -107,10 +110,11 @@ inline vf vgelu(vf x) {
 
 } // namespace
 
-// LayerNorm: mean and variance accumulated in double (8-lane vectors), two passes as before.
+namespace {
+// LayerNorm of rows [r0, r1): mean and variance accumulated in double (8-lane vectors), two passes.
 ATTNSCOPE_CLONES
-void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
-    for (int64_t r = 0; r < n; ++r) {
+void layer_norm_rows(const float* x, int64_t r0, int64_t r1, int64_t d, const float* w, const float* b, float eps, float* y) {
+    for (int64_t r = r0; r < r1; ++r) {
         const float* xr = x + r * d;
         float* yr = y + r * d;
         vd acc{};
@@ -140,6 +144,22 @@ void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const floa
         const float fmean = static_cast<float>(mean);
         for (i = 0; i < d; ++i) yr[i] = (xr[i] - fmean) * rstd * w[i] + b[i];
     }
+}
+} // namespace
+
+// Rows are independent: large inputs are split across the threads (with oneDNN, whose OpenMP pool the
+// products use too), each row computed exactly as on one thread.
+void layer_norm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
+#ifdef _OPENMP
+    const int threads = static_cast<int>(std::min<int64_t>(num_threads(), n));
+    if (threads > 1 && n * d >= (1 << 15) && gemm_backend() == Backend::OneDNN && !omp_in_parallel()) {
+        sync_omp_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int t = 0; t < threads; ++t) layer_norm_rows(x, n * t / threads, n * (t + 1) / threads, d, w, b, eps, y);
+        return;
+    }
+#endif
+    layer_norm_rows(x, 0, n, d, w, b, eps, y);
 }
 
 ATTNSCOPE_CLONES
