@@ -142,6 +142,37 @@ int main(int argc, char** argv) {
         std::printf("%-40s %10.1f %10.1f %10.1f\n", s.what, g_ob, g_dn, g_ei);
     }
 
+#ifdef ATTNSCOPE_HAVE_DNNL
+    // Linear layers as the models run them (ops::linear, bias included): dnnl_sgemm (how every product ran
+    // until session 8), oneDNN's matmul primitive reading the [out, in] weight in place, and reading the
+    // weight packed once into the primitive's blocked layout (ops::pack_linear_weight).
+    {
+        namespace ops = attnscope::ops;
+        ops::set_num_threads(threads);
+        ops::set_gemm_backend(ops::Backend::OneDNN);
+        std::printf("\n%-40s %10s %10s %10s\n", "linear layer, bias (GFLOP/s)", "sgemm", "matmul", "packed");
+        for (const Shape& s : shapes) {
+            if (!s.b_trans || std::strstr(s.what, "^T")) continue; // the layers with a weight matrix only
+            std::vector<float> x(size_t(s.m) * s.k), w(size_t(s.n) * s.k), bias(size_t(s.n)), y(size_t(s.m) * s.n);
+            for (float& v : x) v = u(rng);
+            for (float& v : w) v = u(rng);
+            for (float& v : bias) v = u(rng);
+            const double flop = 2.0 * s.m * s.n * s.k;
+            const double g_sgemm = measure([&] {
+                for (int r = 0; r < s.m; ++r) std::copy(bias.begin(), bias.end(), y.begin() + size_t(r) * s.n);
+                dnnl_sgemm('N', 'T', s.m, s.n, s.k, 1.0f, x.data(), s.k, w.data(), s.k, 1.0f, y.data(), s.n);
+            }, flop, seconds);
+            const double g_plain = measure([&] { ops::linear(x.data(), s.m, s.k, w.data(), bias.data(), s.n, y.data()); },
+                                           flop, seconds);
+            const auto packed = ops::pack_linear_weight(w.data(), s.n, s.k);
+            const double g_packed = packed ? measure([&] {
+                ops::linear(x.data(), s.m, s.k, w.data(), bias.data(), s.n, y.data(), 0, {}, packed.get());
+            }, flop, seconds) : 0.0;
+            std::printf("%-40s %10.1f %10.1f %10.1f\n", s.what, g_sgemm, g_plain, g_packed);
+        }
+    }
+#endif
+
     // Whole convolutions as DETR-R50 at 800×1066 runs them (bias + ReLU fused; per call, as in a pass):
     // im2col + the GEMM backend (ops::conv2d) against oneDNN's direct kernels on their blocked layout
     // (ops::DirectConvNet: primitive descriptor, weight reorder and the convolution).
