@@ -27,9 +27,10 @@ public:
     virtual bool has(const std::string& name) const = 0;
     virtual TensorInfo info(const std::string& name) const = 0; // throws Error(Missing) if absent
     virtual Tensor load(const std::string& name) const = 0;     // converted to float32
-    // Hint: the caller has copied what it needs of `name` (e.g. folded or stacked it into another tensor) and
-    // keeps no tensor loaded from it; the source may drop the file's pages of it from memory. Never changes
-    // what a later load() or a tensor still holding it reads.
+    // Hint: the caller has copied what it needs of `name` (e.g. folded or stacked it into another tensor, or
+    // packed it for the products: vit_pack_weight) and reads it rarely if at all; the source may drop the
+    // file's pages of it from memory. Never changes what a later load() or a tensor still holding it reads
+    // (dropped pages fault back in from the page cache).
     virtual void release(const std::string& name) const { (void)name; }
 };
 
