@@ -207,11 +207,14 @@ dnnl::algorithm eltwise_of(Act act, float& alpha) {
     return dnnl::algorithm::undef;
 }
 
-const Matmul& matmul_for(const MatmulKey& key) {
+// Kept per key; shared, so that emptying the cache (after 256 shapes: DETR at many image sizes) never
+// frees a primitive another thread is running.
+std::shared_ptr<const Matmul> matmul_for(const MatmulKey& key) {
     static std::mutex mutex;
-    static std::map<MatmulKey, Matmul> cache;
+    static std::map<MatmulKey, std::shared_ptr<const Matmul>> cache;
     std::lock_guard<std::mutex> lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
+    if (cache.size() >= 256) cache.clear();
     const auto [m, k, n, ldy, bias, act, scale, accumulate, threads, packed] = key;
     (void)threads;
     const md src({m, k}, dt::f32, dnnl::memory::dims{k, 1});
@@ -233,7 +236,9 @@ const Matmul& matmul_for(const MatmulKey& key) {
     // threads (`eval`'s workers) would overwrite each other's work memory.
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, bias_md, dst), attr, dnnl_engine());
-    return cache.emplace(key, Matmul{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc()}).first->second;
+    auto made = std::make_shared<const Matmul>(Matmul{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc()});
+    cache.emplace(key, made);
+    return made;
 }
 
 MatmulKey matmul_key(int64_t n, int64_t in, int64_t out, int64_t ldy, bool bias, const Epilogue& epi, bool packed) {
@@ -263,10 +268,10 @@ std::shared_ptr<const PackedWeight> pack_linear_weight(const float* w, int64_t o
     try {
         // The layout the kernels pick is the same for every number of rows here (measured: 1 to 3000
         // rows, 1 or 2 threads); linear() checks it again for each shape and reads w when it differs.
-        const Matmul& mm = matmul_for(matmul_key(64, in, out, out, false, {}, true));
-        if (mm.weights == plain_weights(in, out)) return nullptr;
+        const auto mm = matmul_for(matmul_key(64, in, out, out, false, {}, true));
+        if (mm->weights == plain_weights(in, out)) return nullptr;
         auto p = std::make_shared<PackedWeight>();
-        p->desc = mm.weights;
+        p->desc = mm->weights;
         const size_t bytes = (p->desc.get_size() + 63) / 64 * 64;
         p->data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
         if (!p->data) throw Error(ErrorKind::Unsupported, "", "memory", "out of memory packing a weight");
@@ -306,14 +311,14 @@ void linear_onednn(const float* x, int64_t n, int64_t in, const float* w, const 
                    int64_t ldy, const Epilogue& epi, const PackedWeight* packed) {
     sync_omp_threads();
     try {
-        const Matmul* mm = nullptr;
+        std::shared_ptr<const Matmul> mm;
         const float* weights = w;
         if (packed) {
-            mm = &matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, true));
+            mm = matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, true));
             if (mm->weights == packed->desc) weights = packed->data.get();
             else mm = nullptr; // this shape's kernels want another layout: read w in place
         }
-        if (!mm) mm = &matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, false));
+        if (!mm) mm = matmul_for(matmul_key(n, in, out, ldy, b != nullptr, epi, false));
         const dnnl::engine& eng = dnnl_engine();
         auto wrap = [&](const md& d, const float* p) { return dnnl::memory(d, eng, const_cast<float*>(p)); };
         std::unordered_map<int, dnnl::memory> args{
