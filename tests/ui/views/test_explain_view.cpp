@@ -48,6 +48,17 @@ class TestExplainView : public testing::AnalysisGuiTest {
         QTest::keyClick(e, Qt::Key_Return);
         QVERIFY(idle("explain"));
     }
+    // demo-detr and its first scene (resources/), run, the Explain view raised on chefer2.
+    static QString demoDetr() { return QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr"; }
+    static QString demoScene() { return QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png"; }
+    static bool demoDetrThere() { return QFileInfo::exists(demoDetr() + "/model.safetensors") && QFileInfo::exists(demoScene()); }
+    void openDemoDetr() {
+        w_->openPath(demoDetr());
+        w_->openPath(demoScene());
+        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
+        QVERIFY(show("explain"));
+        pick("explainMethod", "chefer2");
+    }
     // The last encoder layer's CLS row over the patches, mean of heads (core's query_map, not explain()).
     std::vector<float> lastLayerCls() const {
         const RunResult* r = doc()->result();
@@ -227,15 +238,9 @@ private slots:
     // DETR (demo-detr on a scene): the detections are the list; the selected one is explained over the image;
     // picking another detection explains that one; side by side with a second method; exports.
     void detrExplainsTheSelectedDetection() {
-        const QString demo = QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr";
-        const QString scene = QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png";
-        if (!QFileInfo::exists(demo + "/model.safetensors") || !QFileInfo::exists(scene))
-            QSKIP("resources/models/demo-detr or its scene is not there");
-        w_->openPath(demo);
-        w_->openPath(scene);
-        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
-        QVERIFY(show("explain"));
-        pick("explainMethod", "chefer2");
+        if (!demoDetrThere()) QSKIP("resources/models/demo-detr or its scene is not there");
+        openDemoDetr();
+        if (QTest::currentTestFailed()) return;
         const RunResult* r = doc()->result();
         const auto& dets = doc()->detr()->detections();
         QVERIFY2(dets.size() >= 2, "the scene should give at least two detections above the threshold");
@@ -295,15 +300,9 @@ private slots:
     // a box coordinate — the map equals core's explain() of that target, not the class logit's; the title and
     // caption say which coordinate and its value.
     void detrBoxTargetAndOutline() {
-        const QString demo = QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr";
-        const QString scene = QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png";
-        if (!QFileInfo::exists(demo + "/model.safetensors") || !QFileInfo::exists(scene))
-            QSKIP("resources/models/demo-detr or its scene is not there");
-        w_->openPath(demo);
-        w_->openPath(scene);
-        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
-        QVERIFY(show("explain"));
-        pick("explainMethod", "chefer2");
+        if (!demoDetrThere()) QSKIP("resources/models/demo-detr or its scene is not there");
+        openDemoDetr();
+        if (QTest::currentTestFailed()) return;
         auto* target = find<QComboBox>("explainDetrTarget");
         QVERIFY(target->isVisibleTo(ev()));
         QVERIFY(!target->toolTip().isEmpty());
