@@ -73,7 +73,7 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"run", with_model({"--image", "--input-npy", "--out", "--top-k", "--threads", "--threshold", "--no-encoder-maps"})},
             {"bench", with_model({"--image", "--input-npy", "--runs", "--threads", "--no-record", "--explain"})},
             {"analyze", with_model({"--image", "--input-npy", "--out", "--threads", "--rollout-discard", "--fusion", "--mask-mass", "--norm-k"})},
-            {"explain", with_model({"--image", "--input-npy", "--out", "--threads", "--method", "--target", "--detection", "--discard"})},
+            {"explain", with_model({"--image", "--input-npy", "--out", "--threads", "--method", "--target", "--detection", "--box", "--discard"})},
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
             {"ablate", {"--model", "--config", "--model-heads", "--image", "--input-npy", "--images", "--shard", "--limit", "--out",

@@ -112,11 +112,20 @@ int cmd_explain(const Args& a) {
         throw Error(ErrorKind::Argument, "", "--target", "expects a class index >= 0, got '" + a.get("--target") + "'");
     if (a.flag("--detection") && target.detection < 0)
         throw Error(ErrorKind::Argument, "", "--detection", "expects a query index >= 0, got '" + a.get("--detection") + "'");
+    if (a.flag("--box")) { // a coordinate of the detection's box instead of its class logit
+        if (!explain::box_coord_from_name(a.get("--box"), target.box_coord))
+            throw Error(ErrorKind::Argument, "", "--box", "unknown box coordinate '" + a.get("--box") + "' (known: cx, cy, w, h)");
+        if (a.flag("--target"))
+            throw Error(ErrorKind::Argument, "", "--box",
+                        "explains a box coordinate, not a class: give --box or --target, not both");
+    }
     explain::ExplainOptions opt;
     opt.discard_ratio = discard_arg(a);
     auto model = open_model(a);
     if (a.flag("--detection") && model->info().task != Task::Detect)
         throw Error(ErrorKind::Argument, "", "--detection", "selects a DETR query; this model is a classifier (use --target)");
+    if (a.flag("--box") && model->info().task != Task::Detect)
+        throw Error(ErrorKind::Argument, "", "--box", "explains a DETR detection's box coordinate; this model is a classifier (use --target)");
     ImageRGB8 image;
     PreprocessGeometry geometry;
     const Tensor input = explain_input(a, *model, image, geometry);
@@ -131,8 +140,12 @@ int cmd_explain(const Args& a) {
     write_npy((fs::path(out) / "relevance.npy").string(), e.relevance);
     write_npy((fs::path(out) / "input.npy").string(), input);
     const bool uses_discard = method == explain::Method::Rollout || method == explain::Method::GradRollout;
+    const bool box = e.box_coord >= 0;
+    json jt = {{"index", e.target_index}, {"label", e.target_label}, {"kind", box ? "box_coordinate" : "class_logit"}};
+    if (box) jt["box_coord"] = explain::box_coord_name(e.box_coord);
+    jt["value"] = box ? e.box[size_t(e.box_coord)] : e.logit; // the scalar explained
     json j = {{"method", explain::method_name(method)},
-              {"target", {{"index", e.target_index}, {"label", e.target_label}}},
+              {"target", jt},
               {"logit", e.logit},
               {"prob", e.prob},
               {"relevance_shape", e.relevance.shape},
@@ -151,12 +164,16 @@ int cmd_explain(const Args& a) {
         what += ", query " + std::to_string(e.detection);
     }
     write_file_atomic((fs::path(out) / "explain.json").string(), j.dump(2) + "\n");
-    const std::string title = std::string(explain::method_name(method)) + ": " + e.target_label + " (" + what +
+    // A box coordinate: "box cx = 0.6016 of <label>"; the class and probability are the detection's.
+    const std::string subject = box ? std::string("box ") + explain::box_coord_name(e.box_coord) + " = " +
+                                          fmt("%.4f", e.box[size_t(e.box_coord)]) + " of " + e.target_label
+                                    : e.target_label;
+    const std::string title = std::string(explain::method_name(method)) + ": " + subject + " (" + what +
                               ", p = " + fmt("%.3f", e.prob) + ")";
     an::write_png((fs::path(out) / "relevance_overlay.png").string(),
                   an::overlay_png(image, an::map_to_original(e.relevance, geometry, an::Upsample::Bilinear), title, 0.6,
                                   "relevance"));
-    std::printf("%s: %s (%s) logit %.4f p %.4f\nwrote %s\n", explain::method_name(method), e.target_label.c_str(),
+    std::printf("%s: %s (%s) logit %.4f p %.4f\nwrote %s\n", explain::method_name(method), subject.c_str(),
                 what.c_str(), e.logit, e.prob, out.c_str());
     return 0;
 }

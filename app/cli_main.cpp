@@ -46,7 +46,8 @@ const char* kUsage = R"(usage:
   attnscope-cli bench --model PATH [--image IMG] [--runs 10] [--threads N] [--no-record]
   attnscope-cli analyze --model PATH (--image IMG | --input-npy X.npy) --out DIR [--rollout-discard 0.9 --fusion mean] [--mask-mass 0.6] [--norm-k 2]
   attnscope-cli explain --model PATH (--image IMG | --input-npy X.npy) --method chefer2|gradcam|grad-rollout|rollout|attention
-                      --out DIR [--target CLASS | --detection QUERY] [--discard 0.9]
+                      --out DIR [--target CLASS] [--discard 0.9]
+                      DETR: [--target CLASS | [--detection QUERY] [--box cx|cy|w|h]]   (--box: a box coordinate, not a class logit)
   attnscope-cli bench --model PATH --explain METHOD [--image IMG] [--runs 10] [--threads N]   (explain time vs forward)
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
   attnscope-cli ablate --model PATH (--image IMG | --input-npy X.npy | --images DIR [--shard i/n] [--limit N]) --out DIR

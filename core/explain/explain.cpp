@@ -61,6 +61,21 @@ bool method_from_name(const std::string& name, Method& m) {
 }
 
 namespace {
+constexpr const char* kBoxCoords[] = {"cx", "cy", "w", "h"};
+}
+
+const char* box_coord_name(int coord) { return coord >= 0 && coord < 4 ? kBoxCoords[coord] : ""; }
+
+bool box_coord_from_name(const std::string& name, int& coord) {
+    for (int i = 0; i < 4; ++i)
+        if (name == kBoxCoords[i]) {
+            coord = i;
+            return true;
+        }
+    return false;
+}
+
+namespace {
 
 bool is_gradient_method(Method m) { return m == Method::Chefer2 || m == Method::GradCam || m == Method::GradRollout; }
 
@@ -106,6 +121,8 @@ std::vector<Explanation> explain_detr(const DetrModel& model, const Tensor& inpu
             throw Error(ErrorKind::Unsupported, model.info().source, "",
                         "method 'grad-rollout' has no definition for DETR's encoder-decoder (neither vit-explain nor "
                         "Chefer et al.'s DETR code define one); use chefer2, gradcam, rollout or attention");
+    if (target.box_coord >= 4)
+        throw Error(ErrorKind::Argument, "", "--box", std::to_string(target.box_coord) + ": expected 0…3 (cx, cy, w, h)");
     RunResult run;
     Explanation base_run;
     if (std::any_of(methods.begin(), methods.end(), [](Method m) { return !is_gradient_method(m); })) {
@@ -116,7 +133,7 @@ std::vector<Explanation> explain_detr(const DetrModel& model, const Tensor& inpu
     DetrGradients g;
     Explanation base_grad;
     if (std::any_of(methods.begin(), methods.end(), is_gradient_method)) {
-        DetrTarget t{target.detection, target.class_index, -1};
+        DetrTarget t{target.detection, target.class_index, target.box_coord};
         g = detr_gradients(model, input, t, cancel);
         fill_detection(g.logits, g.boxes, model, Target{g.class_index, g.query}, base_grad);
         base_grad.layout = g.layout;
@@ -125,6 +142,7 @@ std::vector<Explanation> explain_detr(const DetrModel& model, const Tensor& inpu
     for (const Method m : methods) {
         Explanation e = is_gradient_method(m) ? base_grad : base_run;
         e.method = m;
+        e.box_coord = std::max(-1, target.box_coord); // the baselines' maps are the query's for any target
         switch (m) {
         case Method::Chefer2: e.relevance = detr_chefer2_map(g); break;
         case Method::GradCam: e.relevance = detr_gradcam_map(g); break;
@@ -149,6 +167,10 @@ std::vector<Explanation> explain_methods(const Model& model, const Tensor& input
                             std::string(family_name(model.info().family)) + ") is not supported");
         return explain_detr(*detr, input, methods, target, cancel);
     }
+    if (target.box_coord >= 0)
+        throw Error(ErrorKind::Argument, "", "--box",
+                    "a box coordinate belongs to a DETR detection; this model (" + std::string(family_name(model.info().family)) +
+                        ") predicts no boxes: explain a class (--target)");
     std::vector<Explanation> out;
     // The baselines: one recorded forward pass.
     RunResult run;

@@ -27,11 +27,19 @@ const char* method_name(Method m);
 bool method_from_name(const std::string& name, Method& m);
 
 // What to explain. Classifiers: class_index (−1: the top-1 class). DETR: detection = the query index
-// (−1: the most confident query), class_index = that query's class (−1: its arg-max class).
+// (−1: the most confident query), class_index = that query's class (−1: its arg-max class); box_coord 0…3
+// differentiates that query's box coordinate (cx, cy, w, h after the sigmoid, fractions of the input) instead
+// of the class logit (class_index is then only reported). A box coordinate on a classifier: Error(Argument).
 struct Target {
     int class_index = -1;
     int detection = -1;
+    int box_coord = -1;
 };
+
+// "cx", "cy", "w", "h" (the CLI's --box values) for 0…3; "" otherwise.
+const char* box_coord_name(int coord);
+// The inverse of box_coord_name; false (coord untouched) for an unknown name.
+bool box_coord_from_name(const std::string& name, int& coord);
 
 struct Explanation {
     Method method = Method::Chefer2;
@@ -39,6 +47,8 @@ struct Explanation {
     std::string target_label; // its label ("class <index>" when the model has none)
     int detection = -1;       // DETR: the query explained
     std::array<float, 4> box{}; // DETR: that query's box, (cx, cy, w, h) as fractions of the input
+    int box_coord = -1;       // DETR: the box coordinate explained (0…3 = cx, cy, w, h; its value box[box_coord]),
+                              // −1: the class logit
     float logit = 0.0f, prob = 0.0f; // the target's logit and softmax probability in this pass
     Tensor relevance;         // [grid_h, grid_w]: the method's raw values over the patch grid, not rescaled
     TokenLayout layout;

@@ -95,7 +95,7 @@ void check_config(const WeightSource& src, const nlohmann::json* cfg, const std:
 
 // facebookresearch/detr models/position_encoding.py PositionEmbeddingSine (normalize=True, scale 2π;
 // HF DetrSinePositionEmbedding): sine position embedding of the (h, w) mask → (h·w, d), y features first then x.
-std::vector<float> sine_position_impl(const std::vector<float>& mask, int h, int w, int d) {
+std::vector<float> sine_position(const std::vector<float>& mask, int h, int w, int d) {
     const int n_feats = d / 2;
     const float eps = 1e-6f, scale = 2.0f * std::numbers::pi_v<float>;
     std::vector<float> y_embed(static_cast<size_t>(h) * w), x_embed(static_cast<size_t>(h) * w); // (h, w)
@@ -320,10 +320,6 @@ void detr_attention(const DetrAttention& a, const float* q_in, int n_q, const fl
     ops::linear(b.att.data(), n_q, d, a.wo.ptr(), a.bo.ptr(), d, out); // (n_q, d)
 }
 
-std::vector<float> detr_sine_position(const std::vector<float>& mask, int h, int w, int d) {
-    return sine_position_impl(mask, h, w, d);
-}
-
 namespace {
 
 // x (n, d) = LN(x + FFN(x)), FFN = fc2(ReLU(fc1(x))).
@@ -374,7 +370,7 @@ DetrEncoderInput DetrModel::encoder_input(const Tensor& input, const Tensor* pix
             for (int i = 0; i < S; ++i) in.key_bias[i] = mask[i] != 0.0f ? 0.0f : -std::numeric_limits<float>::infinity();
         }
     }
-    in.pos = sine_position_impl(mask, h, w, d); // (S, d)
+    in.pos = sine_position(mask, h, w, d); // (S, d)
 
     // input projection: x (S, d) = featᵀ · Wᵀ + b
     std::vector<float> xt(static_cast<size_t>(d) * S); // (d, S)

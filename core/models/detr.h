@@ -88,9 +88,6 @@ void detr_attention(const DetrAttention& a, const float* q_in, int n_q, const fl
                     int d, int n_heads, const float* key_bias, AttentionRecorder& rec, Site site, int il,
                     DetrAttnBuffers& b, float* out);
 
-// DETR's sine position embedding of an (h, w) mask (1 = real cell) → (h·w, d), y features first then x.
-std::vector<float> detr_sine_position(const std::vector<float>& mask, int h, int w, int d);
-
 class DetrModel final : public Model {
 public:
     DetrModel(DetrConfig config, DetrWeights weights, ModelInfo info, PreprocessSpec spec);

@@ -141,6 +141,77 @@ private slots:
         QVERIFY(is_png(d / "relevance_overlay.png"));
     }
 
+    // DETR --box: the default detection's box cx against the reference's box case (chefer2 of ∂cx/∂A), what
+    // explain.json records; --detection with --box; the errors (a bad coordinate, a classifier, --target too).
+    void detr_box_coordinate() {
+        const fs::path ref = fixture("explain/detr_r50tiny");
+        const auto ex = nlohmann::json::parse(std::ifstream(ref / "explain.json"));
+        const nlohmann::json* box = nullptr;
+        for (const auto& t : ex["targets"])
+            if (t["box_coord"].get<int>() == 0) box = &t; // cx
+        QVERIFY(box != nullptr);
+        const QString m = fx("detr/r50tiny/hf"), x = fx("detr/r50tiny/input.npy");
+        for (const bool withQuery : {false, true}) {
+            const QString out = tmp.path() + (withQuery ? "/detr-box-q" : "/detr-box");
+            QStringList args{"explain", "--model", m, "--input-npy", x, "--method", "chefer2", "--box", "cx", "--out", out};
+            if (withQuery) args << "--detection" << QString::number((*box)["query"].get<int>());
+            const Out r = cli(args);
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            const fs::path d = out.toStdString();
+            QVERIFY(rel_max_diff(read_npy((d / "relevance.npy").string()), read_npy((ref / "chefer2_box.npy").string()),
+                                 "relevance.npy vs chefer2_box") <= 1e-4);
+            // ... and not the class logit's map
+            QVERIFY(max_abs_diff(read_npy((d / "relevance.npy").string()), read_npy((ref / "chefer2_top.npy").string()),
+                                 "box vs class") > 1e-4);
+            const auto j = nlohmann::json::parse(std::ifstream(d / "explain.json"));
+            QCOMPARE(j["detection"].get<int>(), (*box)["query"].get<int>());
+            QCOMPARE(j["target"]["kind"].get<std::string>(), std::string("box_coordinate"));
+            QCOMPARE(j["target"]["box_coord"].get<std::string>(), std::string("cx"));
+            QVERIFY(std::abs(j["target"]["value"].get<double>() - (*box)["value"].get<double>()) <= 1e-5);
+            QCOMPARE(j["target"]["index"].get<int>(), (*box)["class"].get<int>()); // the detection's class, reported
+            QVERIFY(std::abs(j["prob"].get<double>() - (*box)["prob"].get<double>()) <= 1e-5);
+            QVERIFY2(r.out.contains("box cx = ") && r.out.contains(QString::number((*box)["value"].get<double>(), 'f', 4)),
+                     qPrintable(r.out));
+            QVERIFY(is_png(d / "relevance_overlay.png"));
+        }
+        // --box h with gradcam on a chosen query: against the reference's box_h case
+        const nlohmann::json* boxH = nullptr;
+        for (const auto& t : ex["targets"])
+            if (t["box_coord"].get<int>() == 3) boxH = &t;
+        QVERIFY2(boxH != nullptr, "fixture without the box_h target: run tools/reference/make_detr_explain_fixtures.py");
+        const QString outH = tmp.path() + "/detr-box-h";
+        const Out rh = cli({"explain", "--model", m, "--input-npy", x, "--method", "gradcam", "--detection",
+                            QString::number((*boxH)["query"].get<int>()), "--box", "h", "--out", outH});
+        QVERIFY2(rh.code == 0, qPrintable(rh.err));
+        const fs::path dh = outH.toStdString();
+        QVERIFY(rel_max_diff(read_npy((dh / "relevance.npy").string()), read_npy((ref / "gradcam_box_h.npy").string()),
+                             "relevance.npy vs gradcam_box_h") <= 1e-4);
+        const auto jh = nlohmann::json::parse(std::ifstream(dh / "explain.json"));
+        QCOMPARE(jh["target"]["box_coord"].get<std::string>(), std::string("h"));
+        QVERIFY(std::abs(jh["target"]["value"].get<double>() - (*boxH)["value"].get<double>()) <= 1e-5);
+        // a class target says so
+        const QString out = tmp.path() + "/detr-class";
+        const Out rc = cli({"explain", "--model", m, "--input-npy", x, "--method", "chefer2", "--out", out});
+        QVERIFY2(rc.code == 0, qPrintable(rc.err));
+        const auto jc = nlohmann::json::parse(std::ifstream(fs::path(out.toStdString()) / "explain.json"));
+        QCOMPARE(jc["target"]["kind"].get<std::string>(), std::string("class_logit"));
+        QVERIFY(!jc["target"].contains("box_coord"));
+        QVERIFY(std::abs(jc["target"]["value"].get<double>() - ex["targets"][0]["logit"].get<double>()) <= 1e-4);
+        // errors, each naming --box, nothing written
+        const QString bad = tmp.path() + "/detr-box-bad";
+        const QStringList cases[] = {
+            {"--model", m, "--input-npy", x, "--box", "x"},
+            {"--model", m, "--input-npy", x, "--box", "cx", "--target", "1"},
+            {"--model", fx("vit/hf_vit"), "--input-npy", fx("vit/hf_vit/input.npy"), "--box", "w"},
+        };
+        for (const QStringList& c : cases) {
+            const Out r = cli(QStringList{"explain", "--method", "chefer2", "--out", bad} + c);
+            QCOMPARE(r.code, 2);
+            QVERIFY2(r.err.contains("--box"), qPrintable(r.err));
+            QVERIFY(!fs::exists((bad + "/relevance.npy").toStdString()));
+        }
+    }
+
     // demo-detr on a scene: the default is the most confident detection; --detection picks another.
     void detr_demo_detection() {
         const fs::path demo = fs::path(ATTNSCOPE_RESOURCES) / "models" / "demo-detr";

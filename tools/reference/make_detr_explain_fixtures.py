@@ -28,7 +28,8 @@ generate_attn_gradcam, generate_rollout, generate_raw_attn), written from their 
 
 Targets per case: `top` (the most confident query — softmax over every class, no-object dropped — and its
 arg-max class), `class2` (the same query, its second class), `query2` (the second most confident query, its
-class), `box` (the top query's box cx after the sigmoid; gradients and chefer2 only).
+class), `box` (the top query's box cx after the sigmoid), `box_h` (its box height); gradients, chefer2 and
+gradcam for every target.
 Files (tests/fixtures/explain/detr_<case>/): explain.json; grad_<target>_<site>_layerNN.npy [heads, n_q, n_k]
 (site: encoder, decoder_self, decoder_cross); chefer2_<target>.npy, gradcam_<target>.npy [h, w];
 rollout_q<Q>.npy, attention_q<Q>.npy [h, w].
@@ -193,7 +194,8 @@ def run_case(name, model, img, heads, expected, stored):
     q1, q2 = int(order[0]), int(order[1])
     c_order = np.argsort(-logits[q1, :-1], kind="stable")
     targets = [("top", q1, int(c_order[0]), -1), ("class2", q1, int(c_order[1]), -1),
-               ("query2", q2, int(np.argmax(logits[q2, :-1])), -1), ("box", q1, int(c_order[0]), 0)]
+               ("query2", q2, int(np.argmax(logits[q2, :-1])), -1), ("box", q1, int(c_order[0]), 0),
+               ("box_h", q1, int(c_order[0]), 3)]
     d = OUT / f"detr_{name}"
     d.mkdir(parents=True, exist_ok=True)
     meta = {"case": name, "grid": [h, w], "queries": int(logits.shape[0]), "targets": []}
@@ -208,9 +210,8 @@ def run_case(name, model, img, heads, expected, stored):
                 save(d, f"grad_{tname}_{s}_layer{il:02d}.npy", G)
         cm, dropped = chefer2(pairs["encoder"], pairs["decoder_self"], pairs["decoder_cross"], q)
         save(d, f"chefer2_{tname}.npy", cm.reshape(h, w))
-        if coord < 0:
-            Ac, Gc = pairs["decoder_cross"][-1]
-            save(d, f"gradcam_{tname}.npy", gradcam(Ac, Gc, q).reshape(h, w))
+        Ac, Gc = pairs["decoder_cross"][-1]
+        save(d, f"gradcam_{tname}.npy", gradcam(Ac, Gc, q).reshape(h, w))
         As = {s: [a for a, _ in pr] for s, pr in pairs.items()}
         save(d, f"rollout_q{q}.npy", rollout(As["encoder"], As["decoder_self"], As["decoder_cross"][-1], q).reshape(h, w))
         save(d, f"attention_q{q}.npy", As["decoder_cross"][-1].mean(0)[q].reshape(h, w))

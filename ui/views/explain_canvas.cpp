@@ -1,6 +1,7 @@
 #include "ui/views/explain_canvas.h"
 
 #include "ui/views/analysis_paint.h"
+#include "ui/views/map_paint.h"
 
 #include <QMouseEvent>
 #include <QPainter>
@@ -93,6 +94,11 @@ QRectF ExplainCanvas::gridRect(int i) const {
     return {img.x() + g.x() * s, img.y() + g.y() * s, g.width() * s, g.height() * s};
 }
 
+QRectF ExplainCanvas::boxRect(int i) const {
+    if (i < 0 || i >= int(panels_.size()) || panels_[size_t(i)].box.isEmpty() || gridRect(i).isEmpty()) return {};
+    return originalToTarget(QRectF(QPointF(0, 0), doc_->imageSize()), imageRect(i)).mapRect(panels_[size_t(i)].box);
+}
+
 QRect ExplainCanvas::figureRect() const {
     if (panels_.empty()) return rect();
     QRectF all;
@@ -132,6 +138,8 @@ void ExplainCanvas::paintEvent(QPaintEvent*) {
             continue;
         }
         paintMapOverPhoto(p, img, g, images_[size_t(i)], panel.gw, panel.gh, doc_->display().smooth, doc_->display().grid);
+        if (const QRectF box = boxRect(i); !box.isEmpty())
+            paintDetectionBox(p, box, panel.boxTag, panel.boxColour, img, panel.boxDashed);
         paintColourBar(p, barRect(i), doc_->display().colormap, ranges_[size_t(i)].first, ranges_[size_t(i)].second,
                        panel.barLabel, text);
     }

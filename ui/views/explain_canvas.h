@@ -23,6 +23,12 @@ public:
         std::vector<float> values; // [gh, gw] row-major; empty: `message` instead
         int gw = 0, gh = 0;
         QString message;           // "Computing…", or why there is no map
+        // DETR: the explained detection's box, outlined over the map with its tag (as the Detections view draws
+        // the selected detection). Original-image pixels; empty: no box (classifiers).
+        QRectF box;
+        QString boxTag;            // "sneaker 0.93", "sneaker 0.93 · w 0.214"
+        QColor boxColour;          // the Detections view's colour of that detection
+        bool boxDashed = false;    // below the detection threshold (dashed, as the Detections view)
     };
 
     explicit ExplainCanvas(Document* doc, QWidget* parent = nullptr);
@@ -37,6 +43,7 @@ public:
     QRectF panelRect(int i) const;  // title, image and colour bar of panel i (widget coordinates)
     QRectF imageRect(int i) const;  // the original image in panel i
     QRectF gridRect(int i) const;   // the patch grid in panel i (empty without a map)
+    QRectF boxRect(int i) const;    // panel i's outlined detection box, widget coordinates (empty: none drawn)
     QRect figureRect() const override;
     void setExporting(bool on) override { exporting_ = on; }
     QSize sizeHint() const override { return {760, 520}; }

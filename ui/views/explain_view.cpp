@@ -4,6 +4,7 @@
 #include "ui/background_task.h"
 #include "ui/detr_state.h"
 #include "ui/settings.h"
+#include "ui/views/map_paint.h"
 
 #include <QComboBox>
 #include <QCompleter>
@@ -91,6 +92,23 @@ ExplainView::ExplainView(Document* doc, QWidget* parent) : View(doc, parent) {
     method2_->setObjectName("explainMethod2");
     fillMethods(method2_, 3);
     method2_->setToolTip(tr("The method of the right-hand map"));
+    detrTargetBox_ = new QWidget(controls);
+    auto* detrRow = new QHBoxLayout(detrTargetBox_);
+    detrRow->setContentsMargins(10, 0, 0, 0);
+    detrTarget_ = new QComboBox(detrTargetBox_);
+    detrTarget_->setObjectName("explainDetrTarget");
+    detrTarget_->addItem(tr("Class logit"), -1);
+    detrTarget_->addItem(tr("Box cx (centre x)"), 0);
+    detrTarget_->addItem(tr("Box cy (centre y)"), 1);
+    detrTarget_->addItem(tr("Box w (width)"), 2);
+    detrTarget_->addItem(tr("Box h (height)"), 3);
+    detrTarget_->setToolTip(tr("What of the selected detection is explained: its class logit (pre-softmax; the default), "
+                               "or one coordinate of its predicted box — centre x, centre y, width or height, fractions of "
+                               "the input after the sigmoid — i.e. which pixels placed or sized the box. Chefer 2021 and "
+                               "Grad-CAM follow the choice; rollout and last-layer attention are the same for every target. "
+                               "Compared with another class, the right-hand map is that class's logit."));
+    detrRow->addWidget(new QLabel(tr("Explain"), detrTargetBox_));
+    detrRow->addWidget(detrTarget_);
     target2_ = new QLineEdit(controls);
     target2_->setObjectName("explainTarget2");
     target2_->setPlaceholderText(tr("next prediction"));
@@ -98,6 +116,7 @@ ExplainView::ExplainView(Document* doc, QWidget* parent) : View(doc, parent) {
     target2_->setMaximumWidth(200);
     row->addWidget(new QLabel(tr("Method"), controls));
     row->addWidget(method_, 1);
+    row->addWidget(detrTargetBox_);
     row->addSpacing(10);
     row->addWidget(new QLabel(tr("Compare with"), controls));
     row->addWidget(compare_);
@@ -147,6 +166,7 @@ ExplainView::ExplainView(Document* doc, QWidget* parent) : View(doc, parent) {
     connect(task_, &BackgroundTask::failed, canvas_, [this](const QString& m) { canvas_->setMessage(tr("Cannot explain: %1").arg(m)); });
     connect(method_, &QComboBox::currentIndexChanged, this, [this] { invalidate(); });
     connect(method2_, &QComboBox::currentIndexChanged, this, [this] { invalidate(); });
+    connect(detrTarget_, &QComboBox::currentIndexChanged, this, [this] { invalidate(); });
     connect(compare_, &QComboBox::currentIndexChanged, this, &ExplainView::compareChanged);
     connect(target_, &QLineEdit::returnPressed, this, &ExplainView::targetTyped);
     connect(target2_, &QLineEdit::returnPressed, this, [this] {
@@ -174,6 +194,7 @@ ExplainView::ExplainView(Document* doc, QWidget* parent) : View(doc, parent) {
         target2_->setCompleter(completer);
         target2Class_ = -1;
         target2_->clear();
+        detrTargetBox_->setVisible(isDetr());
         invalidate();
     });
     connect(doc_, &Document::resultChanged, this, [this] {
@@ -187,10 +208,13 @@ ExplainView::ExplainView(Document* doc, QWidget* parent) : View(doc, parent) {
     });
     connect(doc_->detr(), &DetrState::queriesChanged, this, [this] { if (doc_->detr()->active()) invalidate(); });
     connect(doc_->detr(), &DetrState::detectionsChanged, this, &ExplainView::rebuildPredictions);
+    detrTargetBox_->setVisible(isDetr());
     compareChanged();
     rebuildPredictions();
     invalidate();
 }
+
+bool ExplainView::isDetr() const { return doc_->model() && doc_->model()->info().family == Family::Detr; }
 
 QWidget* ExplainView::canvas() { return canvas_; }
 bool ExplainView::busy() const { return task_->busy(); }
@@ -292,8 +316,9 @@ std::vector<ExplainView::Request> ExplainView::requests() const {
     const auto c = Compare(compare_->currentIndex());
     if (doc_->model()->info().task == Task::Detect) {
         const int q = doc_->detr()->queryFor(Site::DecoderCross);
-        std::vector<Request> out{{methodOf(method_), -1, q}};
-        if (c == Compare::Method) out.push_back({methodOf(method2_), -1, q});
+        const int box = detrTarget_->currentData().toInt();
+        std::vector<Request> out{{methodOf(method_), -1, q, box}};
+        if (c == Compare::Method) out.push_back({methodOf(method2_), -1, q, box});
         if (c == Compare::Class) { // the same detection's class typed, else its second class (no-object excluded)
             int t2 = target2Class_;
             const int C1 = r->logits.dim() == 2 ? int(r->logits.size(1)) : 0;
@@ -303,7 +328,7 @@ std::vector<ExplainView::Request> ExplainView::requests() const {
                 for (int k = 0; k < C1 - 1; ++k)
                     if (k != top && (t2 < 0 || row[k] > row[t2])) t2 = k;
             }
-            out.push_back({methodOf(method_), t2, q});
+            out.push_back({methodOf(method_), t2, q, -1}); // a class: its logit, whatever the left map explains
         }
         return out;
     }
@@ -328,12 +353,25 @@ ExplainCanvas::Panel ExplainView::panelFor(const Request& q) const {
     ExplainCanvas::Panel p;
     p.barLabel = tr("relevance (%1)").arg(ex::method_name(q.method));
     const QString what = q.detection >= 0 ? tr("detection (query %1)").arg(q.detection) : QString("%1 (%2)").arg(className(q.target)).arg(q.target);
-    p.title = QString("%1 · %2").arg(methodTitle(q.method), what);
+    const QString coord = ex::box_coord_name(q.box);
+    p.title = QString("%1 · %2").arg(methodTitle(q.method), q.box >= 0 ? tr("box %1 of %2").arg(coord, what) : what);
     const auto it = cache_.find(q);
-    if (q.detection >= 0 && it != cache_.end() && it->second.error.isEmpty()) // DETR: the class explained, and its probability
-        p.title = QString("%1 · %2, %3 · p %4")
-                      .arg(methodTitle(q.method), QString::fromStdString(it->second.e.target_label), what)
-                      .arg(double(it->second.e.prob), 0, 'f', 3);
+    if (q.detection >= 0 && it != cache_.end() && it->second.error.isEmpty()) { // DETR: what was explained, and its box
+        const ex::Explanation& e = it->second.e;
+        const QString label = QString::fromStdString(e.target_label);
+        const QString subject = q.box >= 0 ? tr("box %1 = %2 of %3").arg(coord).arg(double(e.box[size_t(q.box)]), 0, 'f', 3).arg(label) : label;
+        p.title = QString("%1 · %2, %3 · p %4").arg(methodTitle(q.method), subject, what).arg(double(e.prob), 0, 'f', 3);
+        // (cx, cy, w, h) fractions of the input → original pixels, as core's detr_postprocess (DETR does not crop)
+        const QSizeF s = doc_->imageSize();
+        const auto& b = e.box;
+        p.box = QRectF(QPointF((b[0] - b[2] / 2) * s.width(), (b[1] - b[3] / 2) * s.height()),
+                       QPointF((b[0] + b[2] / 2) * s.width(), (b[1] + b[3] / 2) * s.height()));
+        p.boxTag = QString("%1 %2").arg(label).arg(double(e.prob), 0, 'f', 2);
+        if (q.box >= 0) p.boxTag += QString(" · %1 %2").arg(coord).arg(double(e.box[size_t(q.box)]), 0, 'f', 3);
+        const int index = doc_->detr()->detectionOfQuery(q.detection);
+        p.boxColour = index >= 0 ? detectionColor(index) : QColor(Qt::white);
+        p.boxDashed = index < 0;
+    }
     if (it == cache_.end()) {
         p.message = tr("Computing…");
         return p;
@@ -396,7 +434,7 @@ void ExplainView::refresh() {
         for (const Request& q : missing) {
             Entry entry;
             try {
-                entry.e = ex::explain(*model, input, q.method, ex::Target{q.target, q.detection}, opt, &job.cancel);
+                entry.e = ex::explain(*model, input, q.method, ex::Target{q.target, q.detection, q.box}, opt, &job.cancel);
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::Cancelled) break; // what was done is kept
                 entry.error = e.kind() == ErrorKind::Unsupported

@@ -3,7 +3,9 @@
 // (core/explain/explain.h: chefer2, gradcam, grad-rollout, rollout, attention); the relevance map is laid
 // over the original image with its colour bar and hover read-out. Computed off the GUI thread
 // (BackgroundTask), cached per (method, target) for the current result; side by side: a second method or a
-// second class. DETR: the selected detection, as far as the engine can explain it (else it says why).
+// second class. DETR: the selected detection, as far as the engine can explain it (else it says why): its
+// class logit or, by the target picker, one of its box coordinates (cx, cy, w, h); its box is outlined over
+// the map (and in exported figures) as the Detections view draws the selected detection.
 #pragma once
 
 #include "core/explain/explain.h"
@@ -45,8 +47,9 @@ public:
         explain::Method method = explain::Method::Rollout;
         int target = -1;    // class index
         int detection = -1; // DETR: the query
+        int box = -1;       // DETR: the box coordinate explained (0…3 = cx, cy, w, h), −1: the class logit
         bool operator<(const Request& o) const {
-            return std::tie(method, target, detection) < std::tie(o.method, o.target, o.detection);
+            return std::tie(method, target, detection, box) < std::tie(o.method, o.target, o.detection, o.box);
         }
     };
     std::vector<Request> requests() const;
@@ -70,8 +73,11 @@ private:
     QString methodTitle(explain::Method m) const;
     QString className(int index) const;
     int topClass() const;
+    bool isDetr() const; // a DETR model: the target picker (class logit or a box coordinate) is shown
 
     QComboBox* method_;
+    QWidget* detrTargetBox_;  // "Explain [class logit ▾]": DETR models only
+    QComboBox* detrTarget_;   // data: −1 class logit, 0…3 box cx, cy, w, h
     QComboBox* compare_;
     QComboBox* method2_;
     QLineEdit* target2_;

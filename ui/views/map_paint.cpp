@@ -56,16 +56,51 @@ QColor detectionColor(int i) {
     return palette[size_t(std::abs(i)) % std::size(palette)];
 }
 
+namespace {
+
+// The tags' font: bold, a little smaller than the painter's.
+QFontMetricsF setTagFont(QPainter& p) {
+    QFont f = p.font();
+    f.setPointSizeF(f.pointSizeF() * 0.9);
+    f.setBold(true);
+    p.setFont(f);
+    return QFontMetricsF(f);
+}
+
+// A box's tag: white text on `bg` (opaque: no box line may cross a label) above the box's top-left corner,
+// inside the box when there is no room above, kept within `clip` horizontally.
+void paintTag(QPainter& p, const QFontMetricsF& fm, const QRectF& box, const QRectF& clip, const QString& text, const QColor& bg) {
+    const QSizeF ts(fm.horizontalAdvance(text) + 8, fm.height() + 2);
+    QPointF at(box.left(), box.top() - ts.height());
+    if (at.y() < clip.top()) at.setY(box.top()); // no room above: inside the box
+    at.setX(std::clamp(at.x(), clip.left(), std::max(clip.left(), clip.right() - ts.width())));
+    const QRectF tag(at, ts);
+    p.fillRect(tag, bg);
+    p.setPen(Qt::white);
+    p.drawText(tag, Qt::AlignCenter, text);
+}
+
+} // namespace
+
+void paintDetectionBox(QPainter& p, const QRectF& box, const QString& tag, const QColor& colour, const QRectF& clip, bool dashed) {
+    p.save();
+    p.setClipRect(clip, Qt::IntersectClip);
+    p.setRenderHint(QPainter::Antialiasing, true);
+    p.setBrush(Qt::NoBrush);
+    p.setPen(QPen(QColor(0, 0, 0, 160), 5));
+    p.drawRect(box);
+    p.setPen(QPen(colour, 3, dashed ? Qt::DashLine : Qt::SolidLine));
+    p.drawRect(box);
+    if (!tag.isEmpty()) paintTag(p, setTagFont(p), box, clip, tag, dashed ? QColor(0, 0, 0, 200) : colour);
+    p.restore();
+}
+
 void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTransform& toTarget, int selectedQuery,
                      const QRectF& clip, bool tags) {
     p.save();
     p.setClipRect(clip, Qt::IntersectClip);
     p.setRenderHint(QPainter::Antialiasing, true);
-    QFont f = p.font();
-    f.setPointSizeF(f.pointSizeF() * 0.9);
-    f.setBold(true);
-    p.setFont(f);
-    const QFontMetricsF fm(f);
+    const QFontMetricsF fm = setTagFont(p);
     const bool anySelected = std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.query == selectedQuery; });
     // Selected last, so it lies on top.
     std::vector<size_t> order(dets.size());
@@ -91,19 +126,11 @@ void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTra
         if (!tags) break;
         const Detection& d = dets[i];
         const bool sel = d.query == selectedQuery;
-        const QRectF box = boxOf(d);
         const QString text = QString("%1 %2").arg(QString::fromStdString(d.label.empty() ? std::to_string(d.label_id) : d.label))
                                  .arg(double(d.score), 0, 'f', 2);
-        const QSizeF ts(fm.horizontalAdvance(text) + 8, fm.height() + 2);
-        QPointF at(box.left(), box.top() - ts.height());
-        if (at.y() < clip.top()) at.setY(box.top()); // no room above: inside the box
-        at.setX(std::clamp(at.x(), clip.left(), std::max(clip.left(), clip.right() - ts.width())));
-        const QRectF tag(at, ts);
-        QColor bg = detectionColor(int(i)); // opaque: no box line may cross a label
+        QColor bg = detectionColor(int(i));
         if (anySelected && !sel) bg = bg.darker(125);
-        p.fillRect(tag, bg);
-        p.setPen(Qt::white);
-        p.drawText(tag, Qt::AlignCenter, text);
+        paintTag(p, fm, boxOf(d), clip, text, bg);
     }
     p.restore();
 }

@@ -41,6 +41,11 @@ QColor detectionColor(int i);
 // The box of `selectedQuery` is drawn heavier; the others lighter when one is selected.
 void paintDetections(QPainter& p, const std::vector<Detection>& dets, const QTransform& toTarget, int selectedQuery,
                      const QRectF& clip, bool tags = true);
+// One box (target coordinates) drawn as paintDetections draws the selected detection — a dark halo, `colour`
+// 3 px, `tag` on that colour above it — clipped to `clip`; `dashed`: a query below the threshold (dashed
+// line, dark tag), as the Detections view draws it. The Explain view outlines the explained detection so.
+void paintDetectionBox(QPainter& p, const QRectF& box, const QString& tag, const QColor& colour, const QRectF& clip,
+                       bool dashed = false);
 // Index of the smallest detection box containing `original` (original pixels), -1 when none does.
 int detectionAt(const std::vector<Detection>& dets, const QPointF& original);
 

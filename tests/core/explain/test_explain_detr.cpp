@@ -89,7 +89,23 @@ private slots:
             // chefer2 of any scalar (the box coordinate too)
             const std::string cf = "chefer2_" + tn + ".npy";
             QVERIFY2(rel_max_diff(explain::detr_chefer2_map(g), read_npy((k.expected / cf).string()), cf) <= kTol, cf.c_str());
-            if (coord >= 0) continue;
+            if (coord >= 0) { // a box coordinate through explain()'s Target::box_coord (the class is the query's own)
+                for (Method m : {Method::Chefer2, Method::GradCam}) {
+                    const std::string file = std::string(m == Method::Chefer2 ? "chefer2_" : "gradcam_") + tn + ".npy";
+                    if (!fs::exists(k.expected / file)) continue; // older fixtures: chefer2 only
+                    explain::Target bt;
+                    bt.detection = q;
+                    bt.box_coord = coord;
+                    const explain::Explanation e = explain::explain(*model, input, m, bt);
+                    QCOMPARE(e.box_coord, coord);
+                    QCOMPARE(e.detection, q);
+                    QCOMPARE(e.target_index, c);
+                    QVERIFY(std::abs(e.box[size_t(coord)] - t["value"].get<double>()) <= 1e-5);
+                    const std::string label = std::string(explain::method_name(m)) + " " + tn;
+                    QVERIFY2(rel_max_diff(e.relevance, read_npy((k.expected / file).string()), label) <= kTol, label.c_str());
+                }
+                continue;
+            }
             // every method through explain(), and what it reports
             for (Method m : {Method::Chefer2, Method::GradCam, Method::Rollout, Method::Attention}) {
                 const explain::Explanation e = explain::explain(*model, input, m, {c, q});
@@ -171,6 +187,16 @@ private slots:
         QCOMPARE(kind(Method::Chefer2, {-1, 10}), ErrorKind::Argument); // 10 queries: 0…9
         QCOMPARE(kind(Method::Rollout, {-1, 10}), ErrorKind::Argument);
         QCOMPARE(kind(Method::Chefer2, {6, -1}), ErrorKind::Argument);  // 5 labels + no-object: 0…5
+        QCOMPARE(kind(Method::Chefer2, {-1, -1, 4}), ErrorKind::Argument); // box coordinates: 0…3
+        // a box coordinate of a classifier is refused, naming --box
+        const auto vit = load_model(fixture("vit/hf_vit"));
+        try {
+            explain::explain(*vit, read_npy(fixture("vit/hf_vit/input.npy")), Method::Chefer2, {-1, -1, 0});
+            QFAIL("a classifier's box coordinate was explained");
+        } catch (const Error& err) {
+            QCOMPARE(err.kind(), ErrorKind::Argument);
+            QVERIFY2(QString(err.what()).contains("--box"), err.what());
+        }
         // the no-object logit can be explained
         const explain::Explanation e = explain::explain(*model, input, Method::Chefer2, {5, 0});
         QCOMPARE(e.target_label, std::string("no object"));

@@ -13,6 +13,7 @@
 #include "ui/export.h"
 #include "ui/settings.h"
 #include "ui/views/explain_view.h"
+#include "ui/views/map_paint.h"
 
 #include <QComboBox>
 #include <QDockWidget>
@@ -46,6 +47,17 @@ class TestExplainView : public testing::AnalysisGuiTest {
         e->setText(text);
         QTest::keyClick(e, Qt::Key_Return);
         QVERIFY(idle("explain"));
+    }
+    // demo-detr and its first scene (resources/), run, the Explain view raised on chefer2.
+    static QString demoDetr() { return QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr"; }
+    static QString demoScene() { return QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png"; }
+    static bool demoDetrThere() { return QFileInfo::exists(demoDetr() + "/model.safetensors") && QFileInfo::exists(demoScene()); }
+    void openDemoDetr() {
+        w_->openPath(demoDetr());
+        w_->openPath(demoScene());
+        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
+        QVERIFY(show("explain"));
+        pick("explainMethod", "chefer2");
     }
     // The last encoder layer's CLS row over the patches, mean of heads (core's query_map, not explain()).
     std::vector<float> lastLayerCls() const {
@@ -85,6 +97,9 @@ private slots:
         QVERIFY(testing::diff(ev()->shownValues(), Tensor({int64_t(lastLayerCls().size())}, lastLayerCls()), "explain attention") <= 1e-6);
         const int top = doc()->result()->predictions[0].index, second = doc()->result()->predictions[1].index;
         QVERIFY(panels[0].title.contains(QString("(%1)").arg(top)));
+        // a classifier: no DETR target picker, no box outlined
+        QVERIFY(!find<QComboBox>("explainDetrTarget")->isVisibleTo(ev()));
+        QVERIFY(canvas()->boxRect(0).isEmpty());
         // The predictions list: top-10, the top one current; clicking the second makes it the target.
         auto* list = find<QListWidget>("explainPredictions");
         QCOMPARE(list->count(), std::min(10, int(doc()->result()->predictions.size())));
@@ -223,15 +238,9 @@ private slots:
     // DETR (demo-detr on a scene): the detections are the list; the selected one is explained over the image;
     // picking another detection explains that one; side by side with a second method; exports.
     void detrExplainsTheSelectedDetection() {
-        const QString demo = QString(ATTNSCOPE_RESOURCES) + "/models/demo-detr";
-        const QString scene = QString(ATTNSCOPE_RESOURCES) + "/images/scene-seed7-000.png";
-        if (!QFileInfo::exists(demo + "/model.safetensors") || !QFileInfo::exists(scene))
-            QSKIP("resources/models/demo-detr or its scene is not there");
-        w_->openPath(demo);
-        w_->openPath(scene);
-        QVERIFY(QTest::qWaitFor([this] { return doc()->result() != nullptr && !w_->runner()->busy(); }, 60000));
-        QVERIFY(show("explain"));
-        pick("explainMethod", "chefer2");
+        if (!demoDetrThere()) QSKIP("resources/models/demo-detr or its scene is not there");
+        openDemoDetr();
+        if (QTest::currentTestFailed()) return;
         const RunResult* r = doc()->result();
         const auto& dets = doc()->detr()->detections();
         QVERIFY2(dets.size() >= 2, "the scene should give at least two detections above the threshold");
@@ -283,6 +292,99 @@ private slots:
         QVERIFY(QFileInfo(base + ".png").size() > 1000);
         QCOMPARE(exportNpy(ev()->shownValues(), ev()->shownShape(), base + ".npy"), QString());
         QCOMPARE(read_npy((base + ".npy").toStdString()).shape, (Shape{2, r->layout.grid_h, r->layout.grid_w}));
+    }
+
+    // DETR (demo-detr on a scene): the explained detection's box is outlined over the map — where core's
+    // post-processed box of that detection maps onto the shown image, in its Detections-view colour (the DETR
+    // colab's palette by detection index), in the view and in the exported figure; the target picker explains
+    // a box coordinate — the map equals core's explain() of that target, not the class logit's; the title and
+    // caption say which coordinate and its value.
+    void detrBoxTargetAndOutline() {
+        if (!demoDetrThere()) QSKIP("resources/models/demo-detr or its scene is not there");
+        openDemoDetr();
+        if (QTest::currentTestFailed()) return;
+        auto* target = find<QComboBox>("explainDetrTarget");
+        QVERIFY(target->isVisibleTo(ev()));
+        QVERIFY(!target->toolTip().isEmpty());
+        QCOMPARE(target->currentData().toInt(), -1); // the class logit by default
+        const int q = doc()->detr()->queryFor(Site::DecoderCross);
+        const int index = doc()->detr()->detectionOfQuery(q);
+        QVERIFY2(index >= 0, "the opening selection is a detection above the threshold");
+        const Detection det = doc()->detr()->detections()[size_t(index)];
+        // where the box should be: the detection's box (original pixels) scaled onto the shown image
+        const auto expectedBox = [&] {
+            const QRectF img = canvas()->imageRect(0);
+            const double sx = img.width() / doc()->imageSize().width(), sy = img.height() / doc()->imageSize().height();
+            const auto& b = det.box_xyxy;
+            return QRectF(QPointF(img.x() + b[0] * sx, img.y() + b[1] * sy), QPointF(img.x() + b[2] * sx, img.y() + b[3] * sy));
+        };
+        const auto sameRect = [](const QRectF& a, const QRectF& b) {
+            return std::abs(a.left() - b.left()) < 0.05 && std::abs(a.top() - b.top()) < 0.05 &&
+                   std::abs(a.right() - b.right()) < 0.05 && std::abs(a.bottom() - b.bottom()) < 0.05;
+        };
+        QRectF box = canvas()->boxRect(0);
+        QVERIFY2(sameRect(box, expectedBox()),
+                 qPrintable(QString("drawn %1,%2 %3x%4").arg(box.x()).arg(box.y()).arg(box.width()).arg(box.height())));
+        QVERIFY(canvas()->panels()[0].boxTag.contains(QString::fromStdString(det.label)));
+        // the outline is painted in the detection's colour along the box's left, right and bottom edges
+        // (the top edge carries the tag), in the view and in the exported PNG
+        const QColor colour = detectionColor(index);
+        const auto near = [](const QColor& a, const QColor& b) {
+            return std::abs(a.red() - b.red()) <= 6 && std::abs(a.green() - b.green()) <= 6 && std::abs(a.blue() - b.blue()) <= 6;
+        };
+        const auto edgePoints = [](const QRectF& r) {
+            const double y = r.top() + 0.6 * r.height(), x = r.left() + 0.5 * r.width();
+            return std::vector<QPoint>{QPointF(r.left(), y).toPoint(), QPointF(r.right(), y).toPoint(), QPointF(x, r.bottom()).toPoint()};
+        };
+        const QImage shown = canvas()->grab().toImage();
+        QCOMPARE(shown.size(), canvas()->size()); // one image pixel per widget pixel (offscreen, ratio 1)
+        for (const QPoint& pt : edgePoints(box))
+            QVERIFY2(near(shown.pixelColor(pt), colour), qPrintable(QString("(%1, %2): %3, want %4").arg(pt.x()).arg(pt.y())
+                                                                      .arg(shown.pixelColor(pt).name(), colour.name())));
+        const QString png = tmp_.filePath("explain-detr-box.png");
+        QCOMPARE(exportView(ev()->canvas(), ev()->caption(), png), QString());
+        const QImage exported(png);
+        const QRect fr = canvas()->figureRect();
+        const QPoint shift(-fr.x(), exported.height() - fr.height() - fr.y()); // the caption band above the figure
+        for (const QPoint& pt : edgePoints(box))
+            QVERIFY2(near(exported.pixelColor(pt + shift), colour), qPrintable(exported.pixelColor(pt + shift).name()));
+        // a box coordinate: the width of that box
+        const ex::Explanation classMap = ex::explain(*doc()->model(), doc()->input(), ex::Method::Chefer2, detection(q));
+        QVERIFY(testing::diff(ev()->shownValues(), classMap.relevance, "explain DETR chefer2, class logit") <= 1e-6);
+        const int before = ev()->computed();
+        target->setCurrentIndex(target->findData(2));
+        QVERIFY(idle("explain"));
+        QCOMPARE(ev()->computed(), before + 1);
+        ex::Target wt = detection(q);
+        wt.box_coord = 2;
+        const ex::Explanation width = ex::explain(*doc()->model(), doc()->input(), ex::Method::Chefer2, wt);
+        QCOMPARE(width.box_coord, 2);
+        QVERIFY(testing::diff(ev()->shownValues(), width.relevance, "explain DETR chefer2, box w") <= 1e-6);
+        QVERIFY(testing::diff(ev()->shownValues(), classMap.relevance, "box w vs class logit") > 1e-4);
+        const QString w = QString::number(double(width.box[2]), 'f', 3);
+        QVERIFY2(canvas()->panels()[0].title.contains("box w = " + w), qPrintable(canvas()->panels()[0].title));
+        QVERIFY2(ev()->caption().contains("box w = " + w), qPrintable(ev()->caption()));
+        QVERIFY(canvas()->panels()[0].boxTag.contains("w " + w));
+        box = canvas()->boxRect(0);
+        QVERIFY(sameRect(box, expectedBox())); // the same detection, outlined
+        // Grad-CAM follows the target too; another method side by side explains the same coordinate
+        pick("explainMethod", "gradcam");
+        const ex::Explanation gradcam = ex::explain(*doc()->model(), doc()->input(), ex::Method::GradCam, wt);
+        QVERIFY(testing::diff(ev()->shownValues(), gradcam.relevance, "explain DETR gradcam, box w") <= 1e-6);
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::Method));
+        pick("explainMethod2", "chefer2");
+        QCOMPARE(canvas()->panels().size(), size_t(2));
+        const std::vector<float> right = canvas()->panels()[1].values;
+        QVERIFY(testing::diff(right, width.relevance, "right: chefer2, box w") <= 1e-6);
+        QVERIFY(!canvas()->boxRect(1).isEmpty());
+        // back to one map and the class logit: from the cache
+        find<QComboBox>("explainCompare")->setCurrentIndex(int(ExplainView::Compare::None));
+        pick("explainMethod", "chefer2");
+        const int cached = ev()->computed();
+        target->setCurrentIndex(target->findData(-1));
+        QVERIFY(idle("explain"));
+        QCOMPARE(ev()->computed(), cached);
+        QVERIFY(testing::diff(ev()->shownValues(), classMap.relevance, "back to the class logit") <= 1e-6);
     }
 };
 
