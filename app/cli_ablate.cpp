@@ -1,6 +1,7 @@
 // attnscope-cli ablate: heads switched off and patches masked (issue 18) — the predictions (DETR: the
 // detections) before and after, the intervened logits / boxes, and with --importance the per-head
-// importance table for one input or averaged over a folder (core/analysis/importance). Files atomic.
+// importance table for one input (DETR: of the best detection, or of query --detection) or averaged over a
+// folder (core/analysis/importance). Files atomic.
 #include "app/cli_args.h"
 #include "core/analysis/importance.h"
 #include "core/analysis/render.h"
@@ -56,7 +57,27 @@ void write_importance_png(const std::string& out, const an::HeadImportance& imp,
 }
 
 json target_json(const an::ImportanceTarget& t) {
-    return {{"class", t.class_index}, {"label", t.label}, {"query", t.query}, {"logit", t.logit}, {"prob", t.prob}};
+    const char* rule = t.query < 0 ? "top-1 class" : t.chosen ? "--detection" : "best detection";
+    return {{"class", t.class_index}, {"label", t.label}, {"query", t.query}, {"logit", t.logit}, {"prob", t.prob}, {"rule", rule}};
+}
+
+// What the table measures, for titles and the console: "query 5's 'cat'" (DETR) or "'tabby cat'".
+std::string target_text(const an::ImportanceTarget& t) {
+    return (t.query >= 0 ? "query " + std::to_string(t.query) + "'s " : std::string()) + "'" + t.label + "'";
+}
+
+// --detection: a DETR query for --importance on one input (its range is checked on the run's logits).
+int detection_from(const Args& a, const ModelInfo& info) {
+    if (!a.flag("--detection")) return -1;
+    if (info.task != Task::Detect)
+        throw Error(ErrorKind::Argument, "", "--detection",
+                    std::string("selects a DETR query; this model (") + family_name(info.family) + ") is not a detector");
+    if (!a.flag("--importance")) throw Error(ErrorKind::Argument, "", "--detection", "chooses the detection --importance measures: add --importance");
+    if (a.flag("--images"))
+        throw Error(ErrorKind::Argument, "", "--detection", "chooses a detection of one input; over a folder each image's best detection is measured");
+    const int q = a.get_int("--detection", -1);
+    if (q < 0) throw Error(ErrorKind::Argument, "", "--detection", "expects a query index >= 0, got '" + a.get("--detection") + "'");
+    return q;
 }
 
 void progress_line(int done, int total) {
@@ -99,6 +120,7 @@ int cmd_ablate(const Args& a) {
     validate_interventions(iv, info);
     if (a.flag("--importance") && site_layers(info, site) == 0)
         throw Error(ErrorKind::Argument, "", "--site", std::string("this model has no ") + site_name(site) + " attention");
+    const int detection = detection_from(a, info);
     std::error_code ec;
     fs::create_directories(out, ec);
     if (ec || !fs::is_directory(out)) throw Error(ErrorKind::Io, out, "--out", "cannot create the folder: " + ec.message());
@@ -119,6 +141,7 @@ int cmd_ablate(const Args& a) {
     }
     session.set_interventions(iv);
     const RunResult after = session.run(input, before.geometry, RecordPolicy::None);
+    if (a.flag("--importance")) an::importance_target(after, info, detection); // a bad --detection fails before any file is written
 
     const int k = a.get_int("--top-k", 5);
     json extra = {{"model", model_summary_json(info)}, {"input_shape", input.shape},
@@ -147,9 +170,11 @@ int cmd_ablate(const Args& a) {
             std::printf("top-1 before %6.4f %s, after %6.4f %s\n", b[0].prob, b[0].label.c_str(), f[0].prob, f[0].label.c_str());
     }
     if (a.flag("--importance")) {
-        const an::HeadImportance imp = an::head_importance(*model, input, iv, site, progress_line, nullptr, &after);
+        const an::HeadImportance imp = an::head_importance(*model, input, iv, site, detection, progress_line, nullptr, &after);
         write_file_atomic(path_in(out, "head_importance.csv"), an::importance_csv(imp));
-        write_importance_png(out, imp, "target " + imp.target.label);
+        write_importance_png(out, imp, "target " + target_text(imp.target));
+        std::printf("head importance of %s (p %.4f at the baseline), %s heads\n", target_text(imp.target).c_str(), imp.target.prob,
+                    site_name(site));
         extra["importance"] = {{"site", site_name(site)}, {"mode", ablation_mode_name(iv.mode)},
                                {"target", target_json(imp.target)},
                                {"baseline", iv.empty() ? "clean run" : "run with the listed interventions"}};

@@ -77,7 +77,8 @@ inline const std::map<std::string, std::set<std::string>>& known_options() {
             {"dataset", with_model({"--images", "--out", "--limit", "--shard", "--threads"})},
             {"eval", with_model({"--dataset", "--threads", "--quiet", "--data-dir", "--limit", "--items", "--seed", "--count", "--size"})},
             {"ablate", {"--model", "--config", "--model-heads", "--image", "--input-npy", "--images", "--shard", "--limit", "--out",
-                        "--heads", "--site", "--mode", "--mask-patches", "--importance", "--top-k", "--threshold", "--threads"}},
+                        "--heads", "--site", "--mode", "--mask-patches", "--importance", "--detection", "--top-k", "--threshold",
+                        "--threads"}},
             {"scenes", {"--out", "--count", "--seed", "--data-dir", "--items", "--size"}},
             {"faithfulness", with_model({"--images", "--out", "--methods", "--limit", "--shard", "--threads", "--step", "--discard"})},
         };

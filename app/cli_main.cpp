@@ -52,7 +52,7 @@ const char* kUsage = R"(usage:
   attnscope-cli dataset --model PATH --images DIR --out DIR [--limit N] [--shard i/n]
   attnscope-cli ablate --model PATH (--image IMG | --input-npy X.npy | --images DIR [--shard i/n] [--limit N]) --out DIR
                       [--heads L:H,... | S:L:H,...] [--site encoder|decoder_self|decoder_cross] [--mode zero|mean]
-                      [--mask-patches i,j,...] [--importance] [--top-k 5] [--threshold 0.7] [--model-heads N]
+                      [--mask-patches i,j,...] [--importance [--detection QUERY]] [--top-k 5] [--threshold 0.7] [--model-heads N]
   attnscope-cli eval  --model PATH --dataset fashion-mnist-test [--limit N] [--threads N] [--quiet]
   attnscope-cli eval  --model PATH --dataset synthetic-scenes [--seed S] [--count N] [--threads N] [--quiet]
   attnscope-cli scenes --out DIR [--seed S] [--count N] [--items train|t10k]   (the demo DETR's training pool)

@@ -28,13 +28,28 @@ std::string num(double v) {
 
 } // namespace
 
-ImportanceTarget importance_target(const RunResult& r, const ModelInfo& info) {
+ImportanceTarget importance_target(const RunResult& r, const ModelInfo& info, int detection) {
     ImportanceTarget t;
     const Tensor& lg = r.logits;
+    const bool detector = lg.dim() == 2 && lg.size(1) >= 2 && info.task == Task::Detect;
+    if (detection != -1 && !detector)
+        throw Error(ErrorKind::Argument, "", "--detection",
+                    "selects a DETR query; this model (" + std::string(family_name(info.family)) + ") has no detections");
+    if (detector && (detection < -1 || detection >= lg.size(0)))
+        throw Error(ErrorKind::Argument, "", "--detection",
+                    "query " + std::to_string(detection) + " is out of range: this model has " + std::to_string(lg.size(0)) +
+                        " object queries (0…" + std::to_string(lg.size(0) - 1) + ")");
     if (lg.dim() == 1 && lg.numel() > 0) {
         for (int64_t i = 1; i < lg.numel(); ++i)
             if (lg.data[i] > lg.data[t.class_index]) t.class_index = static_cast<int>(i);
-    } else if (lg.dim() == 2 && lg.size(1) >= 2 && info.task == Task::Detect) {
+    } else if (detector && detection >= 0) {
+        const int64_t n = lg.size(1);
+        const float* x = lg.ptr() + detection * n;
+        for (int64_t c = 1; c + 1 < n; ++c) // the last logit is "no object"
+            if (x[c] > x[t.class_index]) t.class_index = static_cast<int>(c);
+        t.query = detection;
+        t.chosen = true;
+    } else if (detector) {
         const int64_t n = lg.size(1);
         double best = -1;
         for (int64_t q = 0; q < lg.size(0); ++q)
@@ -67,7 +82,7 @@ std::pair<double, double> target_value(const RunResult& r, const ImportanceTarge
 }
 
 HeadImportance head_importance(const Model& model, const Tensor& input, const Interventions& base, Site site,
-                               const std::function<void(int, int)>& progress, const CancelFlag* cancel,
+                               int detection, const std::function<void(int, int)>& progress, const CancelFlag* cancel,
                                const RunResult* baseline) {
     const ModelInfo& info = model.info();
     HeadImportance imp;
@@ -84,7 +99,7 @@ HeadImportance head_importance(const Model& model, const Tensor& input, const In
         own = session.run(input, RecordPolicy::None, cancel);
         baseline = &own;
     }
-    imp.target = importance_target(*baseline, info);
+    imp.target = importance_target(*baseline, info, detection);
     const int total = 1 + imp.n_layers * imp.n_heads;
     int done = 1;
     if (progress) progress(done, total);
@@ -123,7 +138,7 @@ HeadImportance folder_head_importance(const Model& model, const std::string& dir
     BatchCallbacks cb = callbacks;
     cb.done = nullptr;
     cb.done_with_input = [&](size_t, const std::string& file, RunResult& r, const Tensor& input) {
-        HeadImportance one = head_importance(model, input, base, site, {}, cancel, &r);
+        HeadImportance one = head_importance(model, input, base, site, -1, {}, cancel, &r);
         for (size_t i = 0; i < one.delta_logit.size(); ++i) {
             mean.delta_logit[i] += one.delta_logit[i];
             mean.delta_prob[i] += one.delta_prob[i];
@@ -142,10 +157,12 @@ HeadImportance folder_head_importance(const Model& model, const std::string& dir
 }
 
 std::string importance_csv(const HeadImportance& imp) {
-    std::string s = "layer,head,delta_logit,delta_prob\n";
+    const bool detection = imp.target.query >= 0;
+    const std::string target = detection ? "," + std::to_string(imp.target.class_index) + "," + std::to_string(imp.target.query) : "";
+    std::string s = detection ? "layer,head,delta_logit,delta_prob,target_class,target_query\n" : "layer,head,delta_logit,delta_prob\n";
     for (int l = 0; l < imp.n_layers; ++l)
         for (int h = 0; h < imp.n_heads; ++h)
-            s += std::to_string(l) + "," + std::to_string(h) + "," + num(imp.logit_at(l, h)) + "," + num(imp.prob_at(l, h)) + "\n";
+            s += std::to_string(l) + "," + std::to_string(h) + "," + num(imp.logit_at(l, h)) + "," + num(imp.prob_at(l, h)) + target + "\n";
     return s;
 }
 

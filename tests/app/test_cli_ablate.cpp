@@ -1,5 +1,6 @@
 // attnscope-cli ablate (issue 18): the files and fields of its contract, checked against the PyTorch
-// references of tools/reference/make_ablation_fixtures.py (tests/fixtures/ablation/*.json), and its errors.
+// references of tools/reference/make_ablation_fixtures.py (tests/fixtures/ablation/*.json), and its errors;
+// DETR's --importance of a chosen detection (--detection) against the reference's single-head case.
 #include "core/io/npy.h"
 #include "tests/support/cli_process.h"
 #include "tests/support/ablation_ref.h"
@@ -40,6 +41,22 @@ std::vector<std::array<double, 4>> read_importance(const std::string& path) {
         char c;
         std::istringstream s(line);
         s >> r[0] >> c >> r[1] >> c >> r[2] >> c >> r[3];
+        rows.push_back(r);
+    }
+    return rows;
+}
+// A detector's head_importance.csv: the header, then per row {layer, head, delta_logit, delta_prob, target_class, target_query}.
+std::vector<std::array<double, 6>> read_detr_importance(const std::string& path, std::string& header) {
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, header);
+    std::vector<std::array<double, 6>> rows;
+    while (std::getline(f, line)) {
+        std::array<double, 6> r{};
+        char c;
+        std::istringstream s(line);
+        s >> r[0] >> c >> r[1] >> c >> r[2] >> c >> r[3] >> c >> r[4] >> c >> r[5];
+        if (!s) throw std::runtime_error("bad row: " + line);
         rows.push_back(r);
     }
     return rows;
@@ -135,6 +152,80 @@ private slots:
         QVERIFY(res.contains("detections_before") && res.contains("detections_after"));
         QVERIFY(res["detections_before"].is_array());
         QCOMPARE(res["interventions"]["heads"][2]["site"].get<std::string>(), std::string("decoder_cross"));
+    }
+
+    // --detection Q: query Q's top class is measured; the decoder cross-attention head the PyTorch reference
+    // mean-ablates alone (cross_mean) reads that query's clean − ablated logit from the reference. Without
+    // it: the best detection (the reference's query 5), named as such.
+    void detr_importance_of_a_chosen_detection() {
+        const json ref = read_json(fixture("ablation/detr_r50tiny.json"));
+        const json& one = ref_case(ref, "cross_mean");
+        const HeadRef head = interventions_of(one).ablated.at(0);
+        QTemporaryDir tmp;
+        for (const int q : {7, 2}) {
+            const QString out = tmp.path() + "/q" + QString::number(q);
+            const Out r = cli({"ablate", "--model", fixture_arg("detr/r50tiny/hf"), "--input-npy", fixture_arg("detr/r50tiny/input.npy"),
+                               "--importance", "--detection", QString::number(q), "--mode", "mean", "--site", "decoder_cross", "--out", out});
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            const std::vector<double> clean = ref["clean_logits"][q].get<std::vector<double>>();
+            const std::vector<double> abl = one["logits"][q].get<std::vector<double>>();
+            const int cls = int(std::max_element(clean.begin(), clean.end() - 1) - clean.begin()); // no-object excluded
+            std::string header;
+            const auto rows = read_detr_importance(out.toStdString() + "/head_importance.csv", header);
+            QCOMPARE(header, std::string("layer,head,delta_logit,delta_prob,target_class,target_query"));
+            QCOMPARE(int(rows.size()), 8); // 2 decoder layers × 4 heads
+            bool found = false;
+            for (const auto& row : rows) {
+                QCOMPARE(row[4], double(cls));
+                QCOMPARE(row[5], double(q));
+                if (int(row[0]) == head.layer && int(row[1]) == head.head) {
+                    found = true;
+                    QVERIFY2(std::abs(row[2] - (clean[size_t(cls)] - abl[size_t(cls)])) <= 1e-4, qPrintable(QString::number(row[2])));
+                }
+            }
+            QVERIFY(found);
+            const json res = read_json(out.toStdString() + "/result.json");
+            const json& t = res["importance"]["target"];
+            QCOMPARE(t["query"].get<int>(), q);
+            QCOMPARE(t["class"].get<int>(), cls);
+            QCOMPARE(t["rule"].get<std::string>(), std::string("--detection"));
+            double mx = *std::max_element(clean.begin(), clean.end()), sum = 0;
+            for (double x : clean) sum += std::exp(x - mx);
+            QVERIFY(std::abs(t["prob"].get<double>() - std::exp(clean[size_t(cls)] - mx) / sum) <= 1e-4);
+            QVERIFY2(r.out.contains(QString("head importance of query %1's '").arg(q)), qPrintable(r.out));
+        }
+        const QString out = tmp.path() + "/best";
+        const Out r = cli({"ablate", "--model", fixture_arg("detr/r50tiny/hf"), "--input-npy", fixture_arg("detr/r50tiny/input.npy"),
+                           "--importance", "--site", "decoder_cross", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const json best = read_json(out.toStdString() + "/result.json");
+        const json& t = best["importance"]["target"];
+        QCOMPARE(t["query"].get<int>(), ref["importance"][0]["target_query"].get<int>());
+        QCOMPARE(t["rule"].get<std::string>(), std::string("best detection"));
+        std::string header;
+        const auto rows = read_detr_importance(out.toStdString() + "/head_importance.csv", header);
+        QCOMPARE(rows.at(0)[5], ref["importance"][0]["target_query"].get<double>());
+    }
+
+    void detection_errors_name_the_option() {
+        QTemporaryDir tmp;
+        auto expect = [&](const std::string& model, const QStringList& extra, const char* needle) {
+            const QString out = tmp.path() + "/o" + QString::number(qHash(extra.join(' ')));
+            QStringList args = {"ablate", "--model", fixture_arg(model), "--out", out};
+            args += extra;
+            const Out r = cli(args);
+            QCOMPARE(r.code, 2);
+            QVERIFY2(r.err.contains(needle), qPrintable(r.err));
+            QVERIFY(!fs::exists(out.toStdString() + "/result.json") && !fs::exists(out.toStdString() + "/head_importance.csv"));
+        };
+        const QString vin = fixture_arg("vit/hf_vit/input.npy"), din = fixture_arg("detr/r50tiny/input.npy");
+        expect("vit/hf_vit", {"--input-npy", vin, "--importance", "--detection", "0"}, "--detection: selects a DETR query; this model (vit) is not a detector");
+        expect("detr/r50tiny/hf", {"--input-npy", din, "--importance", "--detection", "10"},
+               "--detection: query 10 is out of range: this model has 10 object queries (0…9)");
+        expect("detr/r50tiny/hf", {"--input-npy", din, "--importance", "--detection", "-1"}, "--detection: expects a query index >= 0, got '-1'");
+        expect("detr/r50tiny/hf", {"--input-npy", din, "--importance", "--detection", "x"}, "--detection: expects an integer, got 'x'");
+        expect("detr/r50tiny/hf", {"--input-npy", din, "--heads", "0:0", "--detection", "3"}, "--detection: chooses the detection --importance measures: add --importance");
+        expect("detr/r50tiny/hf", {"--images", fixture_arg("detr"), "--importance", "--detection", "3"}, "--detection: chooses a detection of one input");
     }
 
     void folder_importance_sharded() {

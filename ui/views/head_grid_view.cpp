@@ -164,8 +164,8 @@ void HeadGridCanvas::setHover(QPointF pos) {
     QString text;
     if (c.x() >= 0 && showsImportance()) {
         const analysis::HeadImportance& imp = *importance_->current();
-        text = tr("L%1 H%2: Δ logit %3 · Δ probability %4").arg(c.x()).arg(c.y())
-                   .arg(imp.logit_at(c.x(), c.y()), 0, 'f', 4).arg(imp.prob_at(c.x(), c.y()), 0, 'f', 4);
+        text = tr("L%1 H%2: Δ logit %3 · Δ probability %4 of %5").arg(c.x()).arg(c.y())
+                   .arg(imp.logit_at(c.x(), c.y()), 0, 'f', 4).arg(imp.prob_at(c.x(), c.y()), 0, 'f', 4).arg(importance_->targetName());
     } else if (c.x() >= 0) {
         text = tr("L%1 H%2").arg(c.x()).arg(c.y());
     }
@@ -221,7 +221,8 @@ HeadGridView::HeadGridView(Document* doc, QWidget* parent) : View(doc, parent) {
     importanceMode_->setShortcutContext(Qt::WidgetWithChildrenShortcut);
     importanceMode_->setToolTip(tr("Colour each head by how much the prediction depends on it alone: the top-1 class's logit / "
                                    "probability minus its value with that one head ablated (the interventions bar's zero / mean "
-                                   "mode; one run per head, computed in the background) (Ctrl+Shift+I)"));
+                                   "mode; one run per head, computed in the background). DETR: the selected detection's query and "
+                                   "its class, named in the status line; another detection selected, another table (Ctrl+Shift+I)"));
     metric_ = new QComboBox(bar);
     metric_->setObjectName("importanceMetric");
     metric_->addItem(tr("Δ probability"), true);
@@ -240,7 +241,8 @@ HeadGridView::HeadGridView(Document* doc, QWidget* parent) : View(doc, parent) {
     cancelAct_ = bar->addWidget(cancel_);
     exportCsv_ = bar->addAction(tr("Export CSV…"));
     exportCsv_->setObjectName("actionExportImportanceCsv");
-    exportCsv_->setToolTip(tr("Save the importance table as CSV: layer,head,delta_logit,delta_prob (as the CLI's head_importance.csv)"));
+    exportCsv_->setToolTip(tr("Save the importance table as CSV: layer,head,delta_logit,delta_prob, DETR also target_class,target_query "
+                              "(as the CLI's head_importance.csv)"));
     lay->addWidget(bar);
     canvas_ = new HeadGridCanvas(doc, this);
     lay->addWidget(canvas_, 1);
@@ -283,6 +285,7 @@ void HeadGridView::syncImportance() {
     exportCsv_->setEnabled(on && importance_->current());
     status_->setVisible(on);
     status_->setText(importance_->status());
+    status_->setToolTip(importance_->status()); // the whole line where the view is narrow
     canvas_->update();
 }
 

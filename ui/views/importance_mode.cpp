@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "ui/background_task.h"
+#include "ui/detr_state.h"
 #include "ui/views/analysis_paint.h"
 
 #include <QPainter>
@@ -22,6 +23,9 @@ ImportanceState::ImportanceState(Document* doc, QObject* parent) : QObject(paren
     connect(doc_, &Document::imageChanged, this, [this] { ++imageSerial_; });
     connect(doc_, &Document::modelChanged, this, [this] { cache_.clear(); current_.reset(); });
     connect(doc_, &Document::resultChanged, this, &ImportanceState::update); // mode, masks, a new image's input
+    connect(doc_->detr(), &DetrState::queriesChanged, this, [this] { // another detection selected
+        if (enabled_ && key() != asked_) update();
+    });
 }
 
 bool ImportanceState::busy() const { return task_->busy(); }
@@ -55,9 +59,23 @@ double ImportanceState::value(int layer, int head) const {
 
 QString ImportanceState::csv() const { return current_ ? QString::fromStdString(analysis::importance_csv(*current_)) : QString(); }
 
+int ImportanceState::detection() const {
+    const DetrState* d = doc_->detr();
+    if (!d->active()) return -1;
+    const int q = d->queryFor(Site::DecoderCross); // the selected detection (YOLOS: its detection token)
+    return q >= 0 && q < int(d->allQueries().size()) ? q : -1;
+}
+
+QString ImportanceState::targetName() const {
+    if (!current_) return {};
+    const analysis::ImportanceTarget& t = current_->target;
+    const QString label = QString("'%1'").arg(QString::fromStdString(t.label));
+    return t.query >= 0 ? tr("query %1 %2").arg(t.query).arg(label) : label;
+}
+
 ImportanceState::Key ImportanceState::key() const {
     const Interventions& iv = doc_->interventions();
-    return {imageSerial_, doc_->model(), int(iv.mode), iv.masked_patches, int(site_)};
+    return {imageSerial_, doc_->model(), int(iv.mode), iv.masked_patches, int(site_), detection()};
 }
 
 void ImportanceState::update() {
@@ -73,6 +91,7 @@ void ImportanceState::update() {
         return emit changed();
     }
     const Key k = key();
+    asked_ = k;
     // The input of the document's result: masked patches are already zeroed in it (zeroing again is a no-op).
     const Interventions& docIv = doc_->interventions();
     Interventions base;
@@ -84,9 +103,10 @@ void ImportanceState::update() {
         current_ = it->second;
         const analysis::ImportanceTarget& t = current_->target;
         const auto best = topHeads(*current_, prob_, 1);
-        const QString target = t.query >= 0 ? tr("the best detection (query %1, %2 %3; core's rule — not the selected one)")
-                                                  .arg(t.query).arg(QString::fromStdString(t.label)).arg(t.prob, 0, 'f', 2)
-                                            : tr("the top-1 class '%1' (p = %2)").arg(QString::fromStdString(t.label)).arg(t.prob, 0, 'f', 3);
+        const QString label = QString::fromStdString(t.label);
+        const QString target = t.query < 0 ? tr("the top-1 class '%1' (p = %2)").arg(label).arg(t.prob, 0, 'f', 3)
+                               : t.chosen  ? tr("the selected detection — query %1, its class '%2' (p = %3)").arg(t.query).arg(label).arg(t.prob, 0, 'f', 3)
+                                           : tr("the best detection — query %1, class '%2' (p = %3; none selected)").arg(t.query).arg(label).arg(t.prob, 0, 'f', 3);
         status_ = tr("%1 of %2 when each %3 head alone is %4-ablated%5 (clean − ablated: > 0 the head helped) · most important: L%6 H%7 (%8)")
                       .arg(metricName(), target, site, mode,
                            base.masked_patches.empty() ? QString() : tr(" (%1 masked patch(es) in the baseline)").arg(base.masked_patches.size()))
@@ -94,16 +114,21 @@ void ImportanceState::update() {
                       .arg(best.empty() ? 0.0 : value(best[0].first, best[0].second), 0, 'g', 3);
         return emit changed();
     }
-    status_ = tr("Computing head importance (%1 %2 heads, one run each)…").arg(site_layers(m->info(), site_) * doc_->headCount()).arg(site);
+    const int heads = site_layers(m->info(), site_) * doc_->headCount();
+    status_ = std::get<5>(k) >= 0 ? tr("Computing head importance for the selected detection, query %1 (%2 %3 heads, one run each)…")
+                                        .arg(std::get<5>(k)).arg(heads).arg(site)
+                                  : tr("Computing head importance (%1 %2 heads, one run each)…").arg(heads).arg(site);
     emit changed();
     std::shared_ptr<const Model> model = doc_->modelPtr();
     Tensor input = doc_->input();
     const Site s = site_;
+    const int detection = std::get<5>(k);
     QPointer<ImportanceState> self(this);
-    task_->start([self, model, input = std::move(input), base, s, k](const BackgroundTask::Job& job) -> BackgroundTask::Deliver {
+    task_->start([self, model, input = std::move(input), base, s, detection, k](const BackgroundTask::Job& job) -> BackgroundTask::Deliver {
         std::shared_ptr<analysis::HeadImportance> imp;
         try {
-            imp = std::make_shared<analysis::HeadImportance>(analysis::head_importance(*model, input, base, s, job.progress, &job.cancel));
+            imp = std::make_shared<analysis::HeadImportance>(
+                analysis::head_importance(*model, input, base, s, detection, job.progress, &job.cancel));
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::Cancelled) throw;
             return [self] {

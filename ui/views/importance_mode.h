@@ -3,8 +3,12 @@
 // 2019): the target's logit / probability of the baseline run minus its value with that one head
 // ablated (the interventions bar's zero / mean mode; masked patches stay masked; other switched-off
 // heads are NOT part of the baseline — each head alone). Computed off the GUI thread with progress
-// and cancel, cached per (image, model, mode, masked patches, site). Target: a classifier's top-1 class;
-// DETR the best detection (core's rule — the selected detection is not what is measured; the view says so).
+// and cancel, cached per (image, model, mode, masked patches, site, detection). Target: a classifier's
+// top-1 class; a detector (DETR, YOLOS): the detection selected in the document (DetrState::queryFor of
+// the decoder — the one the Detections and Explain views show), its top class at the baseline, followed
+// by query index (core's rule with `detection`); recomputed (or taken from the cache) when the selection
+// moves to another detection. No selection (no detections at hand): core's best detection. The status
+// line and the hover read-out name the query and class measured.
 #pragma once
 
 #include "core/analysis/importance.h"
@@ -45,6 +49,11 @@ public:
     void cancel();
     QString status() const { return status_; } // what is shown (target, mode) or why nothing is
     QString metricName() const;                // "Δ probability" / "Δ logit"
+    // The DETR query the table is (to be) about: the document's selected detection; -1 for classifiers
+    // and when there is none (then core measures the best detection).
+    int detection() const;
+    // What the shown table measures, short: "query 5 'cat'" / "'tabby cat'"; empty without a table.
+    QString targetName() const;
     double value(int layer, int head) const;   // of the shown metric (current() required)
     // The csv of core's importance_csv (the CLI's head_importance.csv); empty without a table.
     QString csv() const;
@@ -55,7 +64,8 @@ signals:
     void busyChanged(bool busy);
 
 private:
-    using Key = std::tuple<quint64, const Model*, int, std::vector<int>, int>; // image serial, model, mode, masks, site
+    // image serial, model, mode, masks, site, detection
+    using Key = std::tuple<quint64, const Model*, int, std::vector<int>, int, int>;
     Key key() const;
     void update(); // look the key up; compute when missing
 
@@ -64,6 +74,7 @@ private:
     bool enabled_ = false, prob_ = true;
     Site site_ = Site::Encoder;
     quint64 imageSerial_ = 0;
+    Key asked_; // the key of the last update(): a selection that leaves it alone recomputes nothing
     std::map<Key, std::shared_ptr<const analysis::HeadImportance>> cache_;
     std::shared_ptr<const analysis::HeadImportance> current_;
     QString status_;

@@ -1,10 +1,14 @@
 // Head importance (core/analysis/importance.h) against the PyTorch references of
 // tools/reference/make_ablation_fixtures.py (tests/fixtures/ablation/*.json: per head, clean target
 // minus ablated target, logit and probability), plus progress, cancel, the folder mean and the CSV.
+// A chosen DETR detection (`detection` = q): against a brute force written here (one Session run per
+// head with that head zeroed, query q's class probability read from the logits by the test) and
+// against the PyTorch reference's single-head case (decoder cross 0:2, mean) for every query.
 #include "core/analysis/importance.h"
 #include "core/error.h"
 #include "core/io/npy.h"
 #include "core/models/loader.h"
+#include "core/session.h"
 #include "tests/support/ablation_ref.h"
 
 #include <nlohmann/json.hpp>
@@ -51,6 +55,26 @@ void check_tables(const std::string& ref_file, const Model& model, const Tensor&
     }
 }
 
+// Query q's (top class at the clean run, logit, softmax probability over its whole row) in logits [Q, C + 1],
+// computed here in double from the floats: the reference for the chosen-detection tables.
+struct QueryValue {
+    int cls = 0;
+    double logit = 0, prob = 0;
+};
+QueryValue query_value(const Tensor& logits, int q, int cls = -1) {
+    const int64_t n = logits.size(1);
+    const float* x = logits.ptr() + q * n;
+    if (cls < 0) {
+        cls = 0;
+        for (int c = 1; c + 1 < n; ++c)
+            if (x[c] > x[cls]) cls = c;
+    }
+    double mx = x[0], sum = 0;
+    for (int64_t c = 1; c < n; ++c) mx = std::max(mx, double(x[c]));
+    for (int64_t c = 0; c < n; ++c) sum += std::exp(double(x[c]) - mx);
+    return {cls, double(x[cls]), std::exp(double(x[cls]) - mx) / sum};
+}
+
 } // namespace
 
 class TestImportance : public QObject {
@@ -68,6 +92,127 @@ private slots:
         check_tables(fixture("ablation/detr_r50tiny.json"), *model, read_npy(fixture("detr/r50tiny/input.npy")));
     }
 
+    // The chosen detection's table equals one zeroed head at a time, read off query q by the test, for
+    // every site; the default (best detection) is another query with other values.
+    void detr_chosen_detection_matches_brute_force() {
+        auto model = load_model(fixture("detr/r50tiny/hf"));
+        const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
+        Session session(*model);
+        const RunResult clean = session.run(input, RecordPolicy::None);
+        const int Q = int(clean.logits.size(0));
+        QCOMPARE(Q, 10);
+        const HeadImportance best = head_importance(*model, input, {}, Site::DecoderCross);
+        QVERIFY(!best.target.chosen);
+        for (const Site site : {Site::Encoder, Site::DecoderSelf, Site::DecoderCross}) {
+            const int layers = site_layers(model->info(), site), heads = model->info().n_heads;
+            QVERIFY(layers > 0);
+            std::vector<RunResult> ablated; // [layer · heads + head]: that head zeroed, nothing else
+            for (int l = 0; l < layers; ++l)
+                for (int h = 0; h < heads; ++h) {
+                    Interventions iv;
+                    iv.ablated = {HeadRef{site, l, h}};
+                    session.set_interventions(iv);
+                    ablated.push_back(session.run(input, RecordPolicy::None));
+                }
+            session.clear_interventions();
+            for (const int q : {0, 7, Q - 1}) {
+                QVERIFY(q != best.target.query); // another detection than the default's
+                const QueryValue ref = query_value(clean.logits, q);
+                const HeadImportance imp = head_importance(*model, input, {}, site, q);
+                const std::string label = std::string(site_name(site)) + " query " + std::to_string(q);
+                QCOMPARE(imp.target.query, q);
+                QVERIFY(imp.target.chosen);
+                QCOMPARE(imp.target.class_index, ref.cls);
+                const std::vector<std::string>& labels = model->info().labels;
+                QCOMPARE(imp.target.label, size_t(ref.cls) < labels.size() && !labels[size_t(ref.cls)].empty()
+                                               ? labels[size_t(ref.cls)] : "class " + std::to_string(ref.cls));
+                QVERIFY2(std::abs(imp.target.logit - ref.logit) < 1e-9 && std::abs(imp.target.prob - ref.prob) < 1e-9, label.c_str());
+                QCOMPARE(size_t(imp.n_layers) * imp.n_heads, ablated.size());
+                double worst = 0, largest = 0;
+                for (int l = 0; l < layers; ++l)
+                    for (int h = 0; h < heads; ++h) {
+                        const QueryValue v = query_value(ablated[size_t(l * heads + h)].logits, q, ref.cls);
+                        worst = std::max({worst, std::abs(imp.logit_at(l, h) - (ref.logit - v.logit)),
+                                          std::abs(imp.prob_at(l, h) - (ref.prob - v.prob))});
+                        largest = std::max(largest, std::abs(ref.prob - v.prob));
+                    }
+                std::printf("  %-32s brute-force maxdiff = %.3e (largest |delta_prob| %.4f)\n", label.c_str(), worst, largest);
+                QVERIFY2(worst <= 1e-6, label.c_str());
+                QVERIFY2(largest > 1e-4, label.c_str()); // the heads matter to this query: the comparison means something
+                if (site == Site::DecoderCross) { // not the best detection's table under another name
+                    double apart = 0;
+                    for (size_t i = 0; i < imp.delta_prob.size(); ++i) apart = std::max(apart, std::abs(imp.delta_prob[i] - best.delta_prob[i]));
+                    QVERIFY2(apart > 1e-4, label.c_str());
+                }
+            }
+        }
+        // choosing the best detection's own query gives the default's numbers (marked as chosen)
+        const HeadImportance same = head_importance(*model, input, {}, Site::DecoderCross, best.target.query);
+        QVERIFY(same.target.chosen);
+        QCOMPARE(same.target.class_index, best.target.class_index);
+        QCOMPARE(same.delta_prob, best.delta_prob);
+    }
+
+    // The PyTorch reference's single-head case (decoder cross-attention 0:2 mean-ablated, every query's
+    // logits): each query's table, at that head, is the reference's clean minus ablated logit.
+    void detr_every_query_matches_pytorch_single_head_case() {
+        auto model = load_model(fixture("detr/r50tiny/hf"));
+        const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
+        const json ref = read_json(fixture("ablation/detr_r50tiny.json"));
+        const json* one = nullptr;
+        for (const json& c : ref["cases"])
+            if (c["name"] == "cross_mean") one = &c;
+        QVERIFY(one);
+        QCOMPARE((*one)["heads"].size(), size_t(1));
+        const HeadRef head = interventions_of(*one).ablated.at(0);
+        QCOMPARE(head.site, Site::DecoderCross);
+        Interventions base;
+        base.mode = AblationMode::Mean;
+        double worst = 0;
+        for (int q = 0; q < int(ref["clean_logits"].size()); ++q) {
+            const std::vector<double> clean = ref["clean_logits"][q].get<std::vector<double>>();
+            const std::vector<double> abl = (*one)["logits"][q].get<std::vector<double>>();
+            const int cls = int(std::max_element(clean.begin(), clean.end() - 1) - clean.begin()); // no-object excluded
+            const HeadImportance imp = head_importance(*model, input, base, Site::DecoderCross, q);
+            QCOMPARE(imp.target.class_index, cls);
+            worst = std::max(worst, std::abs(imp.logit_at(head.layer, head.head) - (clean[size_t(cls)] - abl[size_t(cls)])));
+        }
+        std::printf("  cross_mean, every query: delta_logit maxdiff vs PyTorch = %.3e\n", worst);
+        QVERIFY(worst <= 1e-4);
+    }
+
+    void detection_errors_and_csv() {
+        auto detr = load_model(fixture("detr/r50tiny/hf"));
+        const Tensor input = read_npy(fixture("detr/r50tiny/input.npy"));
+        for (const int bad : {10, -2}) {
+            try {
+                head_importance(*detr, input, {}, Site::DecoderCross, bad);
+                QFAIL("no error for a query out of range");
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::Argument);
+                QCOMPARE(e.field(), std::string("--detection"));
+                QVERIFY2(std::string(e.what()).find("out of range: this model has 10 object queries (0…9)") != std::string::npos, e.what());
+            }
+        }
+        auto vit = load_model(fixture("vit/hf_vit"));
+        try {
+            head_importance(*vit, read_npy(fixture("vit/hf_vit/input.npy")), {}, Site::Encoder, 0);
+            QFAIL("no error for a detection of a classifier");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::Argument);
+            QCOMPARE(e.field(), std::string("--detection"));
+        }
+        // a detector's table names the class and query measured on every row
+        const HeadImportance imp = head_importance(*detr, input, {}, Site::DecoderCross, 7);
+        const std::string csv = importance_csv(imp);
+        const std::string tail = "," + std::to_string(imp.target.class_index) + ",7\n";
+        QVERIFY2(csv.rfind("layer,head,delta_logit,delta_prob,target_class,target_query\n0,0,", 0) == 0, csv.c_str());
+        QCOMPARE(int(std::count(csv.begin(), csv.end(), '\n')), 1 + imp.n_layers * imp.n_heads);
+        size_t rows = 0;
+        for (size_t at = csv.find('\n'); (at = csv.find(tail, at)) != std::string::npos; at += tail.size()) ++rows;
+        QCOMPARE(int(rows), imp.n_layers * imp.n_heads);
+    }
+
     void real_deit_tiny_table_matches_pytorch() {
         const std::string dir = shared_path("models/deit-tiny-imagenet");
         if (dir.empty()) QSKIP("../shared/models/deit-tiny-imagenet absent: real-model importance test skipped");
@@ -79,13 +224,13 @@ private slots:
         auto model = load_model(fixture("vit/hf_vit"));
         const Tensor input = read_npy(fixture("vit/hf_vit/input.npy"));
         std::vector<std::pair<int, int>> seen;
-        head_importance(*model, input, {}, Site::Encoder, [&](int d, int t) { seen.emplace_back(d, t); });
+        head_importance(*model, input, {}, Site::Encoder, -1, [&](int d, int t) { seen.emplace_back(d, t); });
         QCOMPARE(int(seen.size()), 10); // the baseline and 3 × 3 heads
         QCOMPARE(seen.front(), std::make_pair(1, 10));
         QCOMPARE(seen.back(), std::make_pair(10, 10));
         CancelFlag cancel{false};
         try {
-            head_importance(*model, input, {}, Site::Encoder, [&](int d, int) { if (d == 3) cancel = true; }, &cancel);
+            head_importance(*model, input, {}, Site::Encoder, -1, [&](int d, int) { if (d == 3) cancel = true; }, &cancel);
             QFAIL("not cancelled");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::Cancelled);

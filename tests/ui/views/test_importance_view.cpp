@@ -2,13 +2,17 @@
 // core's head_importance computed here on the same preprocessed input (not through the view), in both
 // metrics and for the interventions bar's mean mode, the cache answers a second switch-on at once, the
 // hover read-out names the cell's value, the CSV export is the CLI's head_importance.csv (header and
-// numbers), and the figure exports (PNG, SVG) hold the grid.
+// numbers), and the figure exports (PNG, SVG) hold the grid. DETR: the grid is about the detection
+// selected in the document — picking another one in the Detections view's list gives that query's table,
+// checked against a brute force written here (each head zeroed alone, the query's class probability read
+// off the logits by the test).
 #include "tests/support/analysis_gui_test.h"
 
 #include "core/analysis/importance.h"
 #include "core/image/decode.h"
 #include "core/session.h"
 #include "tests/support/slow_model.h"
+#include "ui/detr_state.h"
 #include "ui/export.h"
 #include "ui/views/head_grid_view.h"
 #include "ui/views/importance_mode.h"
@@ -16,6 +20,7 @@
 #include <QAction>
 #include <QComboBox>
 #include <QFile>
+#include <QListWidget>
 #include <QProgressBar>
 #include <QToolButton>
 #include <QtTest>
@@ -37,6 +42,36 @@ class TestImportanceView : public testing::AnalysisGuiTest {
         Interventions base;
         base.mode = mode;
         return analysis::head_importance(*doc()->model(), input, base, site);
+    }
+    // DETR query q's drop of its (clean top) class's probability with each head of `site` zeroed alone,
+    // [layer · heads + head], by brute force: one run per head on the test's own preprocessing of `image`,
+    // the softmax read off the logits here. `label` receives the class's label.
+    std::vector<double> bruteForceProb(const QString& image, Site site, int q, std::string& label) {
+        const Model& m = *doc()->model();
+        Session s(m);
+        Tensor input;
+        const RunResult clean = s.run(decode_image_file(image.toStdString()), RecordPolicy::None, nullptr, &input);
+        const int64_t n = clean.logits.size(1);
+        int cls = 0;
+        for (int c = 1; c + 1 < n; ++c)
+            if (clean.logits.ptr()[q * n + c] > clean.logits.ptr()[q * n + cls]) cls = c;
+        label = size_t(cls) < m.info().labels.size() && !m.info().labels[size_t(cls)].empty() ? m.info().labels[size_t(cls)]
+                                                                                             : "class " + std::to_string(cls);
+        auto prob = [&](const Tensor& lg) {
+            const float* x = lg.ptr() + q * n;
+            double mx = *std::max_element(x, x + n), sum = 0;
+            for (int64_t c = 0; c < n; ++c) sum += std::exp(double(x[c]) - mx);
+            return std::exp(double(x[cls]) - mx) / sum;
+        };
+        std::vector<double> out;
+        for (int l = 0; l < site_layers(m.info(), site); ++l)
+            for (int h = 0; h < m.info().n_heads; ++h) {
+                Interventions iv;
+                iv.ablated = {HeadRef{site, l, h}};
+                s.set_interventions(iv);
+                out.push_back(prob(clean.logits) - prob(s.run(input, RecordPolicy::None).logits));
+            }
+        return out;
     }
     bool waitImportance() {
         return QTest::qWaitFor([this] { return !model()->busy() && model()->importance()->current(); }, 60000);
@@ -142,8 +177,9 @@ private slots:
         const std::vector<float> got = model()->shownValues();
         QCOMPARE(got.size(), want.delta_prob.size());
         for (size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] - want.delta_prob[i]) < 1e-5);
-        const QString st = model()->importance()->status();
-        QVERIFY2(st.contains("best detection") && st.contains(QString("query %1").arg(want.target.query)), qPrintable(st));
+        const QString st = model()->importance()->status(); // DETR opens on the best detection: it is the selected one
+        QCOMPARE(model()->importance()->detection(), want.target.query);
+        QVERIFY2(st.contains("selected detection") && st.contains(QString("query %1").arg(want.target.query)), qPrintable(st));
         // the encoder: another table
         Selection s = doc()->selection();
         s.site = Site::Encoder;
@@ -152,6 +188,64 @@ private slots:
         QVERIFY(waitImportance());
         QCOMPARE(model()->importance()->current()->site, Site::Encoder);
         QCOMPARE(model()->shownShape(), (std::vector<int64_t>{doc()->layerCount(Site::Encoder), doc()->headCount()}));
+    }
+
+    // Selecting another detection (the Detections view's list) recomputes the grid for that query; back to
+    // the first one: from the cache, at once.
+    void detrFollowsTheSelectedDetection() {
+        const QString image = QString::fromStdString(testing::fixture("image/src_64x48.png"));
+        QVERIFY(openAndRun("detr/r50tiny/hf", image));
+        QVERIFY(show("model"));
+        model()->importanceAction()->trigger();
+        QVERIFY(waitImportance());
+        const int first = model()->importance()->current()->target.query;
+        std::string label;
+        const std::vector<double> firstWant = bruteForceProb(image, Site::DecoderCross, first, label);
+        std::vector<float> got = model()->shownValues();
+        QCOMPARE(got.size(), firstWant.size());
+        for (size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] - firstWant[i]) < 1e-5);
+
+        doc()->detr()->setThreshold(0.0f); // every query listed (the tiny model's scores are ≈ 0.35)
+        auto* list = find<QListWidget>("detectionList");
+        QCOMPARE(list->count(), 10);
+        const int q = first == 3 ? 8 : 3;
+        int row = -1;
+        for (int i = 0; i < list->count(); ++i)
+            if (list->item(i)->data(Qt::UserRole).toInt() == q) row = i;
+        QVERIFY(row >= 0);
+        list->setCurrentRow(row); // what a click on the list does
+        QCOMPARE(doc()->detr()->queryFor(Site::DecoderCross), q);
+        QCOMPARE(model()->importance()->detection(), q);
+        QVERIFY(QTest::qWaitFor([this, q] {
+            return !model()->busy() && model()->importance()->current() && model()->importance()->current()->target.query == q;
+        }, 60000));
+        const std::vector<double> want = bruteForceProb(image, Site::DecoderCross, q, label);
+        got = model()->shownValues();
+        QCOMPARE(got.size(), want.size());
+        double apart = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+            QVERIFY2(std::abs(got[i] - want[i]) < 1e-5, qPrintable(QString("cell %1: %2 vs %3").arg(i).arg(got[i]).arg(want[i])));
+            apart = std::max(apart, std::abs(want[i] - firstWant[i]));
+        }
+        QVERIFY(apart > 1e-4); // another query's table: the comparison tells them apart
+        const QString st = model()->importance()->status();
+        QVERIFY2(st.contains(QString("query %1").arg(q)) && st.contains(QString("'%1'").arg(QString::fromStdString(label))), qPrintable(st));
+        auto* grid = model()->grid();
+        hover(grid, grid->cellRect(1, 2).center());
+        QVERIFY2(grid->hoverText().contains(QString("query %1").arg(q)), qPrintable(grid->hoverText()));
+        // the CSV names the query measured
+        QVERIFY2(model()->importance()->csv().contains(QString(",%1\n").arg(q)), qPrintable(model()->importance()->csv()));
+        // back to the first detection: the cache answers
+        for (int i = 0; i < list->count(); ++i)
+            if (list->item(i)->data(Qt::UserRole).toInt() == first) list->setCurrentRow(i);
+        QVERIFY(!model()->busy());
+        QCOMPARE(model()->importance()->current()->target.query, first);
+        got = model()->shownValues();
+        for (size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] - firstWant[i]) < 1e-5);
+        // a move of the encoder's reference point is not another detection: nothing recomputed
+        doc()->detr()->setQueryFor(Site::Encoder, 3);
+        QVERIFY(!model()->busy());
+        QCOMPARE(model()->importance()->current()->target.query, first);
     }
 
     void exportsCsvAndFigure() {
