@@ -83,7 +83,9 @@ private slots:
             QTest::newRow(name) << QByteArray(bytes.data(), static_cast<int>(bytes.size())) << QString(expected);
         };
         row("truncated file", std::string("\x10\x00\x00", 3), "shorter than the 8-byte header");
-        row("header length past EOF", make_file(good_hdr, floats({1, 2})).replace(0, 1, "\xff"), "runs past end of file");
+        std::string past_eof = make_file(good_hdr, floats({1, 2}));
+        past_eof[0] = '\xff'; // header length's low byte: 255 bytes, more than the file holds
+        row("header length past EOF", past_eof, "runs past end of file");
         row("invalid JSON", make_file("{not json", ""), "invalid JSON");
         row("offsets out of range",
             make_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", floats({1, 2})),
